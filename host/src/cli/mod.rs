@@ -1,0 +1,50 @@
+//! Command-line parsing and dispatch.
+
+mod plugin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for a usage or input error (a file that cannot be read, bad JSON).
+pub const EXIT_USAGE: u8 = 64;
+
+/// Provisio: authenticates users and provisions their accounts just in time
+/// with sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "provisio", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check and run plugins locally.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Check a component against the plugin contract, as an upload would.
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a plugin on a recorded principal with the production limits.
+    Test(plugin::TestArgs),
+}
+
+/// Runs the parsed command and returns the process exit status.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Plugin(PluginCommand::Check { file, json }) => rt.block_on(plugin::check(&file, json)),
+        Command::Plugin(PluginCommand::Test(args)) => rt.block_on(plugin::test(args)),
+    }
+}

@@ -1,0 +1,4 @@
+//! Provisio.
+pub mod plugin;
+pub mod runtime;
+

@@ -1,0 +1,107 @@
+//! Per-call limits of a plugin call, with their documented defaults.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Limits applied to one plugin call. Every call gets a fresh sandbox, so each
+/// limit bounds exactly one call.
+///
+/// | limit | default | what happens when exceeded |
+/// |---|---|---|
+/// | `wall_time` | 100 ms | the guest is interrupted (epoch deadline) |
+/// | `fuel` | 50,000,000 units (about one per wasm instruction) | the guest traps |
+/// | `memory_bytes` | 32 MiB of linear memory | growing memory fails and the call stops |
+/// | `output_bytes` | 64 KiB of text in the decision | the decision is discarded |
+/// | `log_bytes` | 64 KiB through the host log, and as much through each of stdout and stderr | the call stops |
+/// | `host_argument_bytes` | 4 KiB per string passed to a host import (256 bytes for `config` keys) | the call stops |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock time for the call, instantiation included.
+    #[serde(with = "millis")]
+    pub wall_time: Duration,
+    /// Fuel: an instruction budget that makes cost deterministic.
+    pub fuel: u64,
+    /// Largest linear memory the guest may grow to.
+    pub memory_bytes: u64,
+    /// Largest decision, counted in bytes of text.
+    pub output_bytes: u64,
+    /// Largest guest log, in bytes.
+    pub log_bytes: u64,
+    /// Largest string a guest may pass to a host import.
+    pub host_argument_bytes: u64,
+}
+
+/// Largest key a guest may pass to the `config` host import.
+pub(crate) const MAX_CONFIG_KEY_BYTES: u64 = 256;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            wall_time: Duration::from_millis(100),
+            fuel: 50_000_000,
+            memory_bytes: 32 << 20,
+            output_bytes: 64 << 10,
+            log_bytes: 64 << 10,
+            host_argument_bytes: 4 << 10,
+        }
+    }
+}
+
+/// Which limit a call exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// The call ran longer than `wall_time`.
+    WallTime,
+    /// The call used all of its `fuel`.
+    Fuel,
+    /// The guest tried to grow its memory beyond `memory_bytes`.
+    Memory,
+    /// The guest nested calls deeper than the host's wasm stack allows.
+    Stack,
+    /// The decision was larger than `output_bytes`.
+    OutputBytes,
+    /// The guest wrote more than `log_bytes` of log.
+    LogBytes,
+    /// The guest passed a host import a string larger than allowed.
+    HostArgument,
+}
+
+impl LimitKind {
+    /// The stable name of the limit, as used in reports, metrics and audit events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WallTime => "wall-time",
+            Self::Fuel => "fuel",
+            Self::Memory => "memory",
+            Self::Stack => "stack",
+            Self::OutputBytes => "output-bytes",
+            Self::LogBytes => "log-bytes",
+            Self::HostArgument => "host-argument",
+        }
+    }
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}

@@ -1,0 +1,14 @@
+//! What the host and a plugin exchange, independent of how the plugin runs:
+//! the decision types of the WIT contract, the per-call limits, and the typed
+//! outcomes of a call.
+
+mod config;
+pub(crate) mod limits;
+mod outcome;
+pub(crate) mod types;
+pub mod validate;
+
+pub use config::{BindingConfig, ConfigError};
+pub use limits::{LimitKind, Limits};
+pub use outcome::{CallFailure, CallReport, CallStats, LogLevel, LogLine};
+pub use types::{Account, Assignment, Creation, Denial, NewAccount, Principal};

@@ -1,0 +1,88 @@
+//! The one wasmtime `Engine`, configured for untrusted code, and the epoch
+//! ticker that bounds every call's wall time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::RuntimeConfig;
+
+/// How often the epoch advances. A guest that ignores its deadline is
+/// interrupted at most one tick late.
+pub(super) const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Core instances a single component may create (the main module plus the
+/// shims and adapters that component tooling adds).
+const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+
+/// Builds the engine: pooling allocator, epoch interruption, fuel, bounded
+/// memories, tables, instances and stack, and only the proposals the
+/// contract's guests need.
+pub(super) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let slots = config.max_concurrent_calls.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * MAX_CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(4)
+        .max_tables_per_component(8)
+        .total_memories(slots * 4)
+        .total_tables(slots * 8)
+        .total_stacks(slots)
+        .table_elements(20_000)
+        .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
+        // Keep a little of each slot resident so reusing it costs no page faults.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10);
+
+    let mut c = Config::new();
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .epoch_interruption(true)
+        .consume_fuel(true)
+        .max_wasm_stack(config.max_wasm_stack_bytes)
+        .wasm_component_model(true)
+        // Proposals the contract does not need are off; threads, exceptions,
+        // function references and async components are not even compiled in.
+        .wasm_memory64(false)
+        .wasm_gc(false)
+        .wasm_stack_switching(false)
+        .wasm_relaxed_simd(false)
+        .wasm_tail_call(false);
+    Engine::new(&c)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread until dropped.
+pub(super) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(super) fn start(engine: &Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = Arc::clone(&stop);
+        let thread = thread::Builder::new().name("provisio-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The plugin runtime: the only module that imports wasmtime.
+//!
+//! A [`Runtime`] owns one engine configured for untrusted code. [`Runtime::load`]
+//! checks a component against the contract (which world, which imports),
+//! compiles it once per content hash and keeps it ready to instantiate;
+//! [`Runtime::create`] and [`Runtime::assign`] run one call each in a fresh
+//! sandbox with per-call limits and report a typed outcome.
+
+mod artifacts;
+mod bindings;
+mod call;
+mod engine;
+mod inspect;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+
+pub use self::inspect::World;
+use self::state::CallState;
+use crate::plugin::{
+    Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal, validate,
+};
+
+/// How a [`Runtime`] is set up. The defaults suit a server.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where precompiled artifacts are kept; `None` keeps them in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Calls that may run at once; further calls wait for a free slot.
+    pub max_concurrent_calls: u32,
+    /// The ceiling on any call's `memory_bytes` limit.
+    pub max_memory_bytes: u64,
+    /// The wasm stack a call may use; deeper recursion stops the call.
+    pub max_wasm_stack_bytes: usize,
+    /// The limits of a call that does not say otherwise.
+    pub default_limits: Limits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_concurrent_calls: 128,
+            max_memory_bytes: 256 << 20,
+            max_wasm_stack_bytes: 512 << 10,
+            default_limits: Limits::default(),
+        }
+    }
+}
+
+/// Why a runtime could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The engine refused the configuration.
+    #[error("the WebAssembly engine could not be configured: {0}")]
+    Engine(String),
+    /// The artifact cache or the ticker thread could not be set up.
+    #[error("the plugin runtime could not start: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Why a component was refused. Every message names the problem precisely
+/// enough for a plugin author to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The bytes are not WebAssembly.
+    #[error("not a WebAssembly file (no `\\0asm` header)")]
+    NotWasm,
+    /// A core module instead of a component.
+    #[error(
+        "this is a core WebAssembly module, not a component: build with `--target wasm32-wasip2` or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    /// The component did not compile.
+    #[error("the component is invalid: {0}")]
+    Invalid(String),
+    /// The component exports none of the contract's interfaces.
+    #[error(
+        "the component implements no Provisio world: it exports neither `provisio:plugin/identity-creator@0.1.0` nor `provisio:plugin/assignment-provider@0.1.0` (it exports: {exports})"
+    )]
+    WrongWorld {
+        /// What it does export, comma-separated.
+        exports: String,
+    },
+    /// The component imports something the sandbox does not offer.
+    #[error("the component imports `{import}`, which plugins may not use (allowed: provisio:plugin/host, and WASI 0.2 cli, clocks, filesystem, io, random and sockets, all of them denied but for clocks and random)")]
+    ForbiddenImport {
+        /// The import's full name.
+        import: String,
+    },
+    /// An import or export has a different shape than the contract's.
+    #[error("the component does not match the contract: {0}")]
+    Mismatch(String),
+    /// The plugin's `name()` call failed.
+    #[error("the plugin's name() call failed: {0}")]
+    Name(String),
+}
+
+/// A component checked against the contract, compiled, and ready to run.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Loaded>,
+}
+
+struct Loaded {
+    info: PluginInfo,
+    pre: InstancePre<CallState>,
+    creator: Option<bindings::CreatorIndices>,
+    assigner: Option<bindings::AssignerIndices>,
+}
+
+/// What `provisio plugin check` reports about a loaded plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    /// SHA-256 of the component's bytes, in hex: the plugin version's name.
+    pub hash: String,
+    /// The world it implements.
+    pub world: World,
+    /// What its `name()` returned.
+    pub name: String,
+    /// Everything it imports.
+    pub imports: Vec<String>,
+    /// Size of the component in bytes.
+    pub size_bytes: u64,
+    /// Time spent compiling it (or loading its precompiled artifact).
+    #[serde(rename = "compile_ms", serialize_with = "millis_f64")]
+    pub compile_time: Duration,
+    /// Whether the precompiled artifact came from the disk cache.
+    pub from_disk_cache: bool,
+}
+
+impl Plugin {
+    /// What was learned while loading the plugin.
+    pub fn info(&self) -> &PluginInfo {
+        &self.inner.info
+    }
+}
+
+/// Per-call settings: limits, the binding's configuration, and an optional
+/// seed that makes random numbers and clocks deterministic.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// Limits for this call.
+    pub limits: Limits,
+    /// The binding's configuration, answered through the `config` import.
+    pub config: Arc<BindingConfig>,
+    /// When set, WASI random is a PRNG seeded with it, the wall clock reads
+    /// 2026-01-01T00:00:00Z and the monotonic clock advances 1 µs per reading.
+    pub seed: Option<u64>,
+}
+
+/// The sandboxed WebAssembly runtime. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    artifacts: Option<artifacts::ArtifactCache>,
+    loaded: Mutex<HashMap<String, Plugin>>,
+    slots: tokio::sync::Semaphore,
+    config: RuntimeConfig,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    /// Starts a runtime: builds the engine, starts the epoch ticker and opens
+    /// the artifact cache.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine = engine::build(&config).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let mut linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        bindings::host_iface::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .and_then(|()| bindings::wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let artifacts = match &config.cache_dir {
+            Some(dir) => Some(artifacts::ArtifactCache::open(dir, &engine)?),
+            None => None,
+        };
+        let ticker = engine::EpochTicker::start(&engine)?;
+        let slots = tokio::sync::Semaphore::new(config.max_concurrent_calls as usize);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                artifacts,
+                loaded: Mutex::new(HashMap::new()),
+                slots,
+                config,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The limits a call gets when it does not say otherwise.
+    pub fn default_limits(&self) -> Limits {
+        self.inner.config.default_limits
+    }
+
+    /// The SHA-256 of `bytes` in hex: how plugin versions are named.
+    pub fn content_hash(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    /// Checks a component against the contract and makes it ready to run.
+    /// Compiles at most once per content hash: later loads of the same bytes
+    /// are answered from memory, and across restarts from the artifact cache.
+    pub async fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let hash = Self::content_hash(bytes);
+        if let Some(p) = self.cached(&hash) {
+            return Ok(p);
+        }
+        inspect::check_header(bytes)?;
+        let started = Instant::now();
+        let (component, from_disk_cache) = self.compile(&hash, bytes)?;
+        let compile_time = started.elapsed();
+
+        let surface = inspect::surface(&self.inner.engine, &component)?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
+        let creator = match surface.world.creates() {
+            true => Some(bindings::CreatorIndices::new(&pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?),
+            false => None,
+        };
+        let assigner = match surface.world.assigns() {
+            true => Some(bindings::AssignerIndices::new(&pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?),
+            false => None,
+        };
+        let mut plugin = Plugin {
+            inner: Arc::new(Loaded {
+                info: PluginInfo {
+                    hash: hash.clone(),
+                    world: surface.world,
+                    name: String::new(),
+                    imports: surface.imports,
+                    size_bytes: bytes.len() as u64,
+                    compile_time,
+                    from_disk_cache,
+                },
+                pre,
+                creator,
+                assigner,
+            }),
+        };
+        let name = self.name(&plugin).await?;
+        if let Some(loaded) = Arc::get_mut(&mut plugin.inner) {
+            loaded.info.name = name;
+        }
+        let mut map = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(map.entry(hash).or_insert(plugin).clone())
+    }
+
+    fn cached(&self, hash: &str) -> Option<Plugin> {
+        self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+    }
+
+    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
+        if let Some(cache) = &self.inner.artifacts
+            && let Some(component) = cache.load(&self.inner.engine, hash)
+        {
+            return Ok((component, true));
+        }
+        let component =
+            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        if let Some(cache) = &self.inner.artifacts {
+            // A cache that cannot be written costs a recompile later, nothing more.
+            let _ = cache.store(hash, &component);
+        }
+        Ok((component, false))
+    }
+
+    async fn name(&self, plugin: &Plugin) -> Result<String, LoadError> {
+        let ctx = CallContext { limits: self.default_limits(), ..CallContext::default() };
+        let report = call::run(self, plugin, &ctx, call::Call::Name).await;
+        match report.outcome {
+            Ok(call::Answer::Name(name)) => {
+                validate::plugin_name(&name).map_err(|v| LoadError::Name(v.detail))?;
+                Ok(name)
+            }
+            Ok(_) => Err(LoadError::Name("unexpected answer".into())),
+            Err(failure) => Err(LoadError::Name(failure.to_string())),
+        }
+    }
+
+    /// Runs the plugin's identity creator on `principal`.
+    pub async fn create(&self, plugin: &Plugin, principal: &Principal, ctx: &CallContext) -> CallReport<Creation> {
+        let report = call::run(self, plugin, ctx, call::Call::Create(principal)).await;
+        map_report(report, |a| match a {
+            call::Answer::Creation(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// Runs the plugin's assignment provider on `account` and `principal`.
+    pub async fn assign(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        principal: &Principal,
+        ctx: &CallContext,
+    ) -> CallReport<Vec<Assignment>> {
+        let report = call::run(self, plugin, ctx, call::Call::Assign(account, principal)).await;
+        map_report(report, |a| match a {
+            call::Answer::Assignments(list) => Some(list),
+            _ => None,
+        })
+    }
+}
+
+fn map_report<T>(report: CallReport<call::Answer>, pick: impl FnOnce(call::Answer) -> Option<T>) -> CallReport<T> {
+    let outcome = report.outcome.and_then(|a| {
+        pick(a).ok_or_else(|| CallFailure::Unavailable { reason: "the call produced another kind of answer".into() })
+    });
+    CallReport { outcome, stats: report.stats }
+}
+
+fn millis_f64<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}

@@ -1,0 +1,39 @@
+//! Creates accounts like `default-creator`, but only for email addresses whose
+//! domain is listed in the binding's `allowed-domains`; denies every other one.
+
+use provisio_plugin_sdk::identity_creator::Guest;
+use provisio_plugin_sdk::{Creation, Principal, config_list, default_creation, deny, email_domain};
+
+/// The configuration key listing the allowed email domains.
+const ALLOWED_DOMAINS_KEY: &str = "allowed-domains";
+
+struct DomainAllowlist;
+
+/// Whether `domain` (lower-cased) is one of the configured domains. Entries are
+/// compared case-insensitively, with an optional leading `@` ignored.
+fn is_allowed(domain: &str) -> bool {
+    config_list(ALLOWED_DOMAINS_KEY)
+        .iter()
+        .any(|entry| entry.trim_start_matches('@').eq_ignore_ascii_case(domain))
+}
+
+impl Guest for DomainAllowlist {
+    fn name() -> String {
+        "domain-allowlist".to_string()
+    }
+
+    fn create(principal: Principal) -> Result<Creation, String> {
+        if principal.email.trim().is_empty() {
+            return Err("the principal has no email address".to_string());
+        }
+        match email_domain(&principal.email) {
+            Some(domain) if is_allowed(&domain) => default_creation(&principal),
+            _ => Ok(deny(
+                "domain-not-allowed",
+                "Sign-up with this email address is not allowed for this organization.",
+            )),
+        }
+    }
+}
+
+provisio_plugin_sdk::export_identity_creator!(DomainAllowlist);

@@ -1,0 +1,181 @@
+//! The example plugins' decisions on the recorded principals.
+
+use provisio::plugin::{Account, Assignment, CallFailure, Creation, Limits};
+use serde_json::{Value, json};
+
+use crate::{ctx, load, principal, runtime};
+
+/// What a case expects.
+enum Expect {
+    /// An account with this email and a username of `prefix` plus `digits` digits.
+    Create { email: &'static str, prefix: &'static str, digits: usize, given: Option<&'static str> },
+    /// A denial with this code.
+    Deny(&'static str),
+    /// Exactly these memberships, in this order.
+    Assign(Vec<Assignment>),
+    /// The plugin's own error.
+    PluginError,
+}
+
+struct Case {
+    plugin: &'static str,
+    principal: &'static str,
+    config: Value,
+    expect: Expect,
+}
+
+fn team(n: &str) -> Assignment {
+    Assignment::Team(n.into())
+}
+
+fn role(n: &str) -> Assignment {
+    Assignment::Role(n.into())
+}
+
+fn mapping() -> Value {
+    json!({
+        "groups": {
+            "Engineering": "team:engineering, role:developer",
+            "oncall-admins": "role:admin",
+            "Sales": "team:sales",
+            "proj-042": "team:project-42",
+        },
+        "default-team": "everyone",
+    })
+}
+
+fn cases() -> Vec<Case> {
+    use Expect::*;
+    let create = |email, prefix, digits, given| Create { email, prefix, digits, given };
+    vec![
+        // The seeds' default rule: names from the principal, username from the email plus digits.
+        Case { plugin: "default-creator", principal: "okta", config: json!({}),
+               expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")) },
+        Case { plugin: "default-creator", principal: "okta", config: json!({"digits": 7}),
+               expect: create("jane.doe@acme.example", "jane.doe", 7, Some("Jane")) },
+        Case { plugin: "default-creator", principal: "okta", config: json!({"digits": 0}),
+               expect: create("jane.doe@acme.example", "jane.doe", 0, Some("Jane")) },
+        Case { plugin: "default-creator", principal: "google", config: json!({}),
+               expect: create("sam.o'neil@fabrikam.example", "sam.oneil", 4, Some("Sam")) },
+        Case { plugin: "default-creator", principal: "entra-many-groups", config: json!({"digits": 2}),
+               expect: create("alex.wilber@contoso.example", "alex.wilber", 2, Some("Alex")) },
+        // The creator does not judge verification: the host does.
+        Case { plugin: "default-creator", principal: "unverified-email", config: json!({}),
+               expect: create("mallory@acme.example", "mallory", 4, Some("Mallory")) },
+        // Allow-list: listed domains create like the default rule, others are denied.
+        Case { plugin: "domain-allowlist", principal: "okta", config: json!({"allowed-domains": "acme.example, contoso.example"}),
+               expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")) },
+        Case { plugin: "domain-allowlist", principal: "okta", config: json!({"allowed-domains": ["ACME.example"]}),
+               expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")) },
+        Case { plugin: "domain-allowlist", principal: "google", config: json!({"allowed-domains": "acme.example"}),
+               expect: Deny("domain-not-allowed") },
+        Case { plugin: "domain-allowlist", principal: "okta", config: json!({}),
+               expect: Deny("domain-not-allowed") },
+        // Group mapping: mapped groups in the IdP's order, unmapped ignored.
+        Case { plugin: "group-mapper", principal: "okta", config: mapping(),
+               expect: Assign(vec![team("engineering"), role("developer"), role("admin")]) },
+        Case { plugin: "group-mapper", principal: "entra-many-groups", config: mapping(),
+               expect: Assign(vec![team("engineering"), role("developer"), team("sales"), team("project-42")]) },
+        // No groups at all: the default team.
+        Case { plugin: "group-mapper", principal: "google", config: mapping(),
+               expect: Assign(vec![team("everyone")]) },
+        Case { plugin: "group-mapper", principal: "google", config: json!({}),
+               expect: Assign(vec![]) },
+        // Groups sent but none mapped: no default team.
+        Case { plugin: "group-mapper", principal: "unverified-email", config: mapping(),
+               expect: Assign(vec![]) },
+        Case { plugin: "group-mapper", principal: "okta", config: json!({"default-role": "member", "groups": {"Everyone": "organization:acme"}}),
+               expect: Assign(vec![Assignment::Organization("acme".into()), role("member")]) },
+        // A typo in the mapping fails loudly instead of dropping memberships.
+        Case { plugin: "group-mapper", principal: "okta", config: json!({"groups": {"Engineering": "tema:engineering"}}),
+               expect: PluginError },
+    ]
+}
+
+fn account_for(p: &provisio::plugin::Principal) -> Account {
+    Account {
+        id: "acct-1".into(),
+        username: "someone".into(),
+        email: p.email.clone(),
+        given_name: p.given_name.clone(),
+        family_name: p.family_name.clone(),
+        newly_created: true,
+    }
+}
+
+#[tokio::test]
+async fn example_plugins_decide_as_documented() {
+    let runtime = runtime();
+    for (i, case) in cases().into_iter().enumerate() {
+        let plugin = load(&runtime, case.plugin).await;
+        let p = principal(case.principal);
+        let ctx = ctx(case.config.clone(), Limits::default());
+        let label = format!("case {i}: {} on {} with {}", case.plugin, case.principal, case.config);
+        match case.expect {
+            Expect::Assign(expected) => {
+                let report = runtime.assign(&plugin, &account_for(&p), &p, &ctx).await;
+                assert_eq!(report.outcome, Ok(expected), "{label}");
+            }
+            Expect::PluginError => {
+                let report = runtime.assign(&plugin, &account_for(&p), &p, &ctx).await;
+                assert!(matches!(report.outcome, Err(CallFailure::PluginError { .. })), "{label}: {:?}", report.outcome);
+            }
+            Expect::Deny(code) => {
+                let report = runtime.create(&plugin, &p, &ctx).await;
+                match report.outcome {
+                    Ok(Creation::Deny(d)) => {
+                        assert_eq!(d.code, code, "{label}");
+                        assert!(!d.message.is_empty(), "{label}");
+                    }
+                    other => panic!("{label}: expected a denial, got {other:?}"),
+                }
+            }
+            Expect::Create { email, prefix, digits, given } => {
+                let report = runtime.create(&plugin, &p, &ctx).await;
+                let Ok(Creation::Create(account)) = report.outcome else {
+                    panic!("{label}: expected an account, got {:?}", report.outcome);
+                };
+                assert_eq!(account.email, email, "{label}");
+                assert_eq!(account.given_name.as_deref(), given, "{label}");
+                let username = account.username_hint.unwrap_or_default();
+                let suffix = username.strip_prefix(prefix).unwrap_or_else(|| panic!("{label}: username {username}"));
+                assert_eq!(suffix.len(), digits, "{label}: username {username}");
+                assert!(suffix.bytes().all(|b| b.is_ascii_digit()), "{label}: username {username}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_seed_makes_random_digits_replay_and_no_seed_does_not() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "default-creator").await;
+    let p = principal("okta");
+    let username = |report: provisio::plugin::CallReport<Creation>| match report.outcome {
+        Ok(Creation::Create(a)) => a.username_hint.unwrap_or_default(),
+        other => panic!("expected an account, got {other:?}"),
+    };
+    let mut seeded = ctx(json!({"digits": 9}), Limits::default());
+    seeded.seed = Some(42);
+    let a = username(runtime.create(&plugin, &p, &seeded).await);
+    let b = username(runtime.create(&plugin, &p, &seeded).await);
+    assert_eq!(a, b, "same seed, same username");
+    seeded.seed = Some(43);
+    let c = username(runtime.create(&plugin, &p, &seeded).await);
+    assert_ne!(a, c, "another seed, another username");
+    let unseeded = ctx(json!({"digits": 9}), Limits::default());
+    let d = username(runtime.create(&plugin, &p, &unseeded).await);
+    let e = username(runtime.create(&plugin, &p, &unseeded).await);
+    assert_ne!(d, e, "without a seed, nine random digits differ (1 in 10^9 chance of a false failure)");
+}
+
+#[tokio::test]
+async fn noop_plugin_answers_both_hooks() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "noop").await;
+    assert_eq!(plugin.info().world, provisio::runtime::World::Provisioner);
+    let p = principal("okta");
+    let ctx = ctx(json!({}), Limits::default());
+    assert!(matches!(runtime.create(&plugin, &p, &ctx).await.outcome, Ok(Creation::Deny(_))));
+    assert_eq!(runtime.assign(&plugin, &account_for(&p), &p, &ctx).await.outcome, Ok(vec![]));
+}

@@ -1,0 +1,157 @@
+//! Every hostile plugin yields its named outcome, and the host keeps serving.
+
+use std::time::{Duration, Instant};
+
+use provisio::plugin::{CallFailure, Creation, LimitKind, Limits};
+use serde_json::json;
+
+use crate::{ctx, load, principal, runtime};
+
+fn limit_of(outcome: &Result<Creation, CallFailure>) -> Option<LimitKind> {
+    match outcome {
+        Err(CallFailure::LimitExceeded { limit, .. }) => Some(*limit),
+        _ => None,
+    }
+}
+
+/// Each hostile plugin, with production limits, stops with the named limit.
+#[tokio::test]
+async fn hostile_plugins_hit_their_named_limit() {
+    let runtime = runtime();
+    let p = principal("okta");
+    let defaults = Limits::default();
+    for (name, limit, value) in [
+        ("hostile-loop", LimitKind::Fuel, defaults.fuel),
+        ("hostile-recursion", LimitKind::Stack, 512 << 10),
+        ("hostile-memory", LimitKind::Memory, defaults.memory_bytes),
+        ("hostile-huge-output", LimitKind::OutputBytes, defaults.output_bytes),
+        ("hostile-log-flood", LimitKind::LogBytes, defaults.log_bytes),
+        ("hostile-host-arg", LimitKind::HostArgument, 256),
+    ] {
+        let plugin = load(&runtime, name).await;
+        let report = runtime.create(&plugin, &p, &ctx(json!({}), defaults)).await;
+        assert_eq!(
+            report.outcome,
+            Err(CallFailure::LimitExceeded { limit, value }),
+            "{name}: {:?}",
+            report.outcome
+        );
+        assert!(report.stats.peak_memory_bytes <= defaults.memory_bytes, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn infinite_loop_stops_at_the_wall_time_and_the_runtime_goes_on() {
+    let runtime = runtime();
+    let p = principal("okta");
+    let looping = load(&runtime, "hostile-loop").await;
+    let good = load(&runtime, "default-creator").await;
+    // Fuel out of the way, so that only the wall clock can stop it.
+    let limits = Limits { wall_time: Duration::from_millis(50), fuel: u64::MAX / 2, ..Limits::default() };
+    for _ in 0..3 {
+        let started = Instant::now();
+        let report = runtime.create(&looping, &p, &ctx(json!({}), limits)).await;
+        let took = started.elapsed();
+        assert_eq!(limit_of(&report.outcome), Some(LimitKind::WallTime), "{:?}", report.outcome);
+        assert!(took >= limits.wall_time, "stopped early: {took:?}");
+        assert!(took <= limits.wall_time + Duration::from_millis(10), "stopped late: {took:?}");
+        let next = runtime.create(&good, &p, &ctx(json!({}), Limits::default())).await;
+        assert!(matches!(next.outcome, Ok(Creation::Create(_))), "{:?}", next.outcome);
+    }
+}
+
+/// On a single-threaded executor a looping plugin yields at every epoch tick,
+/// so a well-behaved call beside it finishes long before the loop is stopped.
+#[tokio::test(flavor = "current_thread")]
+async fn a_looping_plugin_does_not_stall_its_thread() {
+    let runtime = runtime();
+    let p = principal("okta");
+    let looping = load(&runtime, "hostile-loop").await;
+    let good = load(&runtime, "default-creator").await;
+    let loop_limits = Limits { wall_time: Duration::from_millis(300), fuel: u64::MAX / 2, ..Limits::default() };
+    let started = Instant::now();
+    let loop_ctx = ctx(json!({}), loop_limits);
+    let good_ctx = ctx(json!({}), Limits::default());
+    let (bad, fine) = tokio::join!(runtime.create(&looping, &p, &loop_ctx), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let report = runtime.create(&good, &p, &good_ctx).await;
+        (report, started.elapsed())
+    });
+    assert_eq!(limit_of(&bad.outcome), Some(LimitKind::WallTime));
+    assert!(matches!(fine.0.outcome, Ok(Creation::Create(_))), "{:?}", fine.0.outcome);
+    assert!(fine.1 < Duration::from_millis(200), "the good call waited for the loop: {:?}", fine.1);
+}
+
+#[tokio::test]
+async fn panic_is_a_trap_with_the_message_and_guest_function_names() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-panic").await;
+    let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), Limits::default())).await;
+    let Err(CallFailure::Trap { message, backtrace }) = report.outcome else {
+        panic!("expected a trap, got {:?}", report.outcome);
+    };
+    assert!(message.contains("boom from hostile-panic"), "{message}");
+    assert!(backtrace.iter().any(|f| f == "hostile_panic::explode"), "{backtrace:?}");
+    assert!(backtrace.iter().any(|f| f == "hostile_panic::check_principal"), "{backtrace:?}");
+}
+
+#[tokio::test]
+async fn log_flood_keeps_only_the_budget() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-log-flood").await;
+    let limits = Limits { log_bytes: 8 << 10, ..Limits::default() };
+    let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
+    assert_eq!(limit_of(&report.outcome), Some(LimitKind::LogBytes));
+    assert!(report.stats.logs_truncated);
+    let kept: usize = report.stats.logs.iter().filter(|l| l.message.starts_with('x')).map(|l| l.message.len()).sum();
+    assert_eq!(kept, 8 << 10, "8 lines of 1 KiB fit the 8 KiB budget");
+}
+
+#[tokio::test]
+async fn memory_limit_is_per_call_and_respected() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-memory").await;
+    let limits = Limits { memory_bytes: 8 << 20, ..Limits::default() };
+    let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
+    assert_eq!(report.outcome, Err(CallFailure::LimitExceeded { limit: LimitKind::Memory, value: 8 << 20 }));
+    assert!(report.stats.peak_memory_bytes <= 8 << 20);
+    assert!(report.stats.peak_memory_bytes > 4 << 20, "it did grow: {}", report.stats.peak_memory_bytes);
+    // Above the host's ceiling is refused before running.
+    let too_much = Limits { memory_bytes: 1 << 40, ..Limits::default() };
+    let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), too_much)).await;
+    assert!(matches!(report.outcome, Err(CallFailure::Unavailable { .. })), "{:?}", report.outcome);
+}
+
+#[tokio::test]
+async fn huge_output_within_a_bigger_output_limit_is_still_malformed() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-huge-output").await;
+    let limits = Limits { output_bytes: 64 << 20, ..Limits::default() };
+    let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
+    assert!(
+        matches!(report.outcome, Err(CallFailure::Malformed { rule: "username-form", .. })),
+        "{:?}",
+        report.outcome
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_counter_sees_one_on_every_call() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-counter").await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (runtime, plugin) = (runtime.clone(), plugin.clone());
+        tasks.push(tokio::spawn(async move {
+            let ctx = ctx(json!({}), Limits::default());
+            runtime.create(&plugin, &principal("okta"), &ctx).await
+        }));
+    }
+    for task in tasks {
+        let report = task.await.unwrap_or_else(|e| panic!("task: {e}"));
+        match report.outcome {
+            Ok(Creation::Create(a)) => assert_eq!(a.username_hint.as_deref(), Some("calls-1")),
+            other => panic!("expected an account, got {other:?}"),
+        }
+    }
+}

@@ -1,1 +1,145 @@
-fn main() {}
+//! Instantiate + create + assign with the example plugins, against the same
+//! logic in native Rust, measured interleaved in one run.
+//!
+//! Run with `scripts/build-plugins && cargo bench -p provisio --bench plugin_calls`.
+//! Set `ITERATIONS` to change the sample count (default 20000).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use provisio::builtin::{default_creation, group_mapping};
+use provisio::plugin::{Account, BindingConfig, Creation, Principal};
+use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: PathBuf) -> Vec<u8> {
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-plugins first)", path.display()))
+}
+
+async fn load(runtime: &Runtime, name: &str) -> Plugin {
+    let bytes = read(root().join("target/plugins").join(format!("{name}.wasm")));
+    runtime.load(&bytes).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+struct Series {
+    name: &'static str,
+    samples: Vec<Duration>,
+}
+
+impl Series {
+    fn new(name: &'static str, n: usize) -> Self {
+        Self { name, samples: Vec::with_capacity(n) }
+    }
+
+    fn stats(&mut self) -> (Duration, Duration) {
+        self.samples.sort();
+        (percentile(&self.samples, 0.5), percentile(&self.samples, 0.99))
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn account_from(decision: &Creation) -> Account {
+    let Creation::Create(new) = decision else { panic!("expected an account, got {decision:?}") };
+    Account {
+        id: "bench".into(),
+        username: new.username_hint.clone().unwrap_or_default(),
+        email: new.email.clone(),
+        given_name: new.given_name.clone(),
+        family_name: new.family_name.clone(),
+        newly_created: true,
+    }
+}
+
+fn main() {
+    let iterations: usize = std::env::var("ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async {
+        let runtime = Runtime::new(RuntimeConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let creator = load(&runtime, "default-creator").await;
+        let mapper = load(&runtime, "group-mapper").await;
+        let noop = load(&runtime, "noop").await;
+        let principal: Principal =
+            serde_json::from_slice(&read(root().join("examples/principals/okta.json"))).unwrap_or_else(|e| panic!("{e}"));
+        let config = BindingConfig::from_json(&serde_json::json!({
+            "digits": 0,
+            "groups": {"Engineering": "team:engineering, role:developer", "oncall-admins": "role:admin"},
+            "default-team": "everyone",
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ctx = CallContext { config: Arc::new(config.clone()), ..CallContext::default() };
+        let mut rng = rand::rng();
+
+        // Same inputs, same outputs: checked before measuring.
+        let native_created = default_creation(&principal, &config, &mut rng);
+        let wasm_created = runtime.create(&creator, &principal, &ctx).await.outcome.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(native_created, wasm_created, "native and WebAssembly creators disagree");
+        let account = account_from(&native_created);
+        let native_assigned = group_mapping(&principal, &config).unwrap_or_else(|e| panic!("{e}"));
+        let wasm_assigned =
+            runtime.assign(&mapper, &account, &principal, &ctx).await.outcome.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(native_assigned, wasm_assigned, "native and WebAssembly group mappers disagree");
+
+        let mut native = Series::new("native Rust (create + assign)", iterations);
+        let mut wasm = Series::new("WebAssembly (instantiate + create, instantiate + assign)", iterations);
+        let mut floor = Series::new("bare instantiate + call of the empty component", iterations);
+        let mut fuel = 0u64;
+        for i in 0..iterations + iterations / 10 {
+            let warm = i >= iterations / 10;
+
+            let t = Instant::now();
+            let created = default_creation(&principal, &config, &mut rng);
+            let assigned = group_mapping(&principal, &config);
+            std::hint::black_box((&created, &assigned));
+            let native_time = t.elapsed();
+
+            let t = Instant::now();
+            let created = runtime.create(&creator, &principal, &ctx).await;
+            let account = account_from(created.outcome.as_ref().unwrap_or_else(|e| panic!("{e}")));
+            let assigned = runtime.assign(&mapper, &account, &principal, &ctx).await;
+            let wasm_time = t.elapsed();
+            assert!(assigned.outcome.is_ok());
+
+            let t = Instant::now();
+            std::hint::black_box(runtime.create(&noop, &principal, &ctx).await);
+            let floor_time = t.elapsed();
+
+            if warm {
+                native.samples.push(native_time);
+                wasm.samples.push(wasm_time);
+                floor.samples.push(floor_time);
+                fuel = created.stats.fuel_used + assigned.stats.fuel_used;
+            }
+        }
+
+        let (n50, n99) = native.stats();
+        let (w50, w99) = wasm.stats();
+        let (f50, f99) = floor.stats();
+        println!("plugin_calls: {iterations} interleaved samples each, current-thread tokio runtime");
+        println!("{:<58} {:>10} {:>10}", "series", "p50 µs", "p99 µs");
+        for s in [&native, &wasm, &floor] {
+            let (p50, p99) = (percentile(&s.samples, 0.5), percentile(&s.samples, 0.99));
+            println!("{:<58} {:>10.2} {:>10.2}", s.name, us(p50), us(p99));
+        }
+        println!();
+        println!("WebAssembly / native:                   p50 {:>8.1}×   p99 {:>8.1}×", us(w50) / us(n50), us(w99) / us(n99));
+        println!(
+            "WebAssembly / (native + 2 bare calls):  p50 {:>8.2}×   p99 {:>8.2}×",
+            us(w50) / (us(n50) + 2.0 * us(f50)),
+            us(w99) / (us(n99) + 2.0 * us(f99))
+        );
+        println!("fuel per login (both hooks): {fuel}");
+        println!("aim: WebAssembly p50 ≤ 20 µs for both hooks: {}", if us(w50) <= 20.0 { "met" } else { "NOT met" });
+    });
+}

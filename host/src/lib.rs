@@ -1,4 +1,5 @@
 //! Provisio.
+pub mod builtin;
 pub mod plugin;
 pub mod runtime;
 

@@ -179,3 +179,28 @@ async fn noop_plugin_answers_both_hooks() {
     assert!(matches!(runtime.create(&plugin, &p, &ctx).await.outcome, Ok(Creation::Deny(_))));
     assert_eq!(runtime.assign(&plugin, &account_for(&p), &p, &ctx).await.outcome, Ok(vec![]));
 }
+
+/// The built-in providers and the example plugins follow the same rules: on
+/// every recorded principal they decide the same (digits 0, so no randomness).
+#[tokio::test]
+async fn builtin_providers_agree_with_the_example_plugins() {
+    use provisio::builtin::{default_creation, group_mapping};
+    use provisio::plugin::BindingConfig;
+
+    let runtime = runtime();
+    let creator = load(&runtime, "default-creator").await;
+    let mapper = load(&runtime, "group-mapper").await;
+    let mut config = mapping();
+    config["digits"] = json!(0);
+    config["default-role"] = json!("member");
+    let native_config = BindingConfig::from_json(&config).unwrap_or_else(|e| panic!("{e}"));
+    let ctx = ctx(config, Limits::default());
+    let mut rng = rand::rng();
+    for name in ["okta", "entra-many-groups", "google", "unverified-email"] {
+        let p = principal(name);
+        let wasm = runtime.create(&creator, &p, &ctx).await.outcome;
+        assert_eq!(wasm, Ok(default_creation(&p, &native_config, &mut rng)), "{name}");
+        let wasm = runtime.assign(&mapper, &account_for(&p), &p, &ctx).await.outcome;
+        assert_eq!(wasm.ok(), group_mapping(&p, &native_config).ok(), "{name}");
+    }
+}

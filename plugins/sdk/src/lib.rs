@@ -37,7 +37,7 @@
 //! `wit/sdk.wit`), so the same plugin source builds for `wasm32-wasip2` and for
 //! `wasm32-unknown-unknown` followed by componentization.
 
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -483,11 +483,18 @@ pub fn username_base(principal: &Principal) -> String {
 /// `jane.doe@example.com` with 4 digits gives for example `jane.doe0427`.
 pub fn username_from(principal: &Principal, digits: u32) -> String {
     let digits = digits.min(MAX_DIGITS);
-    let mut name = username_base(principal);
-    // The base is ASCII, so bytes are characters.
-    name.truncate(MAX_USERNAME_LEN - digits as usize);
-    name.push_str(&random_digits(digits));
-    name
+    fit_username(username_base(principal), &random_digits(digits))
+}
+
+/// `base` cut so that it followed by `suffix` fits in [`MAX_USERNAME_LEN`]
+/// bytes, followed by `suffix`. `base` and `suffix` are expected to be ASCII
+/// (as [`sanitize_username`] and [`random_digits`] make them); a cut never
+/// splits a character in any case.
+pub fn fit_username(mut base: String, suffix: &str) -> String {
+    let keep = truncate_str(&base, MAX_USERNAME_LEN.saturating_sub(suffix.len())).len();
+    base.truncate(keep);
+    base.push_str(suffix);
+    base
 }
 
 /// The number of random digits configured by the binding's `digits` key:
@@ -526,4 +533,89 @@ pub fn deny(code: &str, message: &str) -> Creation {
         code: code.to_string(),
         message: message.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(email: &str, given: Option<&str>, family: Option<&str>) -> Principal {
+        Principal {
+            domain: "d".into(),
+            provider: "p".into(),
+            subject: "s".into(),
+            email: email.into(),
+            email_verified: true,
+            given_name: given.map(Into::into),
+            family_name: family.map(Into::into),
+            groups: Vec::new(),
+            claims: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sanitizes_to_the_username_alphabet() {
+        assert_eq!(sanitize_username("Jane.O'Doe+Tag_1-x"), "jane.odoetag_1-x");
+        assert_eq!(sanitize_username("Ñandú"), "and");
+        assert_eq!(sanitize_username("ÉLISE"), "lise");
+    }
+
+    #[test]
+    fn splits_emails_at_the_last_at_sign() {
+        assert_eq!(email_local_part("a@b@Example.COM"), "a@b");
+        assert_eq!(
+            email_domain("a@b@Example.COM").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(email_local_part("no-at-sign"), "no-at-sign");
+        assert_eq!(email_domain("no-at-sign"), None);
+        assert_eq!(email_domain("trailing@"), None);
+    }
+
+    #[test]
+    fn username_base_falls_back_to_names_then_user() {
+        let base = |e, g, f| username_base(&principal(e, g, f));
+        assert_eq!(
+            base("jane.doe@example.com", Some("X"), Some("Y")),
+            "jane.doe"
+        );
+        assert_eq!(
+            base("éé+@example.com", Some("Jane"), Some("Doe")),
+            "jane.doe"
+        );
+        assert_eq!(base("...@example.com", None, Some("Doe")), "doe");
+        assert_eq!(base("...@example.com", Some("Jane"), None), "jane");
+        assert_eq!(base("...@example.com", Some("李"), Some("王")), "user");
+        assert_eq!(base("@example.com", None, None), "user");
+    }
+
+    #[test]
+    fn fit_username_keeps_the_whole_within_64() {
+        let long = "a".repeat(100);
+        let name = fit_username(long.clone(), "123456789");
+        assert_eq!(name.len(), MAX_USERNAME_LEN);
+        assert!(name.ends_with("123456789"));
+        assert_eq!(fit_username(long, "").len(), MAX_USERNAME_LEN);
+        assert_eq!(fit_username("jane".into(), "0427"), "jane0427");
+    }
+
+    #[test]
+    fn parses_comma_lists_and_json_arrays() {
+        assert_eq!(parse_list(" a, b ,,c "), ["a", "b", "c"]);
+        assert_eq!(
+            parse_list(r#"["a", " b", "c,d", "\u0041\"x"]"#),
+            ["a", "b", "c,d", "A\"x"]
+        );
+        assert_eq!(parse_list("[]"), Vec::<String>::new());
+        assert_eq!(parse_list(""), Vec::<String>::new());
+        // Not a JSON array of strings: split on commas like any string.
+        assert_eq!(parse_list("[1, 2]"), ["[1", "2]"]);
+    }
+
+    #[test]
+    fn truncates_on_character_boundaries() {
+        assert_eq!(truncate_str("héllo", 2), "h");
+        assert_eq!(truncate_str("héllo", 3), "hé");
+        assert_eq!(truncate_str("abc", 10), "abc");
+    }
 }

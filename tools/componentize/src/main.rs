@@ -13,8 +13,7 @@ use anyhow::{Context, Result, bail};
 use wit_component::ComponentEncoder;
 
 fn componentize(input: &Path, output: &Path) -> Result<usize> {
-    let module =
-        std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let module = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     if module.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
         bail!("{} is not a core WebAssembly module", input.display());
     }
@@ -27,8 +26,7 @@ fn componentize(input: &Path, output: &Path) -> Result<usize> {
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(output, &component)
-        .with_context(|| format!("writing {}", output.display()))?;
+    std::fs::write(output, &component).with_context(|| format!("writing {}", output.display()))?;
     Ok(component.len())
 }
 
@@ -40,7 +38,11 @@ fn main() -> ExitCode {
     };
     match componentize(Path::new(input), Path::new(output)) {
         Ok(len) => {
-            println!("componentize: {} -> {} ({len} bytes)", Path::new(input).display(), Path::new(output).display());
+            println!(
+                "componentize: {} -> {} ({len} bytes)",
+                Path::new(input).display(),
+                Path::new(output).display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,0 +1,108 @@
+//! The built-in identity creator: the seeds' default rule.
+
+use rand::{Rng, RngExt};
+
+use crate::plugin::{BindingConfig, Creation, NewAccount, Principal, validate::MAX_USERNAME};
+
+/// Random digits after a derived username when the configuration says nothing.
+pub const DEFAULT_DIGITS: u32 = 4;
+/// The most random digits a derived username gets.
+pub const MAX_DIGITS: u32 = 9;
+/// The base used when neither the email nor the names give a usable username.
+const FALLBACK_USERNAME: &str = "user";
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
+        .collect()
+}
+
+/// The username base of the default rule, without digits: the email's local
+/// part (before the last `@`) lower-cased with every character outside
+/// `a-z 0-9 . _ -` dropped; when no letter or digit is left, the same with
+/// `given.family` (or whichever name is present); failing that, `user`.
+pub fn username_base(principal: &Principal) -> String {
+    let usable = |s: &str| s.chars().any(|c| c.is_ascii_alphanumeric());
+    let local = principal.email.rsplit_once('@').map_or(principal.email.as_str(), |(l, _)| l);
+    let local = sanitize(local);
+    if usable(&local) {
+        return local;
+    }
+    let given = principal.given_name.as_deref().unwrap_or("").trim();
+    let family = principal.family_name.as_deref().unwrap_or("").trim();
+    let names = match (given.is_empty(), family.is_empty()) {
+        (false, false) => sanitize(&format!("{given}.{family}")),
+        (false, true) => sanitize(given),
+        (true, false) => sanitize(family),
+        (true, true) => String::new(),
+    };
+    if usable(&names) { names } else { FALLBACK_USERNAME.to_owned() }
+}
+
+/// `base` cut so that it and `digits` random decimal digits fit a username,
+/// followed by those digits.
+pub fn username_with_digits(base: &str, digits: u32, rng: &mut impl Rng) -> String {
+    let digits = digits.min(MAX_DIGITS);
+    let mut name: String = base.chars().take(MAX_USERNAME - digits as usize).collect();
+    if digits > 0 {
+        let value = rng.random_range(0..10u64.pow(digits));
+        name.push_str(&format!("{value:0width$}", width = digits as usize));
+    }
+    name
+}
+
+/// The default creator's decision for `principal`: its email and names, and a
+/// username from the default rule with the configured number of digits
+/// (`digits`, default 4, at most 9).
+pub fn default_creation(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> Creation {
+    let digits = config
+        .get("digits")
+        .and_then(|d| d.trim().parse::<u32>().ok())
+        .unwrap_or(DEFAULT_DIGITS)
+        .min(MAX_DIGITS);
+    Creation::Create(NewAccount {
+        email: principal.email.clone(),
+        username_hint: Some(username_with_digits(&username_base(principal), digits, rng)),
+        given_name: principal.given_name.clone(),
+        family_name: principal.family_name.clone(),
+        attributes: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(email: &str, given: Option<&str>, family: Option<&str>) -> Principal {
+        Principal {
+            domain: "d".into(),
+            provider: "p".into(),
+            subject: "s".into(),
+            email: email.into(),
+            email_verified: true,
+            given_name: given.map(Into::into),
+            family_name: family.map(Into::into),
+            groups: vec![],
+            claims: Default::default(),
+        }
+    }
+
+    #[test]
+    fn username_rule() {
+        for (email, given, family, base) in [
+            ("jane.doe@acme.example", None, None, "jane.doe"),
+            ("Jane.O'Doe+tag@x.example", None, None, "jane.odoetag"),
+            ("+++@x.example", Some("Zoë"), Some("Ångström"), "zo.ngstrm"),
+            ("...@x.example", Some("Ann"), None, "ann"),
+            ("@x.example", None, None, "user"),
+        ] {
+            assert_eq!(username_base(&principal(email, given, family)), base, "{email}");
+        }
+        let mut rng = rand::rng();
+        let name = username_with_digits(&"a".repeat(80), 4, &mut rng);
+        assert_eq!(name.len(), MAX_USERNAME);
+        assert!(name[60..].bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(username_with_digits("bob", 0, &mut rng), "bob");
+    }
+}

@@ -68,18 +68,19 @@ pub(super) async fn run(runtime: &Runtime, plugin: &Plugin, ctx: &CallContext, c
     let duration = started.elapsed();
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let state = store.data_mut();
+    // Classify before taking the log: a panic's message is read from it.
+    let outcome = match result {
+        Err(_elapsed) => Err(CallFailure::LimitExceeded { limit: LimitKind::WallTime, value: millis(limits.wall_time) }),
+        Ok(Err(error)) => Err(classify(&error, state, ctx, inner.config.max_wasm_stack_bytes as u64)),
+        Ok(Ok(Err(message))) => Err(CallFailure::PluginError { message: truncate(message, MAX_PLUGIN_ERROR) }),
+        Ok(Ok(Ok(answer))) => check_answer(answer, ctx),
+    };
     let mut stats = CallStats {
         duration,
         fuel_used,
         peak_memory_bytes: state.limiter.peak as u64,
         logs: state.log.take(),
         logs_truncated: state.log.stdio_full() || matches!(state.exceeded, Some((LimitKind::LogBytes, _))),
-    };
-    let outcome = match result {
-        Err(_elapsed) => Err(CallFailure::LimitExceeded { limit: LimitKind::WallTime, value: millis(limits.wall_time) }),
-        Ok(Err(error)) => Err(classify(&error, state, ctx, inner.config.max_wasm_stack_bytes as u64)),
-        Ok(Ok(Err(message))) => Err(CallFailure::PluginError { message: truncate(message, MAX_PLUGIN_ERROR) }),
-        Ok(Ok(Ok(answer))) => check_answer(answer, ctx),
     };
     if stats.logs_truncated {
         stats.logs.push(crate::plugin::LogLine {

@@ -129,14 +129,22 @@ impl GuestLog {
         self.stdout.contents().len() >= budget || self.stderr.contents().len() >= budget
     }
 
-    /// The message of a Rust panic the guest printed to stderr, if any: the
+    /// The message of a Rust panic, from the host log (where the SDK's panic
+    /// hook sends it) or from stderr (where std's default hook prints it): the
     /// text after the `panicked at FILE:LINE:COL:` line.
     pub(super) fn panic_message(&self) -> Option<String> {
-        let text = self.stderr.contents();
-        let text = String::from_utf8_lossy(&text);
-        let mut lines = text.lines();
-        lines.find(|l| l.contains(" panicked at "))?;
-        lines.next().map(|l| l.chars().take(512).collect())
+        let from_log = self.lines.iter().rev().find_map(|l| {
+            let rest = l.message.strip_prefix("panicked at ")?;
+            rest.split_once('\n').map(|(_, m)| m.to_owned())
+        });
+        let message = from_log.or_else(|| {
+            let text = self.stderr.contents();
+            let text = String::from_utf8_lossy(&text);
+            let mut lines = text.lines();
+            lines.find(|l| l.contains(" panicked at "))?;
+            lines.next().map(str::to_owned)
+        })?;
+        Some(message.chars().take(512).collect())
     }
 
     /// All lines: host log lines first, then stdout (info) and stderr (warn).

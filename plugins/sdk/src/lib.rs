@@ -118,21 +118,53 @@ pub mod provisioner {
 /// Exports a type implementing [`identity_creator::Guest`] as this component's
 /// `provisio:plugin/identity-creator` (world `identity-creator-plugin`).
 /// Takes a type name (an identifier in scope), as `export_identity_creator!(Plugin);`.
+///
+/// Every call first installs a panic hook that sends the panic message to the
+/// host log at `error` level, so that the host can report it on any target
+/// (`wasm32-unknown-unknown` has no stderr).
 #[macro_export]
 macro_rules! export_identity_creator {
     ($ty:ident) => {
-        $crate::__bindings_identity_creator::__export_identity_creator!($ty);
+        struct __ProvisioCreatorExport;
+        impl $crate::identity_creator::Guest for __ProvisioCreatorExport {
+            fn name() -> ::std::string::String {
+                $crate::__install_panic_hook!();
+                <$ty as $crate::identity_creator::Guest>::name()
+            }
+            fn create(
+                principal: $crate::Principal,
+            ) -> ::std::result::Result<$crate::Creation, ::std::string::String> {
+                $crate::__install_panic_hook!();
+                <$ty as $crate::identity_creator::Guest>::create(principal)
+            }
+        }
+        $crate::__bindings_identity_creator::__export_identity_creator!(__ProvisioCreatorExport);
     };
 }
 
 /// Exports a type implementing [`assignment_provider::Guest`] as this
 /// component's `provisio:plugin/assignment-provider` (world
 /// `assignment-provider-plugin`). Takes a type name, as
-/// `export_assignment_provider!(Plugin);`.
+/// `export_assignment_provider!(Plugin);`. Installs the same panic hook as
+/// [`export_identity_creator!`].
 #[macro_export]
 macro_rules! export_assignment_provider {
     ($ty:ident) => {
-        $crate::__bindings_assignment_provider::__export_assignment_provider!($ty);
+        struct __ProvisioAssignerExport;
+        impl $crate::assignment_provider::Guest for __ProvisioAssignerExport {
+            fn name() -> ::std::string::String {
+                $crate::__install_panic_hook!();
+                <$ty as $crate::assignment_provider::Guest>::name()
+            }
+            fn assign(
+                account: $crate::Account,
+                principal: $crate::Principal,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Assignment>, ::std::string::String> {
+                $crate::__install_panic_hook!();
+                <$ty as $crate::assignment_provider::Guest>::assign(account, principal)
+            }
+        }
+        $crate::__bindings_assignment_provider::__export_assignment_provider!(__ProvisioAssignerExport);
     };
 }
 
@@ -144,6 +176,18 @@ macro_rules! export_provisioner {
     ($ty:ident) => {
         $crate::export_identity_creator!($ty);
         $crate::export_assignment_provider!($ty);
+    };
+}
+
+/// Sends panic messages to the host log (`error`, starting `panicked at`).
+/// Expanded in the plugin crate, which has `std`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __install_panic_hook {
+    () => {
+        ::std::panic::set_hook(::std::boxed::Box::new(|info| {
+            $crate::log($crate::Level::Error, &::std::format!("{info}"));
+        }));
     };
 }
 

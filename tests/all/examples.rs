@@ -204,3 +204,32 @@ async fn builtin_providers_agree_with_the_example_plugins() {
         assert_eq!(wasm.ok(), group_mapping(&p, &native_config).ok(), "{name}");
     }
 }
+
+/// A plugin written in Python and built by componentize-py (which imports
+/// most of WASI 0.2, sockets and filesystem included) loads and decides like
+/// the Rust allow-list plugin.
+#[tokio::test]
+async fn python_plugin_built_by_componentize_py_runs() {
+    use provisio::runtime::{Runtime, RuntimeConfig};
+
+    // Compiling a CPython component takes seconds; keep the artifact between runs.
+    let cache = crate::root().join("target/test-artifacts");
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache), ..RuntimeConfig::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plugin = load(&runtime, "python-allowlist").await;
+    assert_eq!(plugin.info().name, "python-allowlist");
+    assert!(plugin.info().imports.iter().any(|i| i.starts_with("wasi:sockets/tcp@")), "{:?}", plugin.info().imports);
+    let ctx = ctx(json!({"allowed-domains": "acme.example"}), Limits::default());
+    let report = runtime.create(&plugin, &principal("okta"), &ctx).await;
+    match report.outcome {
+        Ok(Creation::Create(a)) => {
+            assert_eq!(a.email, "jane.doe@acme.example");
+            let hint = a.username_hint.unwrap_or_default();
+            assert!(hint.starts_with("jane.doe") && hint.len() == "jane.doe".len() + 4, "{hint}");
+        }
+        other => panic!("expected an account, got {other:?}"),
+    }
+    assert!(report.stats.logs.iter().any(|l| l.message == "creating jane.doe@acme.example"));
+    let report = runtime.create(&plugin, &principal("google"), &ctx).await;
+    assert!(matches!(report.outcome, Ok(Creation::Deny(ref d)) if d.code == "domain-not-allowed"), "{:?}", report.outcome);
+}

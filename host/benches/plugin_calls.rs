@@ -4,6 +4,9 @@
 //! Run with `scripts/build-plugins && cargo bench -p provisio --bench plugin_calls`.
 //! Set `ITERATIONS` to change the sample count (default 20000).
 
+// A benchmark stops at its first surprise.
+#![allow(clippy::panic)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,8 +73,8 @@ fn main() {
         let creator = load(&runtime, "default-creator").await;
         let mapper = load(&runtime, "group-mapper").await;
         let noop = load(&runtime, "noop").await;
-        let principal: Principal =
-            serde_json::from_slice(&read(root().join("examples/principals/okta.json"))).unwrap_or_else(|e| panic!("{e}"));
+        let principal: Principal = serde_json::from_slice(&read(root().join("examples/principals/okta.json")))
+            .unwrap_or_else(|e| panic!("{e}"));
         let config = BindingConfig::from_json(&serde_json::json!({
             "digits": 0,
             "groups": {"Engineering": "team:engineering, role:developer", "oncall-admins": "role:admin"},
@@ -133,7 +136,11 @@ fn main() {
             println!("{:<58} {:>10.2} {:>10.2}", s.name, us(p50), us(p99));
         }
         println!();
-        println!("WebAssembly / native:                   p50 {:>8.1}×   p99 {:>8.1}×", us(w50) / us(n50), us(w99) / us(n99));
+        println!(
+            "WebAssembly / native:                   p50 {:>8.1}×   p99 {:>8.1}×",
+            us(w50) / us(n50),
+            us(w99) / us(n99)
+        );
         println!(
             "WebAssembly / (native + 2 bare calls):  p50 {:>8.2}×   p99 {:>8.2}×",
             us(w50) / (us(n50) + 2.0 * us(f50)),

@@ -39,8 +39,14 @@ fn check_reports_world_name_imports_and_refuses_with_a_reason() {
 #[test]
 fn test_runs_both_hooks_and_a_seed_replays_identically() {
     let args = [
-        "plugin", "test", "target/plugins/default-creator.wasm", "--principal", "examples/principals/okta.json",
-        "--seed", "7", "--json",
+        "plugin",
+        "test",
+        "target/plugins/default-creator.wasm",
+        "--principal",
+        "examples/principals/okta.json",
+        "--seed",
+        "7",
+        "--json",
     ];
     let (a, b) = (provisio(&args), provisio(&args));
     assert!(a.status.success(), "{a:?}");

@@ -49,46 +49,94 @@ fn cases() -> Vec<Case> {
     let create = |email, prefix, digits, given| Create { email, prefix, digits, given };
     vec![
         // The seeds' default rule: names from the principal, username from the email plus digits.
-        Case { plugin: "default-creator", principal: "okta", config: json!({}),
-               expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")) },
-        Case { plugin: "default-creator", principal: "okta", config: json!({"digits": 7}),
-               expect: create("jane.doe@acme.example", "jane.doe", 7, Some("Jane")) },
-        Case { plugin: "default-creator", principal: "okta", config: json!({"digits": 0}),
-               expect: create("jane.doe@acme.example", "jane.doe", 0, Some("Jane")) },
-        Case { plugin: "default-creator", principal: "google", config: json!({}),
-               expect: create("sam.o'neil@fabrikam.example", "sam.oneil", 4, Some("Sam")) },
-        Case { plugin: "default-creator", principal: "entra-many-groups", config: json!({"digits": 2}),
-               expect: create("alex.wilber@contoso.example", "alex.wilber", 2, Some("Alex")) },
+        Case {
+            plugin: "default-creator",
+            principal: "okta",
+            config: json!({}),
+            expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")),
+        },
+        Case {
+            plugin: "default-creator",
+            principal: "okta",
+            config: json!({"digits": 7}),
+            expect: create("jane.doe@acme.example", "jane.doe", 7, Some("Jane")),
+        },
+        Case {
+            plugin: "default-creator",
+            principal: "okta",
+            config: json!({"digits": 0}),
+            expect: create("jane.doe@acme.example", "jane.doe", 0, Some("Jane")),
+        },
+        Case {
+            plugin: "default-creator",
+            principal: "google",
+            config: json!({}),
+            expect: create("sam.o'neil@fabrikam.example", "sam.oneil", 4, Some("Sam")),
+        },
+        Case {
+            plugin: "default-creator",
+            principal: "entra-many-groups",
+            config: json!({"digits": 2}),
+            expect: create("alex.wilber@contoso.example", "alex.wilber", 2, Some("Alex")),
+        },
         // The creator does not judge verification: the host does.
-        Case { plugin: "default-creator", principal: "unverified-email", config: json!({}),
-               expect: create("mallory@acme.example", "mallory", 4, Some("Mallory")) },
+        Case {
+            plugin: "default-creator",
+            principal: "unverified-email",
+            config: json!({}),
+            expect: create("mallory@acme.example", "mallory", 4, Some("Mallory")),
+        },
         // Allow-list: listed domains create like the default rule, others are denied.
-        Case { plugin: "domain-allowlist", principal: "okta", config: json!({"allowed-domains": "acme.example, contoso.example"}),
-               expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")) },
-        Case { plugin: "domain-allowlist", principal: "okta", config: json!({"allowed-domains": ["ACME.example"]}),
-               expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")) },
-        Case { plugin: "domain-allowlist", principal: "google", config: json!({"allowed-domains": "acme.example"}),
-               expect: Deny("domain-not-allowed") },
-        Case { plugin: "domain-allowlist", principal: "okta", config: json!({}),
-               expect: Deny("domain-not-allowed") },
+        Case {
+            plugin: "domain-allowlist",
+            principal: "okta",
+            config: json!({"allowed-domains": "acme.example, contoso.example"}),
+            expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")),
+        },
+        Case {
+            plugin: "domain-allowlist",
+            principal: "okta",
+            config: json!({"allowed-domains": ["ACME.example"]}),
+            expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")),
+        },
+        Case {
+            plugin: "domain-allowlist",
+            principal: "google",
+            config: json!({"allowed-domains": "acme.example"}),
+            expect: Deny("domain-not-allowed"),
+        },
+        Case { plugin: "domain-allowlist", principal: "okta", config: json!({}), expect: Deny("domain-not-allowed") },
         // Group mapping: mapped groups in the IdP's order, unmapped ignored.
-        Case { plugin: "group-mapper", principal: "okta", config: mapping(),
-               expect: Assign(vec![team("engineering"), role("developer"), role("admin")]) },
-        Case { plugin: "group-mapper", principal: "entra-many-groups", config: mapping(),
-               expect: Assign(vec![team("engineering"), role("developer"), team("sales"), team("project-42")]) },
+        Case {
+            plugin: "group-mapper",
+            principal: "okta",
+            config: mapping(),
+            expect: Assign(vec![team("engineering"), role("developer"), role("admin")]),
+        },
+        Case {
+            plugin: "group-mapper",
+            principal: "entra-many-groups",
+            config: mapping(),
+            expect: Assign(vec![team("engineering"), role("developer"), team("sales"), team("project-42")]),
+        },
         // No groups at all: the default team.
-        Case { plugin: "group-mapper", principal: "google", config: mapping(),
-               expect: Assign(vec![team("everyone")]) },
-        Case { plugin: "group-mapper", principal: "google", config: json!({}),
-               expect: Assign(vec![]) },
+        Case { plugin: "group-mapper", principal: "google", config: mapping(), expect: Assign(vec![team("everyone")]) },
+        Case { plugin: "group-mapper", principal: "google", config: json!({}), expect: Assign(vec![]) },
         // Groups sent but none mapped: no default team.
-        Case { plugin: "group-mapper", principal: "unverified-email", config: mapping(),
-               expect: Assign(vec![]) },
-        Case { plugin: "group-mapper", principal: "okta", config: json!({"default-role": "member", "groups": {"Everyone": "organization:acme"}}),
-               expect: Assign(vec![Assignment::Organization("acme".into()), role("member")]) },
+        Case { plugin: "group-mapper", principal: "unverified-email", config: mapping(), expect: Assign(vec![]) },
+        Case {
+            plugin: "group-mapper",
+            principal: "okta",
+            config: json!({"default-role": "member", "groups": {"Everyone": "organization:acme"}}),
+            expect: Assign(vec![Assignment::Organization("acme".into()), role("member")]),
+        },
         // A typo in the mapping fails loudly instead of dropping memberships.
-        Case { plugin: "group-mapper", principal: "okta", config: json!({"groups": {"Engineering": "tema:engineering"}}),
-               expect: PluginError },
+        Case {
+            plugin: "group-mapper",
+            principal: "okta",
+            config: json!({"groups": {"Engineering": "tema:engineering"}}),
+            expect: PluginError,
+        },
     ]
 }
 
@@ -118,7 +166,11 @@ async fn example_plugins_decide_as_documented() {
             }
             Expect::PluginError => {
                 let report = runtime.assign(&plugin, &account_for(&p), &p, &ctx).await;
-                assert!(matches!(report.outcome, Err(CallFailure::PluginError { .. })), "{label}: {:?}", report.outcome);
+                assert!(
+                    matches!(report.outcome, Err(CallFailure::PluginError { .. })),
+                    "{label}: {:?}",
+                    report.outcome
+                );
             }
             Expect::Deny(code) => {
                 let report = runtime.create(&plugin, &p, &ctx).await;
@@ -231,5 +283,9 @@ async fn python_plugin_built_by_componentize_py_runs() {
     }
     assert!(report.stats.logs.iter().any(|l| l.message == "creating jane.doe@acme.example"));
     let report = runtime.create(&plugin, &principal("google"), &ctx).await;
-    assert!(matches!(report.outcome, Ok(Creation::Deny(ref d)) if d.code == "domain-not-allowed"), "{:?}", report.outcome);
+    assert!(
+        matches!(report.outcome, Ok(Creation::Deny(ref d)) if d.code == "domain-not-allowed"),
+        "{:?}",
+        report.outcome
+    );
 }

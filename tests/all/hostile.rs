@@ -30,12 +30,7 @@ async fn hostile_plugins_hit_their_named_limit() {
     ] {
         let plugin = load(&runtime, name).await;
         let report = runtime.create(&plugin, &p, &ctx(json!({}), defaults)).await;
-        assert_eq!(
-            report.outcome,
-            Err(CallFailure::LimitExceeded { limit, value }),
-            "{name}: {:?}",
-            report.outcome
-        );
+        assert_eq!(report.outcome, Err(CallFailure::LimitExceeded { limit, value }), "{name}: {:?}", report.outcome);
         assert!(report.stats.peak_memory_bytes <= defaults.memory_bytes, "{name}");
     }
 }

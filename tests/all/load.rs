@@ -20,7 +20,11 @@ async fn worlds_names_and_imports_are_reported() {
         assert_eq!(info.name, name);
         assert_eq!(info.hash, Runtime::content_hash(&bytes));
         assert_eq!(info.size_bytes, bytes.len() as u64);
-        assert!(info.imports.iter().all(|i| i.starts_with("wasi:") || i.starts_with("provisio:plugin/")), "{name}: {:?}", info.imports);
+        assert!(
+            info.imports.iter().all(|i| i.starts_with("wasi:") || i.starts_with("provisio:plugin/")),
+            "{name}: {:?}",
+            info.imports
+        );
     }
 }
 

@@ -1,13 +1,22 @@
 //! Integration tests over the real plugin components built from `plugins/`
 //! by `scripts/build-plugins`. One binary with one module per concern.
 
+// Tests fail by panicking.
+#![allow(clippy::panic)]
+
+mod auth;
 mod cli;
+mod engine;
 mod examples;
 mod hostile;
 mod load;
+mod races;
+mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use anyhow::Context as _;
 
 use provisio::plugin::{BindingConfig, Limits, Principal};
 use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
@@ -58,6 +67,8 @@ fn every_plugin_has_a_test() {
         include_str!("hostile.rs"),
         include_str!("load.rs"),
         include_str!("cli.rs"),
+        include_str!("engine.rs"),
+        include_str!("races.rs"),
     ]
     .concat();
     let mut missing = Vec::new();
@@ -70,4 +81,93 @@ fn every_plugin_has_a_test() {
         }
     }
     assert!(missing.is_empty(), "plugins without a test: {missing:?}");
+}
+
+/// A database the tests may use: SQLite in a fresh temporary file, or
+/// PostgreSQL in a fresh schema of the database named by
+/// `PROVISIO_TEST_DATABASE_URL`. Every `open` connects anew (a separate
+/// pool, as a separate host would), to the same data.
+pub struct TestDatabase {
+    url: provisio::store::DatabaseUrl,
+    options: provisio::store::StoreOptions,
+    _dir: Option<tempfile::TempDir>,
+}
+
+// Like `assert!`, these helpers fail the test at once when the database
+// cannot be had: the tests never skip silently.
+impl TestDatabase {
+    /// SQLite, in a file of a new temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let url = provisio::store::DatabaseUrl::sqlite_file(&dir.path().join("provisio.db"));
+        Self { url, options: Default::default(), _dir: Some(dir) }
+    }
+
+    /// PostgreSQL in a new schema, when `PROVISIO_TEST_DATABASE_URL` is
+    /// set. Without it the PostgreSQL tests are skipped with a message, but
+    /// under CI (`CI` set) they fail: CI must test both backends.
+    pub fn postgres() -> Option<Self> {
+        const VAR: &str = "PROVISIO_TEST_DATABASE_URL";
+        let Ok(url) = std::env::var(VAR) else {
+            assert!(std::env::var_os("CI").is_none(), "{VAR} must be set under CI: the store tests need PostgreSQL");
+            eprintln!("skipping PostgreSQL store tests: {VAR} is not set");
+            return None;
+        };
+        let schema = format!("provisio_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let options = provisio::store::StoreOptions { schema: Some(schema), ..Default::default() };
+        Some(Self { url: url.into(), options, _dir: None })
+    }
+
+    /// Every backend the tests run on here: SQLite, and PostgreSQL when
+    /// configured.
+    pub fn all() -> Vec<Self> {
+        std::iter::once(Self::sqlite()).chain(Self::postgres()).collect()
+    }
+
+    /// Where it is.
+    pub fn url(&self) -> &provisio::store::DatabaseUrl {
+        &self.url
+    }
+
+    /// The PostgreSQL schema it lives in.
+    pub fn schema(&self) -> Option<&str> {
+        self.options.schema.as_deref()
+    }
+
+    /// The backend it is.
+    pub fn kind(&self) -> provisio::store::BackendKind {
+        match self.options.schema {
+            Some(_) => provisio::store::BackendKind::Postgres,
+            None => provisio::store::BackendKind::Sqlite,
+        }
+    }
+
+    /// Opens a store (migrating on first use).
+    pub async fn open(&self) -> provisio::store::Store {
+        provisio::store::Store::open_with(&self.url, self.options.clone())
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the test store at {}: {e}", self.url))
+    }
+
+    /// Drops the PostgreSQL schema (the SQLite file goes with the temporary
+    /// directory).
+    pub async fn cleanup(self) {
+        if self.options.schema.is_some() {
+            let dropped = self.open().await.drop_schema().await;
+            dropped.unwrap_or_else(|e| panic!("cannot drop the test schema: {e}"));
+        }
+    }
+}
+
+/// Runs `test` on a fresh store of every backend in turn, then cleans up.
+/// A failure names the backend it happened on.
+pub async fn each_store(test: impl AsyncFn(provisio::store::Store) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let result = test(store.clone()).await;
+        store.close().await;
+        result.with_context(|| format!("on {}", db.kind()))?;
+        db.cleanup().await;
+    }
+    Ok(())
 }

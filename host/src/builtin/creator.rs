@@ -12,10 +12,7 @@ pub const MAX_DIGITS: u32 = 9;
 const FALLBACK_USERNAME: &str = "user";
 
 fn sanitize(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
-        .collect()
+    s.chars().flat_map(char::to_lowercase).filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')).collect()
 }
 
 /// The username base of the default rule, without digits: the email's local
@@ -56,11 +53,8 @@ pub fn username_with_digits(base: &str, digits: u32, rng: &mut impl Rng) -> Stri
 /// username from the default rule with the configured number of digits
 /// (`digits`, default 4, at most 9).
 pub fn default_creation(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> Creation {
-    let digits = config
-        .get("digits")
-        .and_then(|d| d.trim().parse::<u32>().ok())
-        .unwrap_or(DEFAULT_DIGITS)
-        .min(MAX_DIGITS);
+    let digits =
+        config.get("digits").and_then(|d| d.trim().parse::<u32>().ok()).unwrap_or(DEFAULT_DIGITS).min(MAX_DIGITS);
     Creation::Create(NewAccount {
         email: principal.email.clone(),
         username_hint: Some(username_with_digits(&username_base(principal), digits, rng)),

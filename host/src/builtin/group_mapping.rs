@@ -5,9 +5,7 @@ use crate::plugin::{Assignment, BindingConfig, Principal};
 
 /// A mapping entry that is not `team:<name>`, `role:<name>` or `organization:<name>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid item `{item}` in config key `{key}`: expected `team:<name>`, `role:<name>` or `organization:<name>`"
-)]
+#[error("invalid item `{item}` in config key `{key}`: expected `team:<name>`, `role:<name>` or `organization:<name>`")]
 pub struct MappingError {
     /// The offending item.
     pub item: String,
@@ -51,7 +49,9 @@ pub fn group_mapping(principal: &Principal, config: &BindingConfig) -> Result<Ve
     let mut result = Vec::new();
     for group in &principal.groups {
         let key = format!("groups.{group}");
-        let Some(value) = config.get(&key) else { continue };
+        let Some(value) = config.get(&key) else {
+            continue;
+        };
         for item in super::parse_list(value) {
             push_unique(&mut result, parse_item(&item, &key)?);
         }

@@ -89,7 +89,9 @@ impl fmt::Display for CallFailure {
         match self {
             Self::PluginError { message } => write!(f, "plugin error: {message}"),
             Self::Trap { message, .. } => write!(f, "trap: {message}"),
-            Self::LimitExceeded { limit, value } => write!(f, "limit exceeded: {limit} (limit {value})"),
+            Self::LimitExceeded { limit, value } => {
+                write!(f, "limit exceeded: {limit} (limit {value})")
+            }
             Self::Malformed { rule, detail } => write!(f, "malformed decision: {rule}: {detail}"),
             Self::Unavailable { reason } => write!(f, "unavailable: {reason}"),
         }

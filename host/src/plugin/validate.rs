@@ -56,9 +56,7 @@ fn bounded(rule: &'static str, what: &str, value: &str, max: usize) -> Result<()
 pub fn is_username(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_USERNAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Checks a plugin's `name()`.
@@ -170,27 +168,15 @@ mod tests {
             (account(Some("")), Some("username-form")),
             (account(Some("jane doe")), Some("username-form")),
             (account(Some(&"a".repeat(65))), Some("username-form")),
-            (
-                Creation::Deny(Denial { code: "Not OK".into(), message: "no".into() }),
-                Some("denial-code-form"),
-            ),
-            (
-                Creation::Deny(Denial { code: "no".into(), message: " ".into() }),
-                Some("denial-message-size"),
-            ),
-            (
-                Creation::Deny(Denial { code: "no".into(), message: "x".repeat(513) }),
-                Some("denial-message-size"),
-            ),
+            (Creation::Deny(Denial { code: "Not OK".into(), message: "no".into() }), Some("denial-code-form")),
+            (Creation::Deny(Denial { code: "no".into(), message: " ".into() }), Some("denial-message-size")),
+            (Creation::Deny(Denial { code: "no".into(), message: "x".repeat(513) }), Some("denial-message-size")),
         ];
         for (decision, expected) in cases {
             assert_eq!(creation(&decision).err().map(|v| v.rule), expected, "{decision:?}");
         }
         let many = vec![Assignment::Team("t".into()); MAX_ASSIGNMENTS + 1];
         assert_eq!(assignments(&many).err().map(|v| v.rule), Some("assignments-size"));
-        assert_eq!(
-            assignments(&[Assignment::Role("a\nb".into())]).err().map(|v| v.rule),
-            Some("assignment-name-size")
-        );
+        assert_eq!(assignments(&[Assignment::Role("a\nb".into())]).err().map(|v| v.rule), Some("assignment-name-size"));
     }
 }

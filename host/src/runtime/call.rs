@@ -10,7 +10,9 @@ use super::bindings::{AssignerGuest, CreatorGuest, wit};
 use super::state::CallState;
 use super::{CallContext, Plugin, Runtime};
 use crate::plugin::types::assignments_text_bytes;
-use crate::plugin::{Account, Assignment, CallFailure, CallReport, CallStats, Creation, LimitKind, Principal, validate};
+use crate::plugin::{
+    Account, Assignment, CallFailure, CallReport, CallStats, Creation, LimitKind, Principal, validate,
+};
 
 /// Which export to call.
 pub(super) enum Call<'a> {
@@ -70,7 +72,9 @@ pub(super) async fn run(runtime: &Runtime, plugin: &Plugin, ctx: &CallContext, c
     let state = store.data_mut();
     // Classify before taking the log: a panic's message is read from it.
     let outcome = match result {
-        Err(_elapsed) => Err(CallFailure::LimitExceeded { limit: LimitKind::WallTime, value: millis(limits.wall_time) }),
+        Err(_elapsed) => {
+            Err(CallFailure::LimitExceeded { limit: LimitKind::WallTime, value: millis(limits.wall_time) })
+        }
         Ok(Err(error)) => Err(classify(&error, state, ctx, inner.config.max_wasm_stack_bytes as u64)),
         Ok(Ok(Err(message))) => Err(CallFailure::PluginError { message: truncate(message, MAX_PLUGIN_ERROR) }),
         Ok(Ok(Ok(answer))) => check_answer(answer, ctx),

@@ -93,7 +93,9 @@ pub enum LoadError {
         exports: String,
     },
     /// The component imports something the sandbox does not offer.
-    #[error("the component imports `{import}`, which plugins may not use (allowed: provisio:plugin/host, and WASI 0.2 cli, clocks, filesystem, io, random and sockets, all of them denied but for clocks and random)")]
+    #[error(
+        "the component imports `{import}`, which plugins may not use (allowed: provisio:plugin/host, and WASI 0.2 cli, clocks, filesystem, io, random and sockets, all of them denied but for clocks and random)"
+    )]
     ForbiddenImport {
         /// The import's full name.
         import: String,
@@ -229,11 +231,7 @@ impl Runtime {
         let compile_time = started.elapsed();
 
         let surface = inspect::surface(&self.inner.engine, &component)?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
         let creator = match surface.world.creates() {
             true => Some(bindings::CreatorIndices::new(&pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?),
             false => None,
@@ -266,6 +264,11 @@ impl Runtime {
         Ok(map.entry(hash).or_insert(plugin).clone())
     }
 
+    /// The plugin with this content hash, if it is loaded already.
+    pub fn loaded(&self, hash: &str) -> Option<Plugin> {
+        self.cached(hash)
+    }
+
     fn cached(&self, hash: &str) -> Option<Plugin> {
         self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
     }
@@ -276,8 +279,7 @@ impl Runtime {
         {
             return Ok((component, true));
         }
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         if let Some(cache) = &self.inner.artifacts {
             // A cache that cannot be written costs a recompile later, nothing more.
             let _ = cache.store(hash, &component);

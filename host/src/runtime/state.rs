@@ -14,8 +14,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, 
 
 use super::bindings::{Level, host_iface};
 use super::{BindingConfig, CallContext};
-use crate::plugin::{LimitKind, Limits, LogLevel, LogLine};
 use crate::plugin::limits::MAX_CONFIG_KEY_BYTES;
+use crate::plugin::{LimitKind, Limits, LogLevel, LogLine};
 
 /// The data of one call's `Store`.
 pub(super) struct CallState {
@@ -154,9 +154,7 @@ impl GuestLog {
             let text = pipe.contents();
             let text = String::from_utf8_lossy(&text);
             lines.extend(
-                text.lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| LogLine { level, message: l.to_owned() }),
+                text.lines().filter(|l| !l.trim().is_empty()).map(|l| LogLine { level, message: l.to_owned() }),
             );
         }
         lines

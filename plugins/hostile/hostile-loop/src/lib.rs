@@ -1,8 +1,9 @@
-//! Hostile test plugin: `create` spins forever without calling the host.
+//! Hostile test plugin: `create` and `assign` spin forever without calling the
+//! host (world `provisioner`, so it can stand in for either hook).
 
 use core::hint::black_box;
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, Principal};
+use provisio_plugin_sdk::provisioner::{AssignmentProvider, IdentityCreator};
+use provisio_plugin_sdk::{Account, Assignment, Creation, Principal};
 
 struct HostileLoop;
 
@@ -15,7 +16,7 @@ fn spin_forever() -> ! {
     }
 }
 
-impl Guest for HostileLoop {
+impl IdentityCreator for HostileLoop {
     fn name() -> String {
         "hostile-loop".to_string()
     }
@@ -25,4 +26,14 @@ impl Guest for HostileLoop {
     }
 }
 
-provisio_plugin_sdk::export_identity_creator!(HostileLoop);
+impl AssignmentProvider for HostileLoop {
+    fn name() -> String {
+        "hostile-loop".to_string()
+    }
+
+    fn assign(_account: Account, _principal: Principal) -> Result<Vec<Assignment>, String> {
+        spin_forever()
+    }
+}
+
+provisio_plugin_sdk::export_provisioner!(HostileLoop);

@@ -1,0 +1,313 @@
+//! A domain's providers in their configured order, and the chain semantics:
+//! each provider answers *authenticated*, *rejected* or *not applicable*; the
+//! first success wins; when none succeeds, one generic failure, with every
+//! attempt's reason kept for the audit log.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::Principal;
+
+use super::oidc::{JwksError, OidcConfig, OidcProvider};
+use super::outcome::{Answer, RejectReason};
+use super::password::{self, PasswordAccounts, PasswordConfig};
+use super::services::AuthServices;
+use super::{Credential, PUBLIC_MESSAGE};
+
+/// Why a provider configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The provider kind is not one the host knows.
+    #[error("unknown provider kind `{0}`")]
+    UnknownKind(String),
+    /// The configuration JSON does not have the kind's shape.
+    #[error("invalid provider configuration: {0}")]
+    Json(String),
+    /// A field has a value out of bounds.
+    #[error("`{field}` {problem}")]
+    Field {
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The inline JWKS document is not usable.
+    #[error("`jwks`: {0}")]
+    Jwks(JwksError),
+    /// Two providers of one chain have the same name.
+    #[error("two providers are named `{0}`")]
+    DuplicateName(String),
+    /// A chain has more than one `password` provider (each would count every
+    /// failure against the throttle).
+    #[error("a domain has at most one password provider")]
+    SecondPasswordProvider,
+}
+
+/// The kinds of provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Local passwords (argon2id).
+    Password,
+    /// OpenID Connect ID tokens.
+    Oidc,
+}
+
+impl ProviderKind {
+    /// The kind's name as stored: `password`, `oidc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Oidc => "oidc",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A provider's kind and configuration. As JSON, adjacently tagged:
+/// `{"kind": "oidc", "config": {…}}`; a provider row stores the two parts in
+/// two columns, see [`ProviderConfig::from_parts`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "config", rename_all = "snake_case")]
+pub enum ProviderConfig {
+    /// A `password` provider.
+    Password(PasswordConfig),
+    /// An `oidc` provider.
+    Oidc(OidcConfig),
+}
+
+impl ProviderConfig {
+    /// Reads a provider row's kind and configuration JSON.
+    pub fn from_parts(kind: &str, config: &serde_json::Value) -> Result<Self, ConfigError> {
+        let json = |e: serde_json::Error| ConfigError::Json(e.to_string());
+        match kind {
+            "password" => Ok(Self::Password(PasswordConfig::deserialize(config).map_err(json)?)),
+            "oidc" => Ok(Self::Oidc(OidcConfig::deserialize(config).map_err(json)?)),
+            other => Err(ConfigError::UnknownKind(other.chars().take(64).collect())),
+        }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            Self::Password(_) => ProviderKind::Password,
+            Self::Oidc(_) => ProviderKind::Oidc,
+        }
+    }
+
+    /// The configuration part, as stored.
+    pub fn config_json(&self) -> serde_json::Value {
+        let value = match self {
+            Self::Password(c) => serde_json::to_value(c),
+            Self::Oidc(c) => serde_json::to_value(c),
+        };
+        value.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Checker {
+    Password,
+    Oidc(Box<OidcProvider>),
+}
+
+/// One configured provider of a domain.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    name: String,
+    checker: Checker,
+}
+
+impl Provider {
+    /// Checks the configuration and makes the provider.
+    pub fn new(name: impl Into<String>, config: ProviderConfig, services: &AuthServices) -> Result<Self, ConfigError> {
+        let checker = match config {
+            ProviderConfig::Password(PasswordConfig {}) => Checker::Password,
+            ProviderConfig::Oidc(c) => Checker::Oidc(Box::new(OidcProvider::new(c, services.allow_http_loopback())?)),
+        };
+        Ok(Self { name: name.into(), checker })
+    }
+
+    /// The provider's name inside its domain (the principal's `provider`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The provider's kind.
+    pub fn kind(&self) -> ProviderKind {
+        match self.checker {
+            Checker::Password => ProviderKind::Password,
+            Checker::Oidc(_) => ProviderKind::Oidc,
+        }
+    }
+
+    /// This provider's answer to `credential`.
+    pub async fn authenticate<A: PasswordAccounts + ?Sized>(
+        &self,
+        services: &AuthServices,
+        domain: &str,
+        credential: &Credential,
+        accounts: &A,
+    ) -> Answer {
+        match (&self.checker, credential) {
+            (Checker::Password, Credential::Password { email, password }) => {
+                password::authenticate(services, &self.name, domain, email, password.expose(), accounts).await
+            }
+            (Checker::Oidc(oidc), Credential::IdToken(token)) => {
+                oidc.authenticate(services, &self.name, domain, token.expose()).await
+            }
+            _ => Answer::NotApplicable,
+        }
+    }
+}
+
+/// What one provider of the chain answered, without the principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// It authenticated the credential.
+    Authenticated,
+    /// It rejected the credential, for this reason.
+    Rejected(RejectReason),
+    /// The credential was not for it.
+    NotApplicable,
+}
+
+/// One provider's turn, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The provider's name.
+    pub provider: String,
+    /// The provider's kind.
+    pub kind: ProviderKind,
+    /// What it answered.
+    pub result: AttemptResult,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// A successful authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who the credential vouches for; `provider` names the provider that won.
+    pub principal: Principal,
+    /// Every provider's turn, in order; the last one is the success.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A failed authentication. Its `Display` is the generic
+/// [`PUBLIC_MESSAGE`]; the reasons are in `attempts`, for the audit log only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    /// Every provider's turn, in order (empty when the domain has none).
+    pub attempts: Vec<Attempt>,
+}
+
+impl AuthFailure {
+    /// True when some provider could not do its work (account lookup or key
+    /// fetch failed) rather than rejecting the credential: the caller may
+    /// answer "try again later" instead of "refused". Says nothing about the
+    /// account.
+    pub fn unavailable(&self) -> bool {
+        self.attempts.iter().any(|a| matches!(&a.result, AttemptResult::Rejected(r) if r.is_unavailable()))
+    }
+
+    /// The reasons, in order, as `provider: code` (for logs and audit).
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .attempts
+            .iter()
+            .map(|a| match &a.result {
+                AttemptResult::Authenticated => format!("{}: authenticated", a.provider),
+                AttemptResult::Rejected(r) => format!("{}: {}", a.provider, r.code()),
+                AttemptResult::NotApplicable => format!("{}: not_applicable", a.provider),
+            })
+            .collect();
+        parts.join(", ")
+    }
+}
+
+impl fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(PUBLIC_MESSAGE)
+    }
+}
+
+impl std::error::Error for AuthFailure {}
+
+/// A domain's providers, in order.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    services: Arc<AuthServices>,
+    providers: Vec<Provider>,
+}
+
+impl Chain {
+    /// Makes each provider (checking its configuration) in the given order.
+    /// Names must be unique; at most one `password` provider.
+    pub fn new(
+        services: Arc<AuthServices>,
+        providers: impl IntoIterator<Item = (String, ProviderConfig)>,
+    ) -> Result<Self, ConfigError> {
+        let mut made: Vec<Provider> = Vec::new();
+        for (name, config) in providers {
+            if made.iter().any(|p| p.name == name) {
+                return Err(ConfigError::DuplicateName(name));
+            }
+            if config.kind() == ProviderKind::Password && made.iter().any(|p| p.kind() == ProviderKind::Password) {
+                return Err(ConfigError::SecondPasswordProvider);
+            }
+            made.push(Provider::new(name, config, &services)?);
+        }
+        Ok(Self { services, providers: made })
+    }
+
+    /// The providers, in order.
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    /// The shared services.
+    pub fn services(&self) -> &Arc<AuthServices> {
+        &self.services
+    }
+
+    /// Tries each provider in order; the first that authenticates wins.
+    pub async fn authenticate<A: PasswordAccounts + ?Sized>(
+        &self,
+        domain: &str,
+        credential: &Credential,
+        accounts: &A,
+    ) -> Result<Authenticated, AuthFailure> {
+        let mut attempts = Vec::with_capacity(self.providers.len());
+        for provider in &self.providers {
+            let started = Instant::now();
+            let answer = provider.authenticate(&self.services, domain, credential, accounts).await;
+            let mut attempt = Attempt {
+                provider: provider.name.clone(),
+                kind: provider.kind(),
+                result: AttemptResult::NotApplicable,
+                elapsed: started.elapsed(),
+            };
+            match answer {
+                Answer::Authenticated(principal) => {
+                    attempt.result = AttemptResult::Authenticated;
+                    attempts.push(attempt);
+                    return Ok(Authenticated { principal, attempts });
+                }
+                Answer::Rejected(reason) => attempt.result = AttemptResult::Rejected(reason),
+                Answer::NotApplicable => {}
+            }
+            attempts.push(attempt);
+        }
+        Err(AuthFailure { attempts })
+    }
+}

@@ -1,0 +1,160 @@
+//! What one provider answers, and the typed reason behind a rejection.
+//!
+//! Reasons are for the audit log and for operators, never for the end user
+//! (who only ever sees [`PUBLIC_MESSAGE`](super::PUBLIC_MESSAGE)). No reason
+//! carries the credential or any part of it.
+
+use std::fmt;
+
+use crate::plugin::Principal;
+
+use super::oidc::FetchError;
+
+/// A provider's answer to one credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The credential is good: this is who it vouches for.
+    Authenticated(Principal),
+    /// The credential is for this provider and is not good.
+    Rejected(RejectReason),
+    /// The credential is not for this provider (a password given to an OIDC
+    /// provider, an ID token given to the password provider).
+    NotApplicable,
+}
+
+/// Why a provider rejected a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// No account has this email.
+    UnknownAccount,
+    /// The account has the unusable-password marker (it logs in through an IdP).
+    UnusablePassword,
+    /// The password does not match the account's hash.
+    WrongPassword,
+    /// Too many recent failures for this account: attempts are refused for a while.
+    Throttled,
+    /// The email or password is longer than any real one.
+    OversizedCredential,
+    /// The caller's account lookup failed (an infrastructure problem).
+    AccountLookupFailed(String),
+    /// The ID token is not a well-formed compact JWS with JSON header and claims.
+    MalformedToken,
+    /// The token's `typ` says it is not an ID token (e.g. an access token).
+    WrongTokenType,
+    /// The token's `alg` is not in the provider's allowed list (this covers
+    /// `none` and every HMAC algorithm).
+    UnsupportedAlgorithm,
+    /// No key of the provider's key set matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify with the selected key.
+    BadSignature,
+    /// `exp` is in the past (beyond the leeway), or missing.
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// `aud` names none of the configured audiences.
+    WrongAudience,
+    /// No usable `sub` claim.
+    MissingSubject,
+    /// No email claim (under the configured name).
+    MissingEmail,
+    /// The email claim is not an email address.
+    InvalidEmail,
+    /// A claim the provider reads has the wrong type (its name is given).
+    MalformedClaim(String),
+    /// The token or one of its claims is larger than the bounds.
+    OversizedClaims(Oversized),
+    /// The provider's keys could not be fetched (an infrastructure problem).
+    KeysUnavailable(FetchError),
+}
+
+/// Which bound an oversized token broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Oversized {
+    /// The whole token, in bytes.
+    Token(usize),
+    /// The number of groups.
+    GroupCount(usize),
+    /// One group name, in bytes.
+    Group(usize),
+    /// One claim value, in bytes; the claim's name (cut to 64 bytes).
+    Claim(String, usize),
+}
+
+impl RejectReason {
+    /// A short stable code, for the audit log and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownAccount => "unknown_account",
+            Self::UnusablePassword => "unusable_password",
+            Self::WrongPassword => "wrong_password",
+            Self::Throttled => "throttled",
+            Self::OversizedCredential => "oversized_credential",
+            Self::AccountLookupFailed(_) => "account_lookup_failed",
+            Self::MalformedToken => "malformed_token",
+            Self::WrongTokenType => "wrong_token_type",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingSubject => "missing_subject",
+            Self::MissingEmail => "missing_email",
+            Self::InvalidEmail => "invalid_email",
+            Self::MalformedClaim(_) => "malformed_claim",
+            Self::OversizedClaims(_) => "oversized_claims",
+            Self::KeysUnavailable(_) => "keys_unavailable",
+        }
+    }
+
+    /// True when the rejection says nothing about the credential: something
+    /// the provider depends on (the account lookup, the IdP's keys) failed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::AccountLookupFailed(_) | Self::KeysUnavailable(_))
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownAccount => f.write_str("no account has this email"),
+            Self::UnusablePassword => f.write_str("the account has no usable password"),
+            Self::WrongPassword => f.write_str("wrong password"),
+            Self::Throttled => f.write_str("too many recent failures for this account"),
+            Self::OversizedCredential => f.write_str("the email or password is too long"),
+            Self::AccountLookupFailed(e) => write!(f, "the account lookup failed: {e}"),
+            Self::MalformedToken => f.write_str("the ID token is malformed"),
+            Self::WrongTokenType => f.write_str("the token is not an ID token"),
+            Self::UnsupportedAlgorithm => f.write_str("the token's algorithm is not allowed"),
+            Self::UnknownKey => f.write_str("no key matches the token's key id and algorithm"),
+            Self::BadSignature => f.write_str("the token's signature does not verify"),
+            Self::Expired => f.write_str("the token has expired"),
+            Self::NotYetValid => f.write_str("the token is not valid yet"),
+            Self::WrongIssuer => f.write_str("the token's issuer is not the configured one"),
+            Self::WrongAudience => f.write_str("the token is not meant for this audience"),
+            Self::MissingSubject => f.write_str("the token has no subject"),
+            Self::MissingEmail => f.write_str("the token has no email claim"),
+            Self::InvalidEmail => f.write_str("the token's email claim is not an email address"),
+            Self::MalformedClaim(c) => write!(f, "the token's `{c}` claim has the wrong type"),
+            Self::OversizedClaims(o) => write!(f, "the token is too large: {o}"),
+            Self::KeysUnavailable(e) => write!(f, "the provider's keys are unavailable: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for Oversized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(n) => write!(f, "{n} bytes of token"),
+            Self::GroupCount(n) => write!(f, "{n} groups"),
+            Self::Group(n) => write!(f, "a group name of {n} bytes"),
+            Self::Claim(name, n) => write!(f, "{n} bytes in claim `{name}`"),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! What the providers share across logins: the clock, the password hasher
+//! and throttle, and the JWKS cache. Build one per process and share it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clock::{Clock, SystemClock};
+use super::oidc::{FetchError, HttpFetcher, JwksCache, JwksCachePolicy, JwksFetcher};
+use super::password::{Argon2Params, HashError, Hasher};
+use super::throttle::{Throttle, ThrottlePolicy};
+
+/// Why [`AuthServicesBuilder::build`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The argon2 parameters are invalid.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The HTTPS client could not be set up.
+    #[error(transparent)]
+    Fetcher(#[from] FetchError),
+}
+
+/// The providers' shared state. See [`AuthServices::builder`].
+#[derive(Debug)]
+pub struct AuthServices {
+    clock: Arc<dyn Clock>,
+    hasher: Hasher,
+    throttle: Throttle,
+    jwks: JwksCache,
+    allow_http_loopback: bool,
+}
+
+impl AuthServices {
+    /// A builder with the production defaults.
+    pub fn builder() -> AuthServicesBuilder {
+        AuthServicesBuilder::default()
+    }
+
+    /// The clock every check reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The password hasher (also for the caller to hash new passwords).
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    /// The password throttle.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// The JWKS cache.
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    /// Whether `oidc` providers may use a plain-HTTP JWKS URL on loopback.
+    pub fn allow_http_loopback(&self) -> bool {
+        self.allow_http_loopback
+    }
+}
+
+/// Builds [`AuthServices`].
+#[derive(Debug)]
+pub struct AuthServicesBuilder {
+    clock: Arc<dyn Clock>,
+    argon2: Argon2Params,
+    max_concurrent_hashes: usize,
+    throttle: ThrottlePolicy,
+    jwks: JwksCachePolicy,
+    fetcher: Option<Arc<dyn JwksFetcher>>,
+    fetch_timeout: Duration,
+    allow_http_loopback: bool,
+}
+
+impl Default for AuthServicesBuilder {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            clock: Arc::new(SystemClock),
+            argon2: Argon2Params::default(),
+            max_concurrent_hashes: 2 * cores,
+            throttle: ThrottlePolicy::default(),
+            jwks: JwksCachePolicy::default(),
+            fetcher: None,
+            fetch_timeout: Duration::from_secs(5),
+            allow_http_loopback: false,
+        }
+    }
+}
+
+impl AuthServicesBuilder {
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Argon2 parameters for new hashes and the dummy hash (default: OWASP's
+    /// 19 MiB, 2 passes, 1 lane).
+    pub fn argon2(mut self, params: Argon2Params) -> Self {
+        self.argon2 = params;
+        self
+    }
+
+    /// Most password hashes computed at once (default: twice the cores).
+    pub fn max_concurrent_hashes(mut self, n: usize) -> Self {
+        self.max_concurrent_hashes = n;
+        self
+    }
+
+    /// The password throttle's policy.
+    pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.throttle = policy;
+        self
+    }
+
+    /// The JWKS cache's policy.
+    pub fn jwks_cache(mut self, policy: JwksCachePolicy) -> Self {
+        self.jwks = policy;
+        self
+    }
+
+    /// How JWKS documents are fetched (default: [`HttpFetcher`]).
+    pub fn fetcher(mut self, fetcher: Arc<dyn JwksFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Time allowed for one JWKS fetch by the default fetcher (default 5 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Lets `jwks_url` be plain `http://` on the loopback interface (for
+    /// tests and a local IdP; default off).
+    pub fn allow_http_loopback(mut self, allow: bool) -> Self {
+        self.allow_http_loopback = allow;
+        self
+    }
+
+    /// The services. Computes one password hash (the dummy).
+    pub fn build(self) -> Result<AuthServices, BuildError> {
+        // Name the JWT crypto backend rather than rely on feature detection,
+        // which would fail at the first verification if another crate ever
+        // enabled a second backend. An error means one is installed already.
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        let fetcher = match self.fetcher {
+            Some(f) => f,
+            None => Arc::new(HttpFetcher::new(self.allow_http_loopback, self.fetch_timeout)?),
+        };
+        Ok(AuthServices {
+            hasher: Hasher::new(self.argon2, self.max_concurrent_hashes)?,
+            throttle: Throttle::new(self.throttle, self.clock.clone()),
+            jwks: JwksCache::new(fetcher, self.clock.clone(), self.jwks),
+            clock: self.clock,
+            allow_http_loopback: self.allow_http_loopback,
+        })
+    }
+}

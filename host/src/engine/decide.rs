@@ -1,0 +1,170 @@
+//! Asking the domain's bound plugins (or the built-in providers) for a
+//! decision, with the binding's limits, configuration and failure policy.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Host, LoginError};
+use crate::builtin;
+use crate::plugin::{Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
+use crate::runtime::{CallContext, Plugin};
+use crate::store::{Binding, FailurePolicy};
+
+/// What one hook did, for the audit event.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HookRecord {
+    /// `create` or `assign`.
+    pub(crate) hook: &'static str,
+    /// The plugin's content hash, or `None` for the built-in provider.
+    pub(crate) plugin: Option<String>,
+    /// `decision`, or the failure kind.
+    pub(crate) outcome: String,
+    /// The failure, when there was one (never a secret: plugins see none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) failure: Option<String>,
+    pub(crate) duration_us: u64,
+    pub(crate) fuel: u64,
+    /// True when the plugin failed and the built-in provider decided instead.
+    pub(crate) fell_back: bool,
+}
+
+impl HookRecord {
+    fn builtin(hook: &'static str) -> Self {
+        Self {
+            hook,
+            plugin: None,
+            outcome: "decision".into(),
+            failure: None,
+            duration_us: 0,
+            fuel: 0,
+            fell_back: false,
+        }
+    }
+}
+
+/// The binding's configuration, parsed; a broken one fails the login.
+pub(crate) fn config_of(binding: Option<&Binding>) -> Result<BindingConfig, LoginError> {
+    let Some(b) = binding else {
+        return Ok(BindingConfig::default());
+    };
+    if b.config.trim().is_empty() {
+        return Ok(BindingConfig::default());
+    }
+    serde_json::from_str(&b.config)
+        .ok()
+        .and_then(|v| BindingConfig::from_json(&v).ok())
+        .ok_or_else(|| LoginError::Provisioning { rule: "binding-config".into() })
+}
+
+fn limits_of(binding: &Binding, defaults: Limits) -> Result<Limits, LoginError> {
+    if binding.limits.trim().is_empty() || binding.limits.trim() == "{}" {
+        return Ok(defaults);
+    }
+    serde_json::from_str(&binding.limits).map_err(|_| LoginError::Provisioning { rule: "binding-limits".into() })
+}
+
+/// The loaded plugin for `hash`: from the runtime's cache, else from the store.
+async fn plugin(host: &Host, hash: &str) -> Result<Plugin, LoginError> {
+    if let Some(p) = host.runtime.loaded(hash) {
+        return Ok(p);
+    }
+    let bytes = host
+        .store
+        .plugin_bytes(hash)
+        .await
+        .map_err(|_| LoginError::Unavailable)?
+        .ok_or_else(|| LoginError::Provisioning { rule: "plugin-missing".into() })?;
+    host.runtime.load(&bytes).await.map_err(|_| LoginError::Provisioning { rule: "plugin-refused".into() })
+}
+
+fn record<T>(hook: &'static str, hash: &str, report: &CallReport<T>) -> HookRecord {
+    let (outcome, failure) = match &report.outcome {
+        Ok(_) => ("decision".to_owned(), None),
+        Err(f) => (f.kind().to_owned(), Some(f.to_string())),
+    };
+    HookRecord {
+        hook,
+        plugin: Some(hash.to_owned()),
+        outcome,
+        failure,
+        duration_us: u64::try_from(report.stats.duration.as_micros()).unwrap_or(u64::MAX),
+        fuel: report.stats.fuel_used,
+        fell_back: false,
+    }
+}
+
+/// The rule name a plugin failure is audited under.
+fn failure_rule(hook: &str, failure: &CallFailure) -> String {
+    match failure {
+        CallFailure::LimitExceeded { limit, .. } => format!("{hook}-limit-{limit}"),
+        CallFailure::Malformed { rule, .. } => format!("{hook}-{rule}"),
+        other => format!("{hook}-{}", other.kind()),
+    }
+}
+
+/// The identity creator's decision for `principal`.
+pub(crate) async fn creation(
+    host: &Host,
+    binding: Option<&Binding>,
+    config: &Arc<BindingConfig>,
+    principal: &Principal,
+) -> Result<(Creation, HookRecord), LoginError> {
+    let builtin = || builtin::default_creation(principal, config, &mut rand::rng());
+    let Some((binding, hash)) = binding.and_then(|b| b.creator.as_deref().map(|h| (b, h))) else {
+        return Ok((builtin(), HookRecord::builtin("create")));
+    };
+    let plugin = plugin(host, hash).await?;
+    let ctx = CallContext {
+        limits: limits_of(binding, host.runtime.default_limits())?,
+        config: Arc::clone(config),
+        seed: None,
+    };
+    let report = host.runtime.create(&plugin, principal, &ctx).await;
+    let mut rec = record("create", hash, &report);
+    match report.outcome {
+        Ok(decision) => Ok((decision, rec)),
+        Err(failure) => match binding.failure_policy {
+            FailurePolicy::FallBack => {
+                rec.fell_back = true;
+                Ok((builtin(), rec))
+            }
+            FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule("create", &failure) }),
+        },
+    }
+}
+
+/// The assignment provider's answer for `account`.
+pub(crate) async fn assignments(
+    host: &Host,
+    binding: Option<&Binding>,
+    config: &Arc<BindingConfig>,
+    account: &Account,
+    principal: &Principal,
+) -> Result<(Vec<Assignment>, HookRecord), LoginError> {
+    let builtin = || {
+        builtin::group_mapping(principal, config)
+            .map_err(|_| LoginError::Provisioning { rule: "group-mapping-config".into() })
+    };
+    let Some((binding, hash)) = binding.and_then(|b| b.assigner.as_deref().map(|h| (b, h))) else {
+        return Ok((builtin()?, HookRecord::builtin("assign")));
+    };
+    let plugin = plugin(host, hash).await?;
+    let ctx = CallContext {
+        limits: limits_of(binding, host.runtime.default_limits())?,
+        config: Arc::clone(config),
+        seed: None,
+    };
+    let report = host.runtime.assign(&plugin, account, principal, &ctx).await;
+    let mut rec = record("assign", hash, &report);
+    match report.outcome {
+        Ok(list) => Ok((list, rec)),
+        Err(failure) => match binding.failure_policy {
+            FailurePolicy::FallBack => {
+                rec.fell_back = true;
+                Ok((builtin()?, rec))
+            }
+            FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule("assign", &failure) }),
+        },
+    }
+}

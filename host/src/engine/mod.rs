@@ -1,0 +1,149 @@
+//! The just-in-time provisioning engine: the `Host` that runs the login flow
+//! over the store, the authentication providers and the plugin runtime.
+
+mod accounts;
+mod decide;
+mod error;
+mod flow;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::LoginError;
+
+use crate::auth::{AuthServices, Credential};
+use crate::plugin::Principal;
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::{Account, DatabaseUrl, NamedMembership, Store, StoreError};
+
+/// One login attempt.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// The domain's name; when absent it is found from the email's domain
+    /// part (password logins only).
+    pub domain: Option<String>,
+    /// What the user presented.
+    pub credential: Credential,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    /// The account, as committed.
+    pub account: Account,
+    /// True when the account was created by this login.
+    pub newly_created: bool,
+    /// What the provider vouched for.
+    pub principal: Principal,
+    /// The account's memberships in the domain's organization.
+    pub memberships: Vec<NamedMembership>,
+    /// How long the login took.
+    pub duration: Duration,
+}
+
+/// Why a `Host` could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The plugin runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// The authentication services could not be built.
+    #[error("authentication services: {0}")]
+    Auth(String),
+}
+
+/// The provisioning host: one per process, cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    store: Store,
+    runtime: Runtime,
+    auth: Arc<AuthServices>,
+}
+
+/// Builds a [`Host`].
+#[derive(Default)]
+pub struct HostBuilder {
+    store: Option<Store>,
+    url: Option<DatabaseUrl>,
+    runtime: Option<Runtime>,
+    runtime_config: RuntimeConfig,
+    auth: Option<Arc<AuthServices>>,
+}
+
+impl HostBuilder {
+    /// Uses this database (SQLite file or PostgreSQL URL); migrations run at build.
+    pub fn database_url(mut self, url: DatabaseUrl) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// Uses an already opened store.
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Shares an existing plugin runtime.
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Configures the plugin runtime this host starts.
+    pub fn runtime_config(mut self, config: RuntimeConfig) -> Self {
+        self.runtime_config = config;
+        self
+    }
+
+    /// Uses these authentication services (hasher, throttle, JWKS cache, clock).
+    pub fn auth_services(mut self, auth: Arc<AuthServices>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Opens the store, starts the runtime, and returns the host.
+    pub async fn build(self) -> Result<Host, HostError> {
+        let store = match (self.store, self.url) {
+            (Some(store), _) => store,
+            (None, Some(url)) => Store::open(&url).await?,
+            (None, None) => Store::open(&DatabaseUrl::new("sqlite://provisio.db?mode=rwc")).await?,
+        };
+        let runtime = match self.runtime {
+            Some(r) => r,
+            None => Runtime::new(self.runtime_config)?,
+        };
+        let auth = match self.auth {
+            Some(a) => a,
+            None => Arc::new(AuthServices::builder().build().map_err(|e| HostError::Auth(e.to_string()))?),
+        };
+        Ok(Host { store, runtime, auth })
+    }
+}
+
+impl Host {
+    /// Starts building a host.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The store, for admin operations.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Runs the login flow: authenticate, find or create the account, accept
+    /// invitations, apply memberships, all committed in one transaction with
+    /// an audit event. A failed login writes only its audit event.
+    pub async fn login(&self, request: LoginRequest) -> Result<LoginSuccess, LoginError> {
+        flow::login(self, request).await
+    }
+}

@@ -1,0 +1,133 @@
+//! The store's typed error, and how database errors become one.
+
+use std::borrow::Cow;
+
+/// Why a store operation failed. Never carries a secret: no password, no
+/// password hash, no database URL credentials, no bound values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A uniqueness rule was broken: the record already exists. `what` names
+    /// the rule, e.g. `"account email"`, `"account username"`, `"link"`,
+    /// `"organization name"`. A login that races another one gets this and
+    /// retries (see the `store` module documentation).
+    #[error("{what} already exists")]
+    Conflict {
+        /// Which uniqueness rule: `"account email"`, `"account username"`,
+        /// `"link"`, `"organization name"`, `"team name"`, `"role name"`,
+        /// `"domain name"`, `"email domain"`, `"provider name"`, or
+        /// `"record"` when the database did not say.
+        what: &'static str,
+    },
+    /// The record asked for, or one it refers to, does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was missing, e.g. `"organization"`, `"team"`, `"account"`.
+        what: &'static str,
+    },
+    /// A value the store refuses before asking the database (an empty name,
+    /// a malformed email domain, a schema name that is not an identifier).
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// The value's name.
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The database stayed busy (locked by another writer, or a
+    /// serialization failure) longer than the store waits. Transient:
+    /// retrying the whole transaction may succeed.
+    #[error("the database is busy: {0}")]
+    Busy(String),
+    /// The database URL or the store options cannot be used.
+    #[error("cannot use the database configuration: {0}")]
+    Config(String),
+    /// Applying the migrations failed (a migration was edited after it was
+    /// applied, or the database refused one).
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// Any other database failure: connection lost, a constraint the store
+    /// did not expect, a value it cannot read.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// Uniqueness rules by the name PostgreSQL gives them and the text SQLite puts
+/// after `UNIQUE constraint failed: `, with the name a `Conflict` reports.
+/// Both spellings come from the migrations under `host/migrations/`.
+const UNIQUE_RULES: &[(&str, &str, &str)] = &[
+    ("accounts_email_key", "index 'accounts_email_key'", "account email"),
+    ("accounts_username_key", "index 'accounts_username_key'", "account username"),
+    ("links_pkey", "links.provider_id, links.subject", "link"),
+    ("organizations_name_key", "organizations.name", "organization name"),
+    ("teams_org_id_name_key", "teams.org_id, teams.name", "team name"),
+    ("roles_org_id_name_key", "roles.org_id, roles.name", "role name"),
+    ("domains_name_key", "domains.name", "domain name"),
+    ("email_domains_pkey", "email_domains.email_domain", "email domain"),
+    ("providers_domain_id_name_key", "providers.domain_id, providers.name", "provider name"),
+];
+
+const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";
+
+/// Turns a database error into a `StoreError`. `refers_to` names what the
+/// statement refers to, reported as `NotFound` when a foreign key fails.
+pub(crate) fn from_sqlx(error: sqlx::Error, refers_to: Option<&'static str>) -> StoreError {
+    use sqlx::error::ErrorKind;
+    match &error {
+        sqlx::Error::Database(db) => match db.kind() {
+            ErrorKind::UniqueViolation => StoreError::Conflict { what: unique_rule(db.constraint(), db.message()) },
+            ErrorKind::ForeignKeyViolation => StoreError::NotFound { what: refers_to.unwrap_or("referenced record") },
+            _ if is_busy(db.code()) => StoreError::Busy(db.message().to_owned()),
+            _ => StoreError::Database(db.message().to_owned()),
+        },
+        sqlx::Error::PoolTimedOut => StoreError::Busy("no database connection became free in time".into()),
+        // Connection errors, protocol errors, decoding errors: sqlx's text
+        // names the problem and never the URL or the bound values.
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+fn unique_rule(constraint: Option<&str>, message: &str) -> &'static str {
+    let sqlite_detail = message.strip_prefix(SQLITE_UNIQUE_PREFIX);
+    UNIQUE_RULES
+        .iter()
+        .find(|(pg, sqlite, _)| constraint == Some(*pg) || sqlite_detail == Some(*sqlite))
+        .map_or("record", |(_, _, what)| what)
+}
+
+/// PostgreSQL `serialization_failure`, `deadlock_detected` and
+/// `lock_not_available` (SQLSTATEs are always five characters); SQLite
+/// `SQLITE_BUSY` (5), `SQLITE_LOCKED` (6) and their extended codes (numbers
+/// of at most four digits whose low byte is the primary code).
+fn is_busy(code: Option<Cow<'_, str>>) -> bool {
+    let Some(code) = code else { return false };
+    let code = code.as_ref();
+    if code.len() == 5 {
+        return matches!(code, "40001" | "40P01" | "55P03");
+    }
+    code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_of_a_unique_rule_name_it() {
+        assert_eq!(unique_rule(Some("accounts_email_key"), "duplicate key"), "account email");
+        assert_eq!(unique_rule(None, "UNIQUE constraint failed: index 'accounts_username_key'"), "account username");
+        assert_eq!(unique_rule(None, "UNIQUE constraint failed: links.provider_id, links.subject"), "link");
+        assert_eq!(unique_rule(None, "UNIQUE constraint failed: elsewhere.x"), "record");
+    }
+
+    #[test]
+    fn busy_codes() {
+        assert!(is_busy(Some("5".into())));
+        assert!(is_busy(Some("517".into())));
+        assert!(is_busy(Some("40001".into())));
+        assert!(!is_busy(Some("2067".into())));
+        assert!(!is_busy(Some("23505".into())));
+        assert!(!is_busy(Some("25006".into())));
+        assert!(!is_busy(None));
+    }
+}

@@ -1,0 +1,154 @@
+//! Uploaded plugin versions (named by the SHA-256 of their bytes) and the
+//! bindings that pin them to a domain's provider.
+
+use sha2::{Digest, Sha256};
+
+use super::db::{Row, query};
+use super::{
+    Binding, DomainId, FailurePolicy, NewPlugin, PluginRecord, ProviderId, Store, StoreError, SyncMode, now_ms,
+    parse_stored,
+};
+
+fn plugin(row: &Row) -> Result<PluginRecord, StoreError> {
+    Ok(PluginRecord {
+        hash: row.get(0)?,
+        size: row.get(1)?,
+        world: row.get(2)?,
+        name: row.get(3)?,
+        uploaded_at: row.get(4)?,
+        uploaded_by: row.get(5)?,
+    })
+}
+
+fn binding(row: &Row) -> Result<Binding, StoreError> {
+    Ok(Binding {
+        domain: DomainId::new(row.get::<String>(0)?),
+        provider: ProviderId::new(row.get::<String>(1)?),
+        creator: row.get(2)?,
+        assigner: row.get(3)?,
+        config: row.get(4)?,
+        limits: row.get(5)?,
+        failure_policy: parse_stored(FailurePolicy::parse, "failure policy", row.get(6)?)?,
+        sync_mode: parse_stored(SyncMode::parse, "sync mode", row.get(7)?)?,
+    })
+}
+
+/// Plugins.
+impl Store {
+    /// Stores a plugin version. Idempotent: the same bytes uploaded again
+    /// keep their first record, which is returned.
+    pub async fn put_plugin(&self, new: NewPlugin) -> Result<PluginRecord, StoreError> {
+        let hash = hex::encode(Sha256::digest(&new.bytes));
+        let size = i64::try_from(new.bytes.len())
+            .map_err(|_| StoreError::Invalid { what: "plugin", reason: "too large".into() })?;
+        let q = query(
+            "INSERT INTO plugins (hash, bytes, size, world, name, uploaded_at, uploaded_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
+        )
+        .text(&hash)
+        .bytes(new.bytes)
+        .int(size)
+        .text(&new.world)
+        .text(&new.name)
+        .int(now_ms())
+        .text(&new.uploaded_by);
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        c.execute(q).await?;
+        let record = c.fetch_optional(query(PLUGIN_BY_HASH).text(&hash)).await?.as_ref().map(plugin).transpose()?;
+        tx.commit().await?;
+        record.ok_or(StoreError::NotFound { what: "plugin" })
+    }
+
+    /// The record of a plugin version.
+    pub async fn plugin(&self, hash: &str) -> Result<Option<PluginRecord>, StoreError> {
+        self.conn()
+            .await?
+            .conn()
+            .fetch_optional(query(PLUGIN_BY_HASH).text(hash))
+            .await?
+            .as_ref()
+            .map(plugin)
+            .transpose()
+    }
+
+    /// The bytes of a plugin version, for the runtime to load.
+    pub async fn plugin_bytes(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let q = query("SELECT bytes FROM plugins WHERE hash = $1").text(hash);
+        self.conn().await?.conn().fetch_optional(q).await?.map(|r| r.get(0)).transpose()
+    }
+
+    /// Every plugin version, newest first.
+    pub async fn list_plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
+        let q = query(
+            "SELECT hash, size, world, name, uploaded_at, uploaded_by FROM plugins ORDER BY uploaded_at DESC, hash",
+        );
+        self.conn().await?.conn().fetch_all(q).await?.iter().map(plugin).collect()
+    }
+}
+
+const PLUGIN_BY_HASH: &str = "SELECT hash, size, world, name, uploaded_at, uploaded_by FROM plugins WHERE hash = $1";
+
+/// Bindings.
+impl Store {
+    /// Creates or replaces the binding of a domain's provider. `NotFound`
+    /// when the provider is not the domain's or a plugin hash is unknown.
+    pub async fn put_binding(&self, b: &Binding) -> Result<(), StoreError> {
+        let q = query(
+            "INSERT INTO bindings (domain_id, provider_id, creator_hash, assigner_hash, config, limits,
+                                   failure_policy, sync_mode, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (domain_id, provider_id) DO UPDATE SET
+                 creator_hash = excluded.creator_hash, assigner_hash = excluded.assigner_hash,
+                 config = excluded.config, limits = excluded.limits,
+                 failure_policy = excluded.failure_policy, sync_mode = excluded.sync_mode,
+                 updated_at = excluded.updated_at",
+        )
+        .text(b.domain.as_str())
+        .text(b.provider.as_str())
+        .opt_text(b.creator.as_deref())
+        .opt_text(b.assigner.as_deref())
+        .text(&b.config)
+        .text(&b.limits)
+        .text(b.failure_policy.as_str())
+        .text(b.sync_mode.as_str())
+        .int(now_ms())
+        .refers_to("provider of the domain or plugin");
+        let mut tx = self.db.begin().await?;
+        tx.conn().execute(q).await?;
+        tx.commit().await
+    }
+
+    /// The binding of a domain's provider: what a login runs.
+    pub async fn binding(&self, domain: &DomainId, provider: &ProviderId) -> Result<Option<Binding>, StoreError> {
+        let q = query(
+            "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode
+             FROM bindings WHERE domain_id = $1 AND provider_id = $2",
+        )
+        .text(domain.as_str())
+        .text(provider.as_str());
+        self.conn().await?.conn().fetch_optional(q).await?.as_ref().map(binding).transpose()
+    }
+
+    /// The domain's bindings.
+    pub async fn list_bindings(&self, domain: &DomainId) -> Result<Vec<Binding>, StoreError> {
+        let q = query(
+            "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode
+             FROM bindings WHERE domain_id = $1 ORDER BY provider_id",
+        )
+        .text(domain.as_str());
+        self.conn().await?.conn().fetch_all(q).await?.iter().map(binding).collect()
+    }
+
+    /// Removes the binding of a domain's provider (the provider then uses
+    /// the built-in providers); whether there was one.
+    pub async fn remove_binding(&self, domain: &DomainId, provider: &ProviderId) -> Result<bool, StoreError> {
+        let q = query("DELETE FROM bindings WHERE domain_id = $1 AND provider_id = $2")
+            .text(domain.as_str())
+            .text(provider.as_str());
+        let mut tx = self.db.begin().await?;
+        let removed = tx.conn().execute(q).await? > 0;
+        tx.commit().await?;
+        Ok(removed)
+    }
+}

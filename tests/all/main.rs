@@ -7,6 +7,7 @@
 mod auth;
 mod cli;
 mod engine;
+mod engine_inputs;
 mod examples;
 mod hostile;
 mod load;
@@ -69,6 +70,7 @@ fn every_plugin_has_a_test() {
         include_str!("cli.rs"),
         include_str!("engine.rs"),
         include_str!("races.rs"),
+        include_str!("engine_inputs.rs"),
     ]
     .concat();
     let mut missing = Vec::new();

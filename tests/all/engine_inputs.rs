@@ -156,3 +156,59 @@ async fn the_audit_event_records_plugins_decisions_and_costs() {
         db.cleanup().await;
     }
 }
+
+/// Uploads are checked against the contract; bindings against the plugins
+/// they name; re-binding an older version is the rollback, effective at the
+/// next login without a restart.
+#[tokio::test]
+async fn uploads_and_bindings_are_checked_and_rebinding_rolls_back() {
+    use provisio::engine::AdminError;
+    use provisio::runtime::LoadError;
+
+    let runtime = crate::runtime();
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let (host, _org) = prepare(&store, &runtime, &Setup::default()).await;
+        let refused = host.upload_plugin(crate::component("hostile-wrong-world"), "admin").await.err();
+        assert!(matches!(refused, Some(AdminError::Plugin(LoadError::WrongWorld { .. }))), "{refused:?}");
+        let refused = host.upload_plugin(crate::component("hostile-forbidden-import"), "admin").await.err();
+        assert!(matches!(refused, Some(AdminError::Plugin(LoadError::ForbiddenImport { .. }))), "{refused:?}");
+        assert!(store.list_plugins().await.unwrap_or_default().is_empty(), "refused uploads are not stored");
+
+        let v1 = host.upload_plugin(crate::component("default-creator"), "admin").await;
+        let v1 = v1.unwrap_or_else(|e| panic!("{e}")).record.hash;
+        let v2 = host.upload_plugin(crate::component("hostile-counter"), "admin").await;
+        let v2 = v2.unwrap_or_else(|e| panic!("{e}")).record.hash;
+        let mapper = host.upload_plugin(crate::component("group-mapper"), "admin").await;
+        let mapper = mapper.unwrap_or_else(|e| panic!("{e}")).record.hash;
+
+        let domain = store.domain_by_name("acme").await.ok().flatten().unwrap_or_else(|| panic!("domain"));
+        let okta = domain.providers.iter().find(|p| p.name == "okta").unwrap_or_else(|| panic!("okta")).id.clone();
+        let mut binding = store.binding(&domain.id, &okta).await.ok().flatten().unwrap_or_else(|| panic!("binding"));
+        binding.creator = Some(mapper.clone());
+        assert!(matches!(host.bind(&binding).await, Err(AdminError::WrongSlot { .. })));
+        binding.creator = Some("0".repeat(64));
+        assert!(matches!(host.bind(&binding).await, Err(AdminError::UnknownPlugin(_))));
+        binding.creator = Some(v1.clone());
+        binding.config = "[1, 2]".into();
+        assert!(matches!(host.bind(&binding).await, Err(AdminError::Config(_))));
+        binding.config = "{}".into();
+
+        let login = |sub: &'static str, email: &'static str| {
+            let host = host.clone();
+            async move {
+                let credential = id_token(sub, email, true, &[]);
+                let success = host.login(LoginRequest { domain: Some("acme".into()), credential }).await;
+                success.unwrap_or_else(|e| panic!("{e:?}")).account.username
+            }
+        };
+        binding.creator = Some(v2.clone());
+        host.bind(&binding).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(login("s1", "first@acme.example").await, "calls-1", "version 2 is in use");
+        binding.creator = Some(v1.clone());
+        host.bind(&binding).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(login("s2", "second@acme.example").await.starts_with("second"), "rolled back to version 1");
+        store.close().await;
+        db.cleanup().await;
+    }
+}

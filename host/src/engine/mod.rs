@@ -2,6 +2,7 @@
 //! over the store, the authentication providers and the plugin runtime.
 
 mod accounts;
+mod admin;
 mod decide;
 mod error;
 mod flow;
@@ -9,6 +10,7 @@ mod flow;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use admin::{AdminError, UploadedPlugin};
 pub use error::LoginError;
 
 use crate::auth::{AuthServices, Credential};

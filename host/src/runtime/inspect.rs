@@ -47,6 +47,13 @@ impl World {
         }
     }
 
+    /// The world with this name, as [`World::as_str`] writes it.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::IdentityCreatorPlugin, Self::AssignmentProviderPlugin, Self::Provisioner]
+            .into_iter()
+            .find(|w| w.as_str() == name)
+    }
+
     /// Whether plugins of this world can create identities.
     pub fn creates(self) -> bool {
         matches!(self, Self::IdentityCreatorPlugin | Self::Provisioner)

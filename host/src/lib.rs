@@ -1,4 +1,70 @@
-//! Provisio.
+//! Provisio authenticates users and provisions their accounts just in time by
+//! running tenant-supplied WebAssembly components, sandboxed, with hard
+//! limits; the host validates what a plugin decides and alone writes to the
+//! database.
+//!
+//! A [`engine::Host`] over an embedded SQLite file, with one organization, a
+//! domain with a password provider, and one account logging in:
+//!
+//! ```
+//! use provisio::auth::{Credential, Secret, hash_password};
+//! use provisio::engine::{Host, LoginRequest};
+//! use provisio::store::{DatabaseUrl, MembershipSource, MembershipTarget, Membership, NewAccount, NewDomain,
+//!     NewProvider, PasswordHash, ProviderKind};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let url = DatabaseUrl::sqlite_file(&dir.path().join("provisio.db"));
+//! let host = Host::builder().database_url(url).build().await?;
+//! let store = host.store();
+//!
+//! let org = store.create_organization("acme").await?;
+//! let domain = store
+//!     .create_domain(NewDomain {
+//!         org: org.id.clone(),
+//!         name: "acme".into(),
+//!         jit: true,
+//!         default_team: None,
+//!         email_domains: vec!["acme.example".into()],
+//!     })
+//!     .await?;
+//! let password = NewProvider { name: "password".into(), kind: ProviderKind::Password, config: "{}".into() };
+//! store.add_provider(&domain.id, password).await?;
+//! let account = store
+//!     .create_account(NewAccount {
+//!         email: "jane@acme.example".into(),
+//!         username: "jane".into(),
+//!         given_name: Some("Jane".into()),
+//!         family_name: None,
+//!         password_hash: PasswordHash::new(hash_password("correct horse")?),
+//!         attributes: vec![],
+//!     })
+//!     .await?;
+//! let member = Membership {
+//!     account: account.id,
+//!     org: org.id,
+//!     target: MembershipTarget::Organization,
+//!     source: MembershipSource::Admin,
+//! };
+//! store.add_membership(&member).await?;
+//!
+//! // The domain is found from the email; the password is checked with argon2id.
+//! let credential = Credential::Password { email: "Jane@acme.example".into(), password: Secret::new("correct horse") };
+//! let login = host.login(LoginRequest { domain: None, credential }).await?;
+//! assert_eq!(login.account.username, "jane");
+//! assert_eq!(login.memberships[0].name, "acme");
+//!
+//! let wrong = Credential::Password { email: "jane@acme.example".into(), password: Secret::new("guess") };
+//! let refused = host.login(LoginRequest { domain: None, credential: wrong }).await.unwrap_err();
+//! assert_eq!(refused.code(), "authentication-failed");
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`engine`] (the login flow and admin operations), [`store`] (the
+//! database), [`auth`] (password and OpenID Connect providers), [`runtime`]
+//! (the WebAssembly sandbox), [`plugin`] (what host and plugins exchange),
+//! [`builtin`] (the providers used when no plugin is bound).
+
 pub mod auth;
 pub mod builtin;
 pub mod engine;

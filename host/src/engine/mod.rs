@@ -149,3 +149,13 @@ impl Host {
         flow::login(self, request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A login can run on any executor thread (an HTTP handler needs this).
+    #[allow(dead_code)]
+    fn login_future_is_send(host: &super::Host, request: super::LoginRequest) {
+        fn send<T: Send>(_: T) {}
+        send(host.login(request));
+    }
+}

@@ -68,6 +68,7 @@
 pub mod auth;
 pub mod builtin;
 pub mod engine;
+pub mod http;
 pub mod plugin;
 pub mod runtime;
 pub mod store;

@@ -10,6 +10,7 @@ mod engine;
 mod engine_inputs;
 mod examples;
 mod hostile;
+mod http;
 mod load;
 mod races;
 mod store;
@@ -71,6 +72,7 @@ fn every_plugin_has_a_test() {
         include_str!("engine.rs"),
         include_str!("races.rs"),
         include_str!("engine_inputs.rs"),
+        include_str!("http.rs"),
     ]
     .concat();
     let mut missing = Vec::new();

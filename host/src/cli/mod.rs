@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod config;
 mod plugin;
 
 use std::path::PathBuf;

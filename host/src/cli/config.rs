@@ -1,0 +1,125 @@
+//! `provisio serve`'s configuration: a TOML file, then environment
+//! variables, then command-line flags, each overriding the one before.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! database_url = "sqlite://provisio.db?mode=rwc"   # or postgres://user@host/db
+//! data_dir = "."                                   # signing key, compiled-plugin cache
+//! operator_token = "change-me"                     # may create organizations
+//! session_ttl_secs = 900
+//! issuer = "http://127.0.0.1:8080"
+//! audience = "provisio"
+//! max_plugin_bytes = 16777216
+//! ```
+//!
+//! Environment: `PROVISIO_LISTEN`, `PROVISIO_DATABASE_URL`, `PROVISIO_DATA_DIR`,
+//! `PROVISIO_OPERATOR_TOKEN`, `PROVISIO_SESSION_TTL_SECS`, `PROVISIO_ISSUER`,
+//! `PROVISIO_AUDIENCE`, `PROVISIO_MAX_PLUGIN_BYTES`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Everything `provisio serve` needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The database: an SQLite file by default, or a PostgreSQL URL.
+    pub database_url: String,
+    /// Where the session signing key and the compiled-plugin cache live.
+    pub data_dir: PathBuf,
+    /// The operator's token, which may create organizations. Never logged.
+    pub operator_token: Option<String>,
+    /// Lifetime of a session token, in seconds.
+    pub session_ttl_secs: u64,
+    /// The `iss` of session tokens; defaults to `http://<listen>`.
+    pub issuer: Option<String>,
+    /// The `aud` of session tokens.
+    pub audience: String,
+    /// Largest plugin upload, in bytes.
+    pub max_plugin_bytes: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://provisio.db?mode=rwc".into(),
+            data_dir: PathBuf::from("."),
+            operator_token: None,
+            session_ttl_secs: 900,
+            issuer: None,
+            audience: "provisio".into(),
+            max_plugin_bytes: 16 << 20,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Reads the file (if given), then applies `PROVISIO_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))?
+            }
+            None => Self::default(),
+        };
+        if let Some(v) = env("PROVISIO_LISTEN") {
+            config.listen = v.parse().with_context(|| format!("PROVISIO_LISTEN={v} is not an address"))?;
+        }
+        if let Some(v) = env("PROVISIO_DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = env("PROVISIO_DATA_DIR") {
+            config.data_dir = v.into();
+        }
+        if let Some(v) = env("PROVISIO_OPERATOR_TOKEN") {
+            config.operator_token = Some(v);
+        }
+        if let Some(v) = env("PROVISIO_SESSION_TTL_SECS") {
+            config.session_ttl_secs = v.parse().context("PROVISIO_SESSION_TTL_SECS must be a number of seconds")?;
+        }
+        if let Some(v) = env("PROVISIO_ISSUER") {
+            config.issuer = Some(v);
+        }
+        if let Some(v) = env("PROVISIO_AUDIENCE") {
+            config.audience = v;
+        }
+        if let Some(v) = env("PROVISIO_MAX_PLUGIN_BYTES") {
+            config.max_plugin_bytes = v.parse().context("PROVISIO_MAX_PLUGIN_BYTES must be a number of bytes")?;
+        }
+        Ok(config)
+    }
+
+    /// The session tokens' issuer.
+    pub fn issuer(&self) -> String {
+        self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("provisio.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\noperator_token = \"from-file\"\n")?;
+        let env = |k: &str| (k == "PROVISIO_OPERATOR_TOKEN").then(|| "from-env".to_owned());
+        let c = ServeConfig::load(Some(&file), env)?;
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.operator_token.as_deref(), Some("from-env"));
+        assert_eq!(c.database_url, "sqlite://provisio.db?mode=rwc");
+        std::fs::write(&file, "listen = \"nowhere\"\n")?;
+        assert!(ServeConfig::load(Some(&file), |_| None).is_err());
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n")?;
+        assert!(ServeConfig::load(Some(&file), |_| None).is_err(), "unknown keys are refused");
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Domains, their providers, and the plugin bindings of their providers.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::org::own_team;
+use crate::http::AppState;
+use crate::http::error::{ApiError, Json};
+use crate::http::tenancy::Caller;
+use crate::store::{Binding, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, SyncMode};
+
+/// The domain with this id, if it belongs to `org`; `NotFound` otherwise.
+pub(crate) async fn own_domain(state: &AppState, org: &OrgId, domain: &str) -> Result<Domain, ApiError> {
+    match state.host.store().domain(&DomainId::new(domain)).await? {
+        Some(d) if d.org == *org => Ok(d),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A domain to create.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DomainBody {
+    name: String,
+    #[serde(default = "yes")]
+    jit: bool,
+    #[serde(default)]
+    default_team: Option<String>,
+    #[serde(default)]
+    email_domains: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(crate) async fn list_domains(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<axum::Json<Vec<Domain>>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    Ok(axum::Json(state.host.store().list_domains(&org).await?))
+}
+
+pub(crate) async fn create_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(body): Json<DomainBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let default_team = match &body.default_team {
+        Some(team) => Some(own_team(&state, &org, team).await?),
+        None => None,
+    };
+    let new = NewDomain { org, name: body.name, jit: body.jit, default_team, email_domains: body.email_domains };
+    Ok((StatusCode::CREATED, axum::Json(state.host.store().create_domain(new).await?)))
+}
+
+pub(crate) async fn get_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, domain)): Path<(String, String)>,
+) -> Result<axum::Json<Domain>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    Ok(axum::Json(own_domain(&state, &org, &domain).await?))
+}
+
+/// A change to a domain: fields left out keep their value; `default_team:
+/// null` removes the default team.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DomainPatch {
+    #[serde(default)]
+    jit: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    default_team: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub(crate) async fn update_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, domain)): Path<(String, String)>,
+    Json(patch): Json<DomainPatch>,
+) -> Result<axum::Json<Domain>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let current = own_domain(&state, &org, &domain).await?;
+    let default_team = match patch.default_team {
+        None => current.default_team.clone(),
+        Some(None) => None,
+        Some(Some(team)) => Some(own_team(&state, &org, &team).await?),
+    };
+    let jit = patch.jit.unwrap_or(current.jit);
+    state.host.store().update_domain(&current.id, jit, default_team.as_ref()).await?;
+    Ok(axum::Json(own_domain(&state, &org, &domain).await?))
+}
+
+/// A provider to add at the end of the domain's order.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProviderBody {
+    name: String,
+    kind: ProviderKind,
+    #[serde(default = "empty_object")]
+    config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+pub(crate) async fn add_provider(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, domain)): Path<(String, String)>,
+    Json(body): Json<ProviderBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let domain = own_domain(&state, &org, &domain).await?;
+    // Checked now, so that a provider that could never work is refused here
+    // rather than at every login.
+    crate::auth::ProviderConfig::from_parts(body.kind.as_str(), &body.config)
+        .map_err(|e| ApiError::Unprocessable(format!("invalid provider configuration: {e}")))?;
+    let new = NewProvider { name: body.name, kind: body.kind, config: body.config.to_string() };
+    Ok((StatusCode::CREATED, axum::Json(state.host.store().add_provider(&domain.id, new).await?)))
+}
+
+/// A binding of a domain's provider, as the API reads and writes it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct BindingBody {
+    /// The identity creator's hash; none for the built-in one.
+    #[serde(default)]
+    creator: Option<String>,
+    /// The assignment provider's hash; none for the built-in group mapping.
+    #[serde(default)]
+    assigner: Option<String>,
+    /// The plugins' configuration, a JSON object.
+    #[serde(default = "empty_object")]
+    config: serde_json::Value,
+    /// Limit overrides, a JSON object.
+    #[serde(default = "empty_object")]
+    limits: serde_json::Value,
+    #[serde(default)]
+    failure_policy: FailurePolicy,
+    #[serde(default)]
+    sync_mode: SyncMode,
+}
+
+/// A binding in an answer: the provider it is for, and the binding.
+#[derive(Debug, Serialize)]
+pub(crate) struct BindingView {
+    provider: String,
+    #[serde(flatten)]
+    binding: BindingBody,
+}
+
+impl From<Binding> for BindingView {
+    fn from(b: Binding) -> Self {
+        let json = |s: &str| serde_json::from_str(s).unwrap_or_else(|_| empty_object());
+        BindingView {
+            provider: b.provider.to_string(),
+            binding: BindingBody {
+                creator: b.creator,
+                assigner: b.assigner,
+                config: json(&b.config),
+                limits: json(&b.limits),
+                failure_policy: b.failure_policy,
+                sync_mode: b.sync_mode,
+            },
+        }
+    }
+}
+
+pub(crate) async fn list_bindings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, domain)): Path<(String, String)>,
+) -> Result<axum::Json<Vec<BindingView>>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let domain = own_domain(&state, &org, &domain).await?;
+    let bindings = state.host.store().list_bindings(&domain.id).await?;
+    Ok(axum::Json(bindings.into_iter().map(BindingView::from).collect()))
+}
+
+/// Binds (or re-binds: the rollback) plugins to a provider of the domain;
+/// effective at the next login. `422 unprocessable` names what is wrong.
+pub(crate) async fn put_binding(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, domain, provider)): Path<(String, String, String)>,
+    Json(body): Json<BindingBody>,
+) -> Result<axum::Json<BindingView>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let domain = own_domain(&state, &org, &domain).await?;
+    let provider = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    for object in [&body.config, &body.limits] {
+        if !object.is_object() {
+            return Err(ApiError::Unprocessable("`config` and `limits` must be JSON objects".into()));
+        }
+    }
+    let binding = Binding {
+        domain: domain.id.clone(),
+        provider: provider.id.clone(),
+        creator: body.creator,
+        assigner: body.assigner,
+        config: body.config.to_string(),
+        limits: body.limits.to_string(),
+        failure_policy: body.failure_policy,
+        sync_mode: body.sync_mode,
+    };
+    state.host.bind(&binding).await?;
+    Ok(axum::Json(BindingView::from(binding)))
+}

@@ -1,0 +1,224 @@
+//! The one error type of the HTTP API, and the body extractors that turn
+//! their rejections into it.
+//!
+//! Every error answers `{ "code", "message", "request_id" }`: `code` is
+//! stable, `message` is safe to show to a client. Internal error text (a
+//! database's, a key file's) is kept for the server's log and replaced by a
+//! generic message.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::engine::{AdminError, LoginError};
+use crate::store::StoreError;
+
+/// Why a request failed, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, a missing field, a bad value).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid `Authorization: Bearer` token.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// The token is valid but may not do this.
+    #[error("this token may not do that")]
+    Forbidden,
+    /// Nothing here, or it belongs to another organization (indistinguishable).
+    #[error("not found")]
+    NotFound,
+    /// The record already exists (names the uniqueness rule).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than this route accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// The body is not of the media type this route accepts.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// An uploaded component does not meet the plugin contract.
+    #[error("{0}")]
+    PluginRefused(String),
+    /// A binding or another admin change breaks a rule (the message names it).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A login was refused.
+    #[error("{}", .0.public_message())]
+    Login(LoginError),
+    /// A dependency (the database) is unavailable; retrying may succeed.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+    /// Anything else; the text is for the server's log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// What an error response carries until the request-id layer writes its
+/// body (so the body can name the request).
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorInfo {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    /// For the server's log, never for the client.
+    pub(crate) internal: Option<String>,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PluginRefused(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Login(e) => login_status(e),
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad-request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not-found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::PluginRefused(_) => "plugin-refused",
+            Self::Unprocessable(_) => "unprocessable",
+            Self::Login(e) => e.code(),
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The status of a refused login. `provisioning-failed` (a tenant's plugin
+/// failed and its binding fails closed) is 403: the request was well formed,
+/// and the sign-in is refused by the tenant's configuration.
+fn login_status(error: &LoginError) -> StatusCode {
+    match error {
+        LoginError::AuthenticationFailed => StatusCode::UNAUTHORIZED,
+        LoginError::UnknownDomain => StatusCode::NOT_FOUND,
+        LoginError::DomainRequired => StatusCode::BAD_REQUEST,
+        LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let internal = match &self {
+            Self::Internal(text) => Some(text.clone()),
+            _ => None,
+        };
+        let info = ErrorInfo { code: self.code(), message: self.to_string(), internal };
+        let mut response = (self.status(), error_body(&info, None)).into_response();
+        response.extensions_mut().insert(info);
+        response
+    }
+}
+
+/// The JSON body of an error response.
+pub(crate) fn error_body(info: &ErrorInfo, request_id: Option<&str>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "code": info.code, "message": info.message, "request_id": request_id }))
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { .. } => Self::Conflict(error.to_string()),
+            StoreError::NotFound { .. } => Self::NotFound,
+            StoreError::Invalid { .. } => Self::BadRequest(error.to_string()),
+            StoreError::Busy(_) => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::Plugin(e) => Self::PluginRefused(e.to_string()),
+            AdminError::Store(e) => e.into(),
+            other => Self::Unprocessable(other.to_string()),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        Self::Login(error)
+    }
+}
+
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+        s if s.is_server_error() => ApiError::Internal(text),
+        _ => ApiError::BadRequest(text),
+    }
+}
+
+fn json_rejection(e: &JsonRejection) -> ApiError {
+    rejection(e.status(), e.body_text())
+}
+
+/// A JSON body; a malformed one is a `bad-request`, an oversized one
+/// `payload-too-large`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(e) => Err(json_rejection(&e)),
+        }
+    }
+}
+
+/// A query string; a malformed one is a `bad-request`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|e: QueryRejection| rejection(e.status(), e.body_text()))
+    }
+}
+
+/// A raw body, within the route's body limit.
+#[derive(Debug)]
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|e: BytesRejection| rejection(e.status(), e.body_text()))
+    }
+}

@@ -1,0 +1,137 @@
+//! `POST /v1/login`: a password or an ID token in, the account, its
+//! memberships and a session token out.
+//!
+//! A refused login answers the engine's stable code with its safe message:
+//! `authentication-failed` 401; `account-locked`, `account-disabled`,
+//! `unverified-email`, `denied`, `access-denied` and `provisioning-failed`
+//! 403; `unknown-domain` 404; `domain-required` 400; `unavailable` 503.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, Json};
+use crate::auth::{Credential, Secret};
+use crate::engine::{LoginRequest, LoginSuccess};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/login", post(login))
+}
+
+/// What a login presents: an `id_token`, or an `email` and a `password`.
+/// `domain` names the domain; without it a password login's domain is found
+/// from the email.
+#[derive(Deserialize)]
+pub struct LoginBody {
+    /// The domain's name.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The email, for a password login.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// An OpenID Connect ID token.
+    #[serde(default)]
+    pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginBody").field("domain", &self.domain).field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+/// The account part of a login's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Its id.
+    pub id: String,
+    /// Its email.
+    pub email: String,
+    /// Its username.
+    pub username: String,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+}
+
+/// One membership in a login's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipView {
+    /// `organization`, `team` or `role`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Who gave it: `idp`, `admin`, `invitation` or `scim`.
+    pub source: String,
+}
+
+/// A successful login's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// The account.
+    pub account: AccountView,
+    /// Its memberships in the domain's organization.
+    pub memberships: Vec<MembershipView>,
+    /// Whether this login created the account.
+    pub newly_created: bool,
+    /// A JWT (EdDSA) verifiable with `/.well-known/jwks.json`.
+    pub session_token: String,
+    /// Seconds until the session token expires.
+    pub expires_in: u64,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginBody>,
+) -> Result<axum::Json<LoginResponse>, ApiError> {
+    let LoginBody { domain, email, password, id_token } = body;
+    let credential = match (id_token, email, password) {
+        (Some(token), None, None) => Credential::IdToken(Secret::new(token)),
+        (None, Some(email), Some(password)) => Credential::Password { email, password: Secret::new(password) },
+        _ => return Err(ApiError::BadRequest("give either `id_token`, or `email` and `password`".into())),
+    };
+    let started = Instant::now();
+    let result = state.host.login(LoginRequest { domain, credential }).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => e.code(),
+    };
+    state.metrics.login(outcome, started.elapsed());
+    let success = result?;
+    let claims = state.signer.claims(&success);
+    let token = state.signer.sign(&claims).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(axum::Json(response(success, token, state.signer.ttl().as_secs())))
+}
+
+fn response(success: LoginSuccess, session_token: String, expires_in: u64) -> LoginResponse {
+    let account = success.account;
+    LoginResponse {
+        account: AccountView {
+            id: account.id.to_string(),
+            email: account.email,
+            username: account.username,
+            given_name: account.given_name,
+            family_name: account.family_name,
+        },
+        memberships: success
+            .memberships
+            .into_iter()
+            .map(|m| MembershipView {
+                kind: m.membership.target.kind().to_string(),
+                name: m.name,
+                source: m.membership.source.to_string(),
+            })
+            .collect(),
+        newly_created: success.newly_created,
+        session_token,
+        expires_in,
+    }
+}

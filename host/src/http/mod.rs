@@ -1,0 +1,267 @@
+//! The HTTP API: login, session keys, admin, health and metrics, on axum.
+//!
+//! This is the only module that knows HTTP and JSON bodies. [`router`]
+//! builds the whole API over an [`AppState`]; [`serve`] runs it on a
+//! listener until a shutdown signal, finishing the requests in flight.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `POST /v1/login` | anyone | log in; answers the account, memberships and a session token |
+//! | `GET /.well-known/jwks.json` | anyone | the keys that verify session tokens |
+//! | `GET /healthz`, `/readyz`, `/metrics` | anyone | liveness, store reachability, Prometheus text |
+//! | `POST`, `GET /v1/organizations` | operator | create (answers the API token, once) or list organizations |
+//! | `/v1/orgs/{org}/…` | the organization's token or the operator | teams, roles, domains, providers, invitations, accounts, plugins, bindings, audit |
+//!
+//! Errors are JSON `{ "code", "message", "request_id" }`; every answer has
+//! an `x-request-id` header. JSON bodies are limited to
+//! [`HttpConfig::body_limit`] (64 KiB by default), plugin uploads to
+//! [`HttpConfig::plugin_body_limit`] (16 MiB by default); over the limit the
+//! answer is `413 payload-too-large`.
+
+mod admin;
+mod error;
+mod login;
+mod metrics;
+mod session;
+mod tenancy;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use error::{ApiError, Json, Query, RawBody};
+pub use login::{LoginBody, LoginResponse};
+pub use metrics::Metrics;
+pub use session::{KeyError, SessionClaims, SessionSigner};
+pub use tenancy::{ApiTokens, BoxFuture, Caller, MemoryApiTokens, TOKEN_PREFIX};
+
+use crate::auth::Secret;
+use crate::engine::Host;
+use crate::store::OrgId;
+
+/// The header that carries a request's id, in both directions.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// How the HTTP API runs.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Where `provisio serve` listens (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// How long a session token lives (default 15 minutes).
+    pub session_ttl: Duration,
+    /// The session tokens' `iss` (default `provisio`).
+    pub issuer: String,
+    /// The session tokens' `aud` (default `provisio`).
+    pub audience: String,
+    /// The Ed25519 signing key's PKCS#8 PEM file, created (mode 0600) when
+    /// missing. `None`: a key for this process only (tokens die with it).
+    pub signing_key_path: Option<PathBuf>,
+    /// The operator token, which creates organizations; `None` disables it.
+    pub operator_token: Option<Secret>,
+    /// Largest JSON body, in bytes (default 64 KiB).
+    pub body_limit: usize,
+    /// Largest plugin upload, in bytes (default 16 MiB).
+    pub plugin_body_limit: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            session_ttl: Duration::from_secs(15 * 60),
+            issuer: "provisio".into(),
+            audience: "provisio".into(),
+            signing_key_path: None,
+            operator_token: None,
+            body_limit: 64 * 1024,
+            plugin_body_limit: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    host: Host,
+    config: Arc<HttpConfig>,
+    signer: Arc<SessionSigner>,
+    tokens: Arc<dyn ApiTokens>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).field("signer", &self.signer).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state over `host`: loads (or creates) the session signing key.
+    /// API tokens are kept in memory until [`AppState::with_api_tokens`]
+    /// says otherwise.
+    pub fn new(host: Host, config: HttpConfig) -> Result<Self, KeyError> {
+        let signer = SessionSigner::new(
+            config.signing_key_path.as_deref(),
+            &config.issuer,
+            &config.audience,
+            config.session_ttl,
+        )?;
+        Ok(Self {
+            host,
+            config: Arc::new(config),
+            signer: Arc::new(signer),
+            tokens: Arc::new(MemoryApiTokens::default()),
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+
+    /// Keeps organization API tokens here instead.
+    pub fn with_api_tokens(mut self, tokens: Arc<dyn ApiTokens>) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The host.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// The session token signer.
+    pub fn signer(&self) -> &SessionSigner {
+        &self.signer
+    }
+
+    /// The counters behind `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Makes an API token for `org`: the token is returned (to show once),
+    /// only its hash is kept.
+    pub async fn issue_api_token(&self, org: &OrgId) -> Result<String, ApiError> {
+        let (token, hash) = tenancy::new_token();
+        self.tokens.insert(hash, org.clone()).await?;
+        Ok(token)
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/.well-known/jwks.json", get(jwks))
+        .merge(login::routes())
+        .merge(admin::routes(state.config.plugin_body_limit))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then
+/// finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    match state.host.store().organization(&OrgId::new("")).await {
+        Ok(_) => Ok(axum::Json(serde_json::json!({ "status": "ready" }))),
+        Err(_) => Err(ApiError::Unavailable),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+}
+
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(state.signer.jwks().clone()))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Gives every request an id (the caller's `x-request-id` when it is a
+/// short token, else a random one), answers it in the `x-request-id`
+/// header, puts it in error bodies, and turns any error answer that is not
+/// already ours (a method not allowed, say) into the JSON error form.
+async fn request_id(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let given = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
+    let id = match given {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            id.to_owned()
+        }
+        _ => hex::encode(rand::random::<[u8; 16]>()),
+    };
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    let status = response.status();
+    state.metrics.response(status.as_u16());
+    if status.is_client_error() || status.is_server_error() {
+        let info = response.extensions().get::<error::ErrorInfo>().cloned().unwrap_or_else(|| error::ErrorInfo {
+            code: generic_code(status),
+            message: status.canonical_reason().unwrap_or("error").to_lowercase(),
+            internal: None,
+        });
+        if let Some(internal) = &info.internal {
+            eprintln!("request {id}: internal error: {internal}");
+        }
+        let headers = std::mem::take(response.headers_mut());
+        response = (status, error::error_body(&info, Some(&id))).into_response();
+        for (name, value) in headers.iter() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+fn generic_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    }
+}
+
+/// A request's id, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);

@@ -1,0 +1,213 @@
+//! Session tokens: short-lived JWTs signed with the host's Ed25519 key
+//! (EdDSA), whose public half is published as a JWKS document so that a
+//! gateway verifies them offline.
+//!
+//! The key is generated on first start and kept in a PKCS#8 PEM file
+//! (created with mode 0600); every later start reads it back, so tokens
+//! stay valid across restarts.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::engine::LoginSuccess;
+use crate::store::MembershipKind;
+
+/// The fixed PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410): the
+/// 32-byte seed follows it.
+const ED25519_PKCS8_PREFIX: [u8; 16] =
+    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+const PEM_LABEL: &str = "PRIVATE KEY";
+
+/// Why the session signing key could not be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key file could not be read or written.
+    #[error("session signing key {path}: {source}")]
+    Io {
+        /// The key file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The key file does not hold an Ed25519 PKCS#8 PEM key.
+    #[error("session signing key {path}: not an Ed25519 PKCS#8 PEM private key")]
+    Format {
+        /// The key file.
+        path: String,
+    },
+    /// The key was refused by the JWT library.
+    #[error("session signing key: {0}")]
+    Key(String),
+}
+
+/// What a session token says. `org` is the id of the organization whose
+/// memberships it lists; `teams` and `roles` are names in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    /// The issuer (`HttpConfig::issuer`).
+    pub iss: String,
+    /// The account id.
+    pub sub: String,
+    /// The audience (`HttpConfig::audience`).
+    pub aud: String,
+    /// Expiry, unix seconds.
+    pub exp: u64,
+    /// Issued at, unix seconds.
+    pub iat: u64,
+    /// A random token id.
+    pub jti: String,
+    /// The account's email.
+    pub email: String,
+    /// The account's username.
+    pub username: String,
+    /// The organization the memberships are in, when the account has any.
+    pub org: Option<String>,
+    /// Team names.
+    pub teams: Vec<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+}
+
+/// Signs session tokens and publishes the key that verifies them.
+pub struct SessionSigner {
+    key: EncodingKey,
+    kid: String,
+    jwks: JwkSet,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for SessionSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSigner").field("kid", &self.kid).field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl SessionSigner {
+    /// A signer with the key kept at `path` (created when missing), or with
+    /// a key generated for this process only when `path` is `None`.
+    pub fn new(path: Option<&Path>, issuer: &str, audience: &str, ttl: Duration) -> Result<Self, KeyError> {
+        let der = match path {
+            Some(path) => load_or_create(path)?,
+            None => Zeroizing::new(generate()),
+        };
+        let key = EncodingKey::from_ed_der(&der);
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA).map_err(|e| KeyError::Key(e.to_string()))?;
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| KeyError::Key(e.to_string()))?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(Self { key, kid, jwks: JwkSet { keys: vec![jwk] }, issuer: issuer.into(), audience: audience.into(), ttl })
+    }
+
+    /// The public keys, as served at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    /// The signing key's id (its RFC 7638 thumbprint).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// How long a token lives.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The claims of a session for this login, issued now.
+    pub fn claims(&self, login: &LoginSuccess) -> SessionClaims {
+        let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut teams = Vec::new();
+        let mut roles = Vec::new();
+        let mut org = None;
+        for m in &login.memberships {
+            org.get_or_insert_with(|| m.membership.org.to_string());
+            let list = match m.membership.target.kind() {
+                MembershipKind::Team => &mut teams,
+                MembershipKind::Role => &mut roles,
+                MembershipKind::Organization => continue,
+            };
+            if !list.contains(&m.name) {
+                list.push(m.name.clone());
+            }
+        }
+        teams.sort();
+        roles.sort();
+        SessionClaims {
+            iss: self.issuer.clone(),
+            sub: login.account.id.to_string(),
+            aud: self.audience.clone(),
+            exp: iat.saturating_add(self.ttl.as_secs()),
+            iat,
+            jti: hex::encode(rand::random::<[u8; 16]>()),
+            email: login.account.email.clone(),
+            username: login.account.username.clone(),
+            org,
+            teams,
+            roles,
+        }
+    }
+
+    /// Signs `claims`.
+    pub fn sign(&self, claims: &SessionClaims) -> Result<String, KeyError> {
+        let header = Header { kid: Some(self.kid.clone()), ..Header::new(Algorithm::EdDSA) };
+        jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| KeyError::Key(e.to_string()))
+    }
+}
+
+fn generate() -> Vec<u8> {
+    let seed = Zeroizing::new(rand::random::<[u8; 32]>());
+    [&ED25519_PKCS8_PREFIX[..], &seed[..]].concat()
+}
+
+fn load_or_create(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let io = |source| KeyError::Io { path: path.display().to_string(), source };
+    if let Some(der) = read_key(path)? {
+        return Ok(der);
+    }
+    let der = Zeroizing::new(generate());
+    let pem = Zeroizing::new(format!(
+        "-----BEGIN {PEM_LABEL}-----\n{}\n-----END {PEM_LABEL}-----\n",
+        STANDARD.encode(&der[..])
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(pem.as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            Ok(der)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_key(path)?.ok_or_else(|| KeyError::Format { path: path.display().to_string() })
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// The key in `path`, or `None` when there is no such file.
+fn read_key(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+    let pem = match std::fs::read_to_string(path) {
+        Ok(pem) => Zeroizing::new(pem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(KeyError::Io { path: path.display().to_string(), source }),
+    };
+    let body: Zeroizing<String> = Zeroizing::new(pem.lines().filter(|l| !l.starts_with("-----")).collect());
+    match STANDARD.decode(body.trim()).map(Zeroizing::new) {
+        Ok(der) if pem.contains(PEM_LABEL) && der.len() == 48 && der[..16] == ED25519_PKCS8_PREFIX => Ok(Some(der)),
+        _ => Err(KeyError::Format { path: path.display().to_string() }),
+    }
+}

@@ -1,0 +1,133 @@
+//! Who is calling the admin API, and what they may see.
+//!
+//! Two kinds of bearer token: the **operator token** from the
+//! configuration (creates organizations, and may act on any of them), and
+//! **organization API tokens**, one organization each, shown once when made
+//! and kept only as their SHA-256 (they are 32 random bytes, so a plain hash
+//! is enough). An organization's token gets `404 not-found` for anything
+//! outside its organization, exactly as if it did not exist.
+//!
+//! The store has no table for API tokens yet: [`ApiTokens`] is the seam, and
+//! [`MemoryApiTokens`] keeps them in memory only, so tokens are lost at
+//! restart. This is temporary, until the store keeps them.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::store::{OrgId, StoreError};
+
+/// The prefix of every organization API token, so that a leaked one is easy
+/// to recognise in logs and scanners.
+pub const TOKEN_PREFIX: &str = "pvo_";
+
+/// A boxed future, for the object-safe [`ApiTokens`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where organization API tokens are kept, by the SHA-256 of the token.
+pub trait ApiTokens: Send + Sync + 'static {
+    /// Remembers that the token with this hash acts for `org`.
+    fn insert(&self, hash: [u8; 32], org: OrgId) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The organization the token with this hash acts for.
+    fn find(&self, hash: [u8; 32]) -> BoxFuture<'_, Result<Option<OrgId>, StoreError>>;
+}
+
+/// API tokens in memory: lost at restart. Temporary, until the store keeps them.
+#[derive(Debug, Default)]
+pub struct MemoryApiTokens {
+    tokens: Mutex<HashMap<[u8; 32], OrgId>>,
+}
+
+impl ApiTokens for MemoryApiTokens {
+    fn insert(&self, hash: [u8; 32], org: OrgId) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, org);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn find(&self, hash: [u8; 32]) -> BoxFuture<'_, Result<Option<OrgId>, StoreError>> {
+        let found = self.tokens.lock().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+/// A new organization API token and the hash to keep.
+pub(crate) fn new_token() -> (String, [u8; 32]) {
+    let token = format!("{TOKEN_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
+    let hash = digest(&token);
+    (token, hash)
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The operator token.
+    Operator,
+    /// An API token of this organization.
+    Org(OrgId),
+}
+
+impl Caller {
+    /// Refuses anyone but the operator.
+    pub fn operator(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Operator => Ok(()),
+            Self::Org(_) => Err(ApiError::Forbidden),
+        }
+    }
+
+    /// The organization named in the path, if the caller may act on it: its
+    /// own token, or the operator (when the organization exists). Anything
+    /// else is `NotFound`, whether or not the organization exists.
+    pub async fn org(&self, state: &AppState, org: &str) -> Result<OrgId, ApiError> {
+        let org = OrgId::new(org);
+        match self {
+            Self::Org(own) if *own == org => Ok(org),
+            Self::Org(_) => Err(ApiError::NotFound),
+            Self::Operator => match state.host.store().organization(&org).await? {
+                Some(_) => Ok(org),
+                None => Err(ApiError::NotFound),
+            },
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        let hash = digest(token);
+        // Comparing digests: the time taken says nothing about the token.
+        if let Some(operator) = &state.config.operator_token
+            && !operator.expose().is_empty()
+            && digest(operator.expose()) == hash
+        {
+            return Ok(Self::Operator);
+        }
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Err(ApiError::Unauthorized);
+        }
+        match state.tokens.find(hash).await? {
+            Some(org) => Ok(Self::Org(org)),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}

@@ -1,0 +1,603 @@
+//! The HTTP API: most tests call the router directly (`tower::ServiceExt`),
+//! one runs the whole story over a real port on 127.0.0.1.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use provisio::auth::{Argon2Params, AuthServices, Credential, Secret};
+use provisio::engine::Host;
+use provisio::http::{AppState, HttpConfig, SessionClaims};
+use provisio::store::Store;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::auth::TestKey;
+use crate::engine::id_token;
+use crate::{TestDatabase, component};
+
+const OPERATOR: &str = "operator-secret-for-tests";
+/// The test IdP of `engine::id_token`.
+const IDP_ISSUER: &str = "https://idp.acme.example";
+const IDP_AUDIENCE: &str = "provisio-test";
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>, doing: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{doing}: {e}"))
+}
+
+fn config() -> HttpConfig {
+    HttpConfig { operator_token: Some(Secret::new(OPERATOR)), ..HttpConfig::default() }
+}
+
+/// The state over a fresh host on `store`, with cheap password hashing.
+async fn state(store: &Store, config: HttpConfig) -> AppState {
+    let auth = ok(AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).build(), "auth services");
+    let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).build();
+    ok(AppState::new(ok(host.await, "host"), config), "state")
+}
+
+/// An answer: status, `x-request-id`, and the body as JSON (or as a string
+/// when it is not JSON).
+struct Answer {
+    status: StatusCode,
+    request_id: String,
+    body: Value,
+}
+
+impl Answer {
+    fn expect(self, status: StatusCode, doing: &str) -> Value {
+        assert_eq!(self.status, status, "{doing}: {}", self.body);
+        self.body
+    }
+
+    fn error(self, status: StatusCode, code: &str, doing: &str) -> Value {
+        assert_eq!(self.status, status, "{doing}: {}", self.body);
+        assert_eq!(self.body["code"], code, "{doing}: {}", self.body);
+        assert_eq!(self.body["request_id"], self.request_id.as_str(), "{doing}: the body names the request");
+        assert!(self.body["message"].is_string(), "{doing}");
+        self.body
+    }
+}
+
+fn request(method: Method, uri: &str, token: Option<&str>, body: Option<Body>, content_type: &str) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    ok(builder.body(body.unwrap_or_else(Body::empty)), "request")
+}
+
+async fn answer(response: axum::response::Response) -> Answer {
+    let status = response.status();
+    let request_id =
+        response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(!request_id.is_empty(), "every answer has an x-request-id");
+    let bytes = ok(response.into_body().collect().await, "body").to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    Answer { status, request_id, body }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Answer {
+    answer(ok(app.clone().oneshot(request).await, "call")).await
+}
+
+async fn json_call(
+    app: &Router,
+    method: Method,
+    uri: impl AsRef<str>,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let body = body.map(|b| Body::from(b.to_string()));
+    send(app, request(method, uri.as_ref(), token, body, "application/json")).await
+}
+
+async fn upload(app: &Router, org: &str, token: &str, bytes: Vec<u8>) -> Answer {
+    let uri = format!("/v1/orgs/{org}/plugins");
+    send(app, request(Method::POST, &uri, Some(token), Some(Body::from(bytes)), "application/wasm")).await
+}
+
+/// An organization made by the operator: its id and API token.
+async fn organization(app: &Router, name: &str) -> (String, String) {
+    let body = json_call(app, Method::POST, "/v1/organizations", Some(OPERATOR), Some(json!({"name": name})))
+        .await
+        .expect(StatusCode::CREATED, "create organization");
+    let id = body["organization"]["id"].as_str().unwrap_or_default().to_owned();
+    let token = body["api_token"].as_str().unwrap_or_default().to_owned();
+    assert!(token.starts_with("pvo_"), "{body}");
+    (id, token)
+}
+
+/// The OIDC provider configuration of the test IdP.
+fn oidc_config() -> Value {
+    let key = TestKey::load("rsa.pem", Algorithm::RS256, "rsa-1");
+    json!({"issuer": IDP_ISSUER, "audience": IDP_AUDIENCE, "jwks": {"keys": [key.jwk()]}})
+}
+
+/// Sets up an organization with a team, a domain `name` claiming
+/// `<name>.example` with the test IdP as provider `okta`: (org, token, domain, provider).
+async fn tenant(app: &Router, name: &str) -> (String, String, String, String) {
+    let (org, token) = organization(app, name).await;
+    let t = Some(token.as_str());
+    let team = json_call(app, Method::POST, &format!("/v1/orgs/{org}/teams"), t, Some(json!({"name": "everyone"})))
+        .await
+        .expect(StatusCode::CREATED, "team");
+    let domain =
+        json!({"name": name, "jit": true, "default_team": team["id"], "email_domains": [format!("{name}.example")]});
+    let domain = json_call(app, Method::POST, &format!("/v1/orgs/{org}/domains"), t, Some(domain))
+        .await
+        .expect(StatusCode::CREATED, "domain");
+    let domain = domain["id"].as_str().unwrap_or_default().to_owned();
+    let provider = json!({"name": "okta", "kind": "oidc", "config": oidc_config()});
+    let provider =
+        json_call(app, Method::POST, &format!("/v1/orgs/{org}/domains/{domain}/providers"), t, Some(provider))
+            .await
+            .expect(StatusCode::CREATED, "provider");
+    let provider = provider["id"].as_str().unwrap_or_default().to_owned();
+    (org, token, domain, provider)
+}
+
+fn raw_token(credential: Credential) -> String {
+    match credential {
+        Credential::IdToken(secret) => secret.expose().to_owned(),
+        Credential::Password { .. } => panic!("not an ID token"),
+    }
+}
+
+fn id_login(domain: &str, email: &str) -> Value {
+    json!({"domain": domain, "id_token": raw_token(id_token(&format!("sub-{email}"), email, true, &[]))})
+}
+
+/// Checks a session token with nothing but the JWKS document.
+fn verify(jwks: &Value, token: &str) -> SessionClaims {
+    let set: JwkSet = ok(serde_json::from_value(jwks.clone()), "jwks");
+    let header = ok(jsonwebtoken::decode_header(token), "header");
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    let kid = header.kid.unwrap_or_default();
+    let jwk = set.find(&kid).unwrap_or_else(|| panic!("no key {kid} in {jwks}"));
+    let key = ok(DecodingKey::from_jwk(jwk), "decoding key");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["provisio"]);
+    validation.set_issuer(&["provisio"]);
+    ok(jsonwebtoken::decode::<SessionClaims>(token, &key, &validation), "session token").claims
+}
+
+/// A tiny HTTP/1 client for the real-port test.
+struct Client {
+    base: String,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<Bytes>,
+    >,
+}
+
+impl Client {
+    async fn call(&self, method: Method, path: impl AsRef<str>, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut builder = Request::builder().method(method).uri(format!("{}{}", self.base, path.as_ref()));
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(b) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Bytes::from(b.to_string())
+            }
+            None => Bytes::new(),
+        };
+        self.send(ok(builder.body(http_body_util::Full::new(body)), "request")).await
+    }
+
+    async fn upload(&self, org: &str, token: &str, bytes: Vec<u8>) -> Answer {
+        let request = Request::post(format!("{}/v1/orgs/{org}/plugins", self.base))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(http_body_util::Full::new(Bytes::from(bytes)));
+        self.send(ok(request, "request")).await
+    }
+
+    async fn send(&self, request: Request<http_body_util::Full<Bytes>>) -> Answer {
+        let response = ok(self.client.request(request).await, "send");
+        answer(response.map(Body::new)).await
+    }
+}
+
+/// The issue's story over a real port: organization, domain, plugin upload,
+/// binding, a first login provisioned by the plugin, its audit event, a
+/// session token checked with the JWKS alone; then a new version denies, a
+/// re-bind of the older one rolls back, and the next login uses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_over_a_real_port() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let state = state(&store, config()).await;
+        let listener = ok(tokio::net::TcpListener::bind("127.0.0.1:0").await, "bind");
+        let addr = ok(listener.local_addr(), "address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(provisio::http::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = Client {
+            base: format!("http://{addr}"),
+            client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
+        };
+
+        client.call(Method::GET, "/healthz", None, None).await.expect(StatusCode::OK, "healthz");
+        client.call(Method::GET, "/readyz", None, None).await.expect(StatusCode::OK, "readyz");
+        let created = client.call(Method::POST, "/v1/organizations", Some(OPERATOR), Some(json!({"name": "acme"})));
+        let created = created.await.expect(StatusCode::CREATED, "organization");
+        let org = created["organization"]["id"].as_str().unwrap_or_default().to_owned();
+        let token = created["api_token"].as_str().unwrap_or_default().to_owned();
+        let t = Some(token.as_str());
+        let team = client.call(Method::POST, format!("/v1/orgs/{org}/teams"), t, Some(json!({"name": "everyone"})));
+        let team = team.await.expect(StatusCode::CREATED, "team");
+        let domain = json!({"name": "acme", "default_team": team["id"], "email_domains": ["acme.example"]});
+        let domain = client.call(Method::POST, format!("/v1/orgs/{org}/domains"), t, Some(domain));
+        let domain = domain.await.expect(StatusCode::CREATED, "domain")["id"].as_str().unwrap_or_default().to_owned();
+        let provider = json!({"name": "okta", "kind": "oidc", "config": oidc_config()});
+        let provider =
+            client.call(Method::POST, format!("/v1/orgs/{org}/domains/{domain}/providers"), t, Some(provider));
+        let provider =
+            provider.await.expect(StatusCode::CREATED, "provider")["id"].as_str().unwrap_or_default().to_owned();
+
+        let uploaded = client.upload(&org, &token, component("default-creator")).await;
+        let uploaded = uploaded.expect(StatusCode::CREATED, "upload default-creator");
+        assert_eq!(uploaded["check"]["name"], "default-creator");
+        assert_eq!(uploaded["check"]["world"], "identity-creator-plugin");
+        let old = uploaded["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(old.len(), 64);
+        let binding_path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+        let bind =
+            |hash: &str, config: Value| json!({"creator": hash, "config": config, "limits": {"wall_time": 1000}});
+        let bound = client.call(Method::PUT, &binding_path, t, Some(bind(&old, json!({})))).await;
+        assert_eq!(bound.expect(StatusCode::OK, "bind")["creator"], old.as_str());
+
+        // The first login provisions the account through the plugin.
+        let login = client.call(Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+        let login = login.expect(StatusCode::OK, "first login");
+        assert_eq!(login["newly_created"], true);
+        assert_eq!(login["account"]["email"], "jane@acme.example");
+        assert!(login["account"]["username"].as_str().is_some_and(|u| u.starts_with("jane")), "{login}");
+        let memberships = login["memberships"].to_string();
+        assert!(memberships.contains("\"everyone\"") && memberships.contains("\"acme\""), "{memberships}");
+        assert_eq!(login["expires_in"], 900);
+
+        // The session token verifies with the published keys alone.
+        let jwks = client.call(Method::GET, "/.well-known/jwks.json", None, None).await.expect(StatusCode::OK, "jwks");
+        let claims = verify(&jwks, login["session_token"].as_str().unwrap_or_default());
+        assert_eq!(claims.sub, login["account"]["id"].as_str().unwrap_or_default());
+        assert_eq!(claims.email, "jane@acme.example");
+        assert_eq!(claims.org.as_deref(), Some(org.as_str()));
+        assert_eq!(claims.teams, ["everyone"]);
+        assert!(claims.exp > claims.iat && claims.exp - claims.iat == 900);
+
+        // The audit shows the login and the plugin that ran.
+        let audit = client.call(Method::GET, &format!("/v1/orgs/{org}/audit?outcome=success"), t, None).await;
+        let audit = audit.expect(StatusCode::OK, "audit");
+        assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+        assert_eq!(audit[0]["account"], login["account"]["id"]);
+        assert!(audit[0]["detail"].to_string().contains(&old), "the audit names the plugin: {audit}");
+
+        // A new version that denies everyone outside other.example …
+        let new = client.upload(&org, &token, component("domain-allowlist")).await;
+        let new = new.expect(StatusCode::CREATED, "upload domain-allowlist")["plugin"]["hash"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let allow = json!({"allowed-domains": ["other.example"]});
+        client.call(Method::PUT, &binding_path, t, Some(bind(&new, allow))).await.expect(StatusCode::OK, "bind new");
+        let denied = client.call(Method::POST, "/v1/login", None, Some(id_login("acme", "bob@acme.example"))).await;
+        denied.error(StatusCode::FORBIDDEN, "denied", "the new version denies");
+        // … rolled back by re-binding the older hash: the next login uses it.
+        client
+            .call(Method::PUT, &binding_path, t, Some(bind(&old, json!({}))))
+            .await
+            .expect(StatusCode::OK, "rollback");
+        let bob = client.call(Method::POST, "/v1/login", None, Some(id_login("acme", "bob@acme.example"))).await;
+        assert_eq!(bob.expect(StatusCode::OK, "after rollback")["newly_created"], true);
+        let audit = client.call(Method::GET, &format!("/v1/orgs/{org}/audit?limit=1"), t, None).await;
+        let audit = audit.expect(StatusCode::OK, "audit");
+        assert!(audit[0]["detail"].to_string().contains(&old) && !audit[0]["detail"].to_string().contains(&new));
+        let plugins = client.call(Method::GET, &format!("/v1/orgs/{org}/plugins"), t, None).await;
+        assert_eq!(plugins.expect(StatusCode::OK, "plugins").as_array().map(Vec::len), Some(2));
+
+        let metrics = client.call(Method::GET, "/metrics", None, None).await.expect(StatusCode::OK, "metrics");
+        let metrics = metrics.as_str().unwrap_or_default().to_owned();
+        assert!(metrics.contains("provisio_logins_total{outcome=\"success\"} 2"), "{metrics}");
+        assert!(metrics.contains("provisio_logins_total{outcome=\"denied\"} 1"), "{metrics}");
+
+        let _ = stop.send(());
+        ok(ok(server.await, "server task"), "serve");
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Malformed bodies and unknown routes answer the JSON error form with the
+/// request's id; a caller's own request id is echoed.
+#[tokio::test]
+async fn bad_requests_answer_json_errors() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+
+    let malformed = request(Method::POST, "/v1/login", None, Some(Body::from("{\"domain\": ")), "application/json");
+    send(&app, malformed).await.error(StatusCode::BAD_REQUEST, "bad-request", "malformed JSON");
+    let wrong_type = json_call(&app, Method::POST, "/v1/login", None, Some(json!({"domain": 7}))).await;
+    wrong_type.error(StatusCode::BAD_REQUEST, "bad-request", "a number for a string");
+    let text = request(Method::POST, "/v1/login", None, Some(Body::from("{}")), "text/plain");
+    send(&app, text).await.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "not JSON");
+    let both = json!({"email": "a@b.example", "password": "x", "id_token": "y"});
+    let both = json_call(&app, Method::POST, "/v1/login", None, Some(both)).await;
+    both.error(StatusCode::BAD_REQUEST, "bad-request", "two credentials");
+    let huge = json!({"email": "a@b.example", "password": "x".repeat(100 * 1024)});
+    let huge = json_call(&app, Method::POST, "/v1/login", None, Some(huge)).await;
+    huge.error(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "over the JSON body limit");
+    json_call(&app, Method::GET, "/v1/nothing", None, None).await.error(StatusCode::NOT_FOUND, "not-found", "no route");
+    let method = json_call(&app, Method::DELETE, "/v1/login", None, None).await;
+    method.error(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "wrong method");
+
+    let mut echoed = request(Method::GET, "/healthz", None, None, "");
+    echoed.headers_mut().insert("x-request-id", header::HeaderValue::from_static("gateway-123"));
+    assert_eq!(send(&app, echoed).await.request_id, "gateway-123");
+    store.close().await;
+}
+
+/// Login refusals map the engine's codes to statuses, with safe messages,
+/// and the counters behind /metrics move.
+#[tokio::test]
+async fn login_refusals_and_metrics() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let state = state(&store, config()).await;
+    let app = provisio::http::router(state.clone());
+    tenant(&app, "acme").await;
+
+    let unknown = json!({"email": "jane@nowhere.example", "password": "pw"});
+    let unknown = json_call(&app, Method::POST, "/v1/login", None, Some(unknown)).await;
+    unknown.error(StatusCode::NOT_FOUND, "unknown-domain", "unknown domain");
+    let bad = json_call(&app, Method::POST, "/v1/login", None, Some(json!({"domain": "acme", "id_token": "x.y.z"})));
+    let bad = bad.await.error(StatusCode::UNAUTHORIZED, "authentication-failed", "forged token");
+    assert_eq!(bad["message"], "the sign-in failed");
+    let no_domain = json!({"id_token": raw_token(id_token("s", "jane@acme.example", true, &[]))});
+    let no_domain = json_call(&app, Method::POST, "/v1/login", None, Some(no_domain)).await;
+    no_domain.error(StatusCode::BAD_REQUEST, "domain-required", "ID token without a domain");
+    let unverified = json!({"domain": "acme", "id_token": raw_token(id_token("s", "jane@acme.example", false, &[]))});
+    let unverified = json_call(&app, Method::POST, "/v1/login", None, Some(unverified)).await;
+    unverified.error(StatusCode::FORBIDDEN, "unverified-email", "unverified email");
+    let fine = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+    fine.expect(StatusCode::OK, "login with the built-in creator");
+
+    assert_eq!(state.metrics().logins("authentication-failed"), 1);
+    let metrics = json_call(&app, Method::GET, "/metrics", None, None).await.expect(StatusCode::OK, "metrics");
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    for line in [
+        "provisio_logins_total{outcome=\"success\"} 1",
+        "provisio_logins_total{outcome=\"unknown-domain\"} 1",
+        "provisio_logins_total{outcome=\"domain-required\"} 1",
+        "provisio_logins_total{outcome=\"unverified-email\"} 1",
+        "provisio_login_duration_seconds_count 5",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    store.close().await;
+}
+
+/// Uploads: the check report, 422 naming what breaks the contract, 413 over
+/// the upload limit.
+#[tokio::test]
+async fn plugin_uploads_are_checked() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token) = organization(&app, "acme").await;
+
+    let refused = upload(&app, &org, &token, b"not wasm at all".to_vec()).await;
+    let refused = refused.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "not wasm");
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("not a WebAssembly file")), "{refused}");
+    let wrong = upload(&app, &org, &token, component("hostile-wrong-world")).await;
+    let wrong = wrong.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "wrong world");
+    assert!(wrong["message"].as_str().is_some_and(|m| m.contains("implements no Provisio world")), "{wrong}");
+    let import = upload(&app, &org, &token, component("hostile-forbidden-import")).await;
+    let import = import.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "forbidden import");
+    assert!(import["message"].as_str().is_some_and(|m| m.contains("which plugins may not use")), "{import}");
+
+    let mapper = upload(&app, &org, &token, component("group-mapper")).await.expect(StatusCode::CREATED, "upload");
+    assert_eq!(mapper["check"]["world"], "assignment-provider-plugin");
+    assert_eq!(mapper["plugin"]["hash"], mapper["check"]["hash"]);
+
+    // A small upload limit, and a component over it.
+    let small = HttpConfig { plugin_body_limit: 1024, ..config() };
+    let small = provisio::http::router(state(&store, small).await);
+    let (org, token) = organization(&small, "other").await;
+    let big = upload(&small, &org, &token, component("noop")).await;
+    big.error(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "over the upload limit");
+    store.close().await;
+}
+
+/// Bindings are checked: an unknown hash, or a plugin in the wrong slot, is
+/// a 422 that says so.
+#[tokio::test]
+async fn bindings_are_checked() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let t = Some(token.as_str());
+    let mapper = upload(&app, &org, &token, component("group-mapper")).await.expect(StatusCode::CREATED, "upload");
+    let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+
+    let slot = json_call(&app, Method::PUT, &path, t, Some(json!({"creator": mapper["plugin"]["hash"]}))).await;
+    let slot = slot.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "assigner as creator");
+    assert!(slot["message"].as_str().is_some_and(|m| m.contains("cannot serve as the identity creator")), "{slot}");
+    let unknown = json_call(&app, Method::PUT, &path, t, Some(json!({"creator": "00".repeat(32)}))).await;
+    unknown.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "unknown hash");
+    let policy = json_call(&app, Method::PUT, &path, t, Some(json!({"failure_policy": "sometimes"}))).await;
+    policy.error(StatusCode::BAD_REQUEST, "bad-request", "unknown failure policy");
+    let good = json!({"assigner": mapper["plugin"]["hash"], "failure_policy": "fall-back", "sync_mode": "every-login"});
+    let good = json_call(&app, Method::PUT, &path, t, Some(good)).await.expect(StatusCode::OK, "bind");
+    assert_eq!(good["sync_mode"], "every-login");
+    let list = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/domains/{domain}/bindings"), t, None).await;
+    assert_eq!(list.expect(StatusCode::OK, "bindings")[0]["failure_policy"], "fall-back");
+    store.close().await;
+}
+
+/// Tenancy: no token is 401, an organization's token cannot create
+/// organizations, and every admin endpoint answers 404 to another
+/// organization's token, for its organization and for its objects.
+#[tokio::test]
+async fn another_organizations_token_sees_nothing() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let state = state(&store, config()).await;
+        let app = provisio::http::router(state.clone());
+        let (org, token, domain, provider) = tenant(&app, "acme").await;
+        let (other_org, other) = organization(&app, "globex").await;
+        let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+        let account = login.expect(StatusCode::OK, "login")["account"]["id"].as_str().unwrap_or_default().to_owned();
+
+        json_call(&app, Method::GET, &format!("/v1/orgs/{org}/teams"), None, None).await.error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "no token",
+        );
+        json_call(&app, Method::GET, &format!("/v1/orgs/{org}/teams"), Some("pvo_forged"), None).await.error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown token",
+        );
+        json_call(&app, Method::POST, "/v1/organizations", Some(&token), Some(json!({"name": "x"}))).await.error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "an organization's token creates no organization",
+        );
+
+        let o = &org;
+        let d = &domain;
+        let body = |v: Value| Some(v);
+        let endpoints: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::GET, format!("/v1/orgs/{o}"), None),
+            (Method::GET, format!("/v1/orgs/{o}/teams"), None),
+            (Method::POST, format!("/v1/orgs/{o}/teams"), body(json!({"name": "t"}))),
+            (Method::GET, format!("/v1/orgs/{o}/roles"), None),
+            (Method::POST, format!("/v1/orgs/{o}/roles"), body(json!({"name": "r"}))),
+            (Method::GET, format!("/v1/orgs/{o}/invitations"), None),
+            (Method::POST, format!("/v1/orgs/{o}/invitations"), body(json!({"email": "x@acme.example"}))),
+            (Method::GET, format!("/v1/orgs/{o}/accounts"), None),
+            (Method::POST, format!("/v1/orgs/{o}/accounts/{account}/lock"), None),
+            (Method::POST, format!("/v1/orgs/{o}/accounts/{account}/unlock"), None),
+            (Method::GET, format!("/v1/orgs/{o}/domains"), None),
+            (Method::POST, format!("/v1/orgs/{o}/domains"), body(json!({"name": "x"}))),
+            (Method::GET, format!("/v1/orgs/{o}/domains/{d}"), None),
+            (Method::PATCH, format!("/v1/orgs/{o}/domains/{d}"), body(json!({"jit": false}))),
+            (
+                Method::POST,
+                format!("/v1/orgs/{o}/domains/{d}/providers"),
+                body(json!({"name": "p", "kind": "password"})),
+            ),
+            (Method::GET, format!("/v1/orgs/{o}/domains/{d}/bindings"), None),
+            (Method::PUT, format!("/v1/orgs/{o}/domains/{d}/bindings/{provider}"), body(json!({}))),
+            (Method::GET, format!("/v1/orgs/{o}/audit"), None),
+            (Method::GET, format!("/v1/orgs/{o}/plugins"), None),
+        ];
+        for (method, path, body) in &endpoints {
+            // With the other organization's token on this organization's path …
+            let answer = json_call(&app, method.clone(), path, Some(&other), body.clone()).await;
+            answer.error(StatusCode::NOT_FOUND, "not-found", &format!("{method} {path} with another token"));
+            // … and on its own path, naming this organization's objects.
+            let own = path.replacen(o.as_str(), &other_org, 1);
+            if own.contains(d.as_str()) || own.contains(&account) {
+                let answer = json_call(&app, method.clone(), &own, Some(&other), body.clone()).await;
+                answer.error(StatusCode::NOT_FOUND, "not-found", &format!("{method} {own}: another's object"));
+            }
+        }
+        let upload = upload(&app, &org, &other, component("noop")).await;
+        upload.error(StatusCode::NOT_FOUND, "not-found", "upload into another organization");
+        let audit =
+            json_call(&app, Method::GET, format!("/v1/orgs/{other_org}/audit?domain={domain}"), Some(&other), None);
+        audit.await.error(StatusCode::NOT_FOUND, "not-found", "audit of another's domain");
+
+        // Nothing changed, and the owner still sees everything.
+        let t = Some(token.as_str());
+        let teams = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/teams"), t, None).await;
+        assert_eq!(teams.expect(StatusCode::OK, "teams").as_array().map(Vec::len), Some(1));
+        let accounts = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/accounts"), t, None).await;
+        let accounts = accounts.expect(StatusCode::OK, "accounts");
+        assert_eq!(accounts[0]["state"], "active");
+        assert!(accounts[0].get("password_hash").is_none());
+        let other_accounts = json_call(&app, Method::GET, format!("/v1/orgs/{other_org}/accounts"), Some(&other), None);
+        assert_eq!(other_accounts.await.expect(StatusCode::OK, "accounts").as_array().map(Vec::len), Some(0));
+        // The operator may act on any organization.
+        let lock =
+            json_call(&app, Method::POST, format!("/v1/orgs/{org}/accounts/{account}/lock"), Some(OPERATOR), None);
+        assert_eq!(lock.await.status, StatusCode::NO_CONTENT);
+        let locked =
+            json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+        locked.error(StatusCode::FORBIDDEN, "account-locked", "locked account");
+        let unlock = json_call(&app, Method::POST, &format!("/v1/orgs/{org}/accounts/{account}/unlock"), t, None).await;
+        assert_eq!(unlock.status, StatusCode::NO_CONTENT);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Domains: JIT switch and default team update; a team of another
+/// organization is not found.
+#[tokio::test]
+async fn domain_updates() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, _) = tenant(&app, "acme").await;
+    let (other_org, other) = organization(&app, "globex").await;
+    let foreign =
+        json_call(&app, Method::POST, format!("/v1/orgs/{other_org}/teams"), Some(&other), Some(json!({"name": "x"})));
+    let foreign = foreign.await.expect(StatusCode::CREATED, "team");
+    let path = format!("/v1/orgs/{org}/domains/{domain}");
+    let t = Some(token.as_str());
+
+    let off = json_call(&app, Method::PATCH, &path, t, Some(json!({"jit": false}))).await.expect(StatusCode::OK, "jit");
+    assert_eq!(off["jit"], false);
+    assert!(off["default_team"].is_string(), "the default team is kept: {off}");
+    let cleared = json_call(&app, Method::PATCH, &path, t, Some(json!({"default_team": null}))).await;
+    assert!(cleared.expect(StatusCode::OK, "clear")["default_team"].is_null());
+    let stolen = json_call(&app, Method::PATCH, &path, t, Some(json!({"default_team": foreign["id"]}))).await;
+    stolen.error(StatusCode::NOT_FOUND, "not-found", "another organization's team");
+    let taken = json!({"name": "acme2", "email_domains": ["acme.example"]});
+    let taken = json_call(&app, Method::POST, &format!("/v1/orgs/{org}/domains"), t, Some(taken)).await;
+    taken.error(StatusCode::CONFLICT, "conflict", "email domain claimed twice");
+    let bad = json!({"name": "p", "kind": "oidc", "config": {"issuer": 3}});
+    let bad = json_call(&app, Method::POST, &format!("{path}/providers"), t, Some(bad)).await;
+    bad.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "invalid provider configuration");
+    store.close().await;
+}
+
+/// The signing key is made once, kept with mode 0600, and read back.
+#[tokio::test]
+async fn the_session_key_persists() {
+    let dir = ok(tempfile::tempdir(), "tempdir");
+    let path = dir.path().join("session-key.pem");
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let with_key = || HttpConfig { signing_key_path: Some(path.clone()), ..config() };
+    let first = state(&store, with_key()).await;
+    let second = state(&store, with_key()).await;
+    assert_eq!(first.signer().kid(), second.signer().kid());
+    assert_ne!(first.signer().kid(), state(&store, config()).await.signer().kid());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = ok(std::fs::metadata(&path), "metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    ok(std::fs::write(&path, "garbage"), "overwrite");
+    let refused = AppState::new(first.host().clone(), with_key());
+    assert!(refused.is_err_and(|e| e.to_string().contains("not an Ed25519")));
+    store.close().await;
+}

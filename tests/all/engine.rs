@@ -586,3 +586,75 @@ async fn login_scenarios_on_every_backend() {
         }
     }
 }
+
+/// What a recording observer heard: (hook, outcome, limit, fell back).
+type Heard = Vec<(&'static str, &'static str, Option<provisio::plugin::LimitKind>, bool)>;
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Heard>);
+
+impl provisio::engine::LoginObserver for Recorder {
+    fn plugin_call(&self, call: &provisio::engine::PluginCall<'_>) {
+        assert_eq!(call.plugin.len(), 64, "the plugin is named by its content hash");
+        let mut heard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        heard.push((call.hook.as_str(), call.outcome(), call.limit(), call.fell_back));
+    }
+}
+
+/// An observer hears of every plugin call, whatever the login's outcome:
+/// a limit hit that fails the login, one the built-in provider covers,
+/// and a decision; the built-in providers are no plugin calls.
+#[tokio::test]
+async fn an_observer_hears_every_plugin_call() {
+    use provisio::plugin::LimitKind;
+    let runtime = crate::runtime();
+    let limits = json!({"fuel": 1_000_000, "wall_time": 5000});
+    let fuel = Some(LimitKind::Fuel);
+    let cases: [(Setup, Option<&str>, Heard); 5] = [
+        (
+            Setup { creator: Some("hostile-loop"), limits: limits.clone(), ..Setup::default() },
+            Some("provisioning-failed"),
+            vec![("create", "limit-exceeded", fuel, false)],
+        ),
+        (
+            Setup {
+                creator: Some("hostile-loop"),
+                limits: limits.clone(),
+                policy: FailurePolicy::FallBack,
+                ..Setup::default()
+            },
+            None,
+            vec![("create", "limit-exceeded", fuel, true)],
+        ),
+        (
+            Setup { creator: Some("default-creator"), assigner: Some("hostile-loop"), limits, ..Setup::default() },
+            Some("provisioning-failed"),
+            vec![("create", "decision", None, false), ("assign", "limit-exceeded", fuel, false)],
+        ),
+        (
+            Setup { creator: Some("hostile-panic"), ..Setup::default() },
+            Some("provisioning-failed"),
+            vec![("create", "trap", None, false)],
+        ),
+        (Setup::default(), None, vec![]),
+    ];
+    for (setup, code, expected) in cases {
+        let db = TestDatabase::sqlite();
+        let store = db.open().await;
+        let (host, _) = prepare(&store, &runtime, &setup).await;
+        let recorder = Arc::new(Recorder::default());
+        let host = host.with_observer(recorder.clone());
+        let credential = id_token("sub-jane", "jane@acme.example", true, &["engineering"]);
+        let result = host.login(LoginRequest { domain: Some("acme".into()), credential }).await;
+        assert_eq!(
+            result.as_ref().err().map(|e| e.code()),
+            code,
+            "{:?} / {:?}: {result:?}",
+            setup.creator,
+            setup.assigner
+        );
+        let heard = std::mem::take(&mut *recorder.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        assert_eq!(heard, expected, "{:?} / {:?}", setup.creator, setup.assigner);
+        store.close().await;
+    }
+}

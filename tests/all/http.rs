@@ -461,6 +461,8 @@ async fn another_organizations_token_sees_nothing() {
         let (other_org, other) = organization(&app, "globex").await;
         let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
         let account = login.expect(StatusCode::OK, "login")["account"]["id"].as_str().unwrap_or_default().to_owned();
+        let tokens = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/tokens"), Some(&token), None).await;
+        let token_id = tokens.expect(StatusCode::OK, "tokens")[0]["id"].as_str().unwrap_or_default().to_owned();
 
         json_call(&app, Method::GET, &format!("/v1/orgs/{org}/teams"), None, None).await.error(
             StatusCode::UNAUTHORIZED,
@@ -505,6 +507,9 @@ async fn another_organizations_token_sees_nothing() {
             (Method::PUT, format!("/v1/orgs/{o}/domains/{d}/bindings/{provider}"), body(json!({}))),
             (Method::GET, format!("/v1/orgs/{o}/audit"), None),
             (Method::GET, format!("/v1/orgs/{o}/plugins"), None),
+            (Method::GET, format!("/v1/orgs/{o}/tokens"), None),
+            (Method::POST, format!("/v1/orgs/{o}/tokens"), body(json!({"name": "stolen"}))),
+            (Method::DELETE, format!("/v1/orgs/{o}/tokens/{token_id}"), None),
         ];
         for (method, path, body) in &endpoints {
             // With the other organization's token on this organization's path …
@@ -512,7 +517,7 @@ async fn another_organizations_token_sees_nothing() {
             answer.error(StatusCode::NOT_FOUND, "not-found", &format!("{method} {path} with another token"));
             // … and on its own path, naming this organization's objects.
             let own = path.replacen(o.as_str(), &other_org, 1);
-            if own.contains(d.as_str()) || own.contains(&account) {
+            if own.contains(d.as_str()) || own.contains(&account) || own.contains(&token_id) {
                 let answer = json_call(&app, method.clone(), &own, Some(&other), body.clone()).await;
                 answer.error(StatusCode::NOT_FOUND, "not-found", &format!("{method} {own}: another's object"));
             }
@@ -525,6 +530,10 @@ async fn another_organizations_token_sees_nothing() {
 
         // Nothing changed, and the owner still sees everything.
         let t = Some(token.as_str());
+        let tokens = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/tokens"), t, None).await;
+        let tokens = tokens.expect(StatusCode::OK, "tokens");
+        assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
+        assert!(tokens[0]["revoked_at"].is_null(), "{tokens}");
         let teams = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/teams"), t, None).await;
         assert_eq!(teams.expect(StatusCode::OK, "teams").as_array().map(Vec::len), Some(1));
         let accounts = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/accounts"), t, None).await;
@@ -542,6 +551,75 @@ async fn another_organizations_token_sees_nothing() {
         locked.error(StatusCode::FORBIDDEN, "account-locked", "locked account");
         let unlock = json_call(&app, Method::POST, &format!("/v1/orgs/{org}/accounts/{account}/unlock"), t, None).await;
         assert_eq!(unlock.status, StatusCode::NO_CONTENT);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Organization API tokens live in the store: one issued by `POST
+/// /v1/organizations` still works for a new state over a new connection to
+/// the same database (as after a restart); another is issued and shown
+/// once; a revoked one is refused at once, by every host.
+#[tokio::test]
+async fn api_tokens_survive_a_restart_and_die_when_revoked() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let before = provisio::http::router(state(&store, config()).await);
+        let (org, first) = organization(&before, "acme").await;
+        store.close().await;
+
+        // A new host: a new pool, a new state, a new router.
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let teams = format!("/v1/orgs/{org}/teams");
+        json_call(&app, Method::GET, &teams, Some(&first), None).await.expect(StatusCode::OK, "after a restart");
+
+        let tokens = format!("/v1/orgs/{org}/tokens");
+        let issued = json_call(&app, Method::POST, &tokens, Some(&first), Some(json!({"name": "ci"}))).await;
+        let issued = issued.expect(StatusCode::CREATED, "issue");
+        let second = issued["api_token"].as_str().unwrap_or_default().to_owned();
+        assert!(second.starts_with("pvo_") && second != first, "{issued}");
+        assert_eq!(issued["token"]["name"], "ci");
+        json_call(&app, Method::GET, &teams, Some(&second), None).await.expect(StatusCode::OK, "the new token");
+        let unnamed = json_call(&app, Method::POST, &tokens, Some(&first), Some(json!({"name": ""}))).await;
+        unnamed.error(StatusCode::BAD_REQUEST, "bad-request", "a token without a name");
+
+        // Listed by name and public id, never the token itself.
+        let listed = json_call(&app, Method::GET, &tokens, Some(OPERATOR), None).await.expect(StatusCode::OK, "list");
+        let text = listed.to_string();
+        assert!(!text.contains(&first) && !text.contains(&second) && !text.contains("pvo_"), "{text}");
+        let names: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(names.len(), 2, "{listed}");
+        assert!(names.contains(&"initial") && names.contains(&"ci"), "{listed}");
+        let first_id = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["name"] == "initial")
+            .and_then(|t| t["id"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+
+        // Revoked with the other token: refused at once, here and on another
+        // host sharing the database.
+        let revoke = format!("{tokens}/{first_id}");
+        let revoked = json_call(&app, Method::DELETE, &revoke, Some(&second), None).await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+        let refused = json_call(&app, Method::GET, &teams, Some(&first), None).await;
+        refused.error(StatusCode::UNAUTHORIZED, "unauthorized", "a revoked token");
+        let other_store = db.open().await;
+        let other_host = provisio::http::router(state(&other_store, config()).await);
+        let refused = json_call(&other_host, Method::GET, &teams, Some(&first), None).await;
+        refused.error(StatusCode::UNAUTHORIZED, "unauthorized", "a revoked token on another host");
+        other_store.close().await;
+        json_call(&app, Method::GET, &teams, Some(&second), None).await.expect(StatusCode::OK, "the other token");
+        let listed = json_call(&app, Method::GET, &tokens, Some(&second), None).await.expect(StatusCode::OK, "list");
+        let revoked_at = listed.as_array().into_iter().flatten().find(|t| t["id"] == first_id.as_str());
+        assert!(revoked_at.is_some_and(|t| t["revoked_at"].is_i64()), "{listed}");
+        let again = json_call(&app, Method::DELETE, &revoke, Some(&second), None).await;
+        assert_eq!(again.status, StatusCode::NO_CONTENT, "revoking twice changes nothing");
+        let unknown = json_call(&app, Method::DELETE, format!("{tokens}/0123456789abcdef"), Some(&second), None);
+        unknown.await.error(StatusCode::NOT_FOUND, "not-found", "an unknown token id");
         store.close().await;
         db.cleanup().await;
     }
@@ -599,5 +677,167 @@ async fn the_session_key_persists() {
     ok(std::fs::write(&path, "garbage"), "overwrite");
     let refused = AppState::new(first.host().clone(), with_key());
     assert!(refused.is_err_and(|e| e.to_string().contains("not an Ed25519")));
+    store.close().await;
+}
+
+/// Plugin calls reach /metrics whatever the login's outcome: a creator that
+/// loops until its fuel runs out (the binding fails closed) is a limit hit,
+/// a failure by kind and a duration sample; a creator that decides is one
+/// more sample and no failure.
+#[tokio::test]
+async fn plugin_calls_reach_the_metrics() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let t = Some(token.as_str());
+    let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    let hash = |v: Value| v["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
+    let looping =
+        hash(upload(&app, &org, &token, component("hostile-loop")).await.expect(StatusCode::CREATED, "upload"));
+    let fine =
+        hash(upload(&app, &org, &token, component("default-creator")).await.expect(StatusCode::CREATED, "upload"));
+    let metrics = || async {
+        let body = json_call(&app, Method::GET, "/metrics", None, None).await.expect(StatusCode::OK, "metrics");
+        body.as_str().unwrap_or_default().to_owned()
+    };
+    assert!(!metrics().await.contains("provisio_plugin_call_duration_seconds_count"), "no call yet");
+
+    let bind =
+        json!({"creator": looping, "failure_policy": "fail-closed", "limits": {"fuel": 1_000_000, "wall_time": 5000}});
+    json_call(&app, Method::PUT, &path, t, Some(bind)).await.expect(StatusCode::OK, "bind hostile-loop");
+    let refused = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+    refused.error(StatusCode::FORBIDDEN, "provisioning-failed", "the creator ran out of fuel");
+    let after_limit = metrics().await;
+    for line in [
+        "provisio_plugin_limit_hits_total{limit=\"fuel\"} 1",
+        "provisio_plugin_failures_total{hook=\"create\",kind=\"limit-exceeded\"} 1",
+        "provisio_plugin_call_duration_seconds_count{hook=\"create\"} 1",
+        "provisio_plugin_call_duration_seconds_bucket{hook=\"create\",le=\"+Inf\"} 1",
+        "provisio_logins_total{outcome=\"provisioning-failed\"} 1",
+    ] {
+        assert!(after_limit.contains(line), "{line} in {after_limit}");
+    }
+    assert!(!after_limit.contains("hook=\"assign\""), "no assignment provider ran: {after_limit}");
+
+    json_call(&app, Method::PUT, &path, t, Some(json!({"creator": fine}))).await.expect(StatusCode::OK, "bind");
+    let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+    login.expect(StatusCode::OK, "login through default-creator");
+    let after_success = metrics().await;
+    for line in [
+        "provisio_plugin_call_duration_seconds_count{hook=\"create\"} 2",
+        "provisio_plugin_failures_total{hook=\"create\",kind=\"limit-exceeded\"} 1",
+        "provisio_plugin_limit_hits_total{limit=\"fuel\"} 1",
+    ] {
+        assert!(after_success.contains(line), "{line} in {after_success}");
+    }
+    store.close().await;
+}
+
+/// `/openapi.json` is an OpenAPI 3.x document generated from the handlers:
+/// every operation it lists is served (an admin one answers 401 without a
+/// token, as its `bearer` security says, and 404 to another organization's
+/// token), every error answer is an `ErrorBody`, every `$ref` resolves; and
+/// the router has no route outside the `routes!` lists the document is
+/// made from.
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let document = json_call(&app, Method::GET, "/openapi.json", None, None).await.expect(StatusCode::OK, "openapi");
+    assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", document["openapi"]);
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["type"], "http");
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+
+    // Every `$ref` names a schema of the document.
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap_or_default();
+        assert!(document["components"]["schemas"].get(name).is_some(), "dangling $ref {name}");
+    }
+
+    // The objects another organization's token will name.
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let (_, other) = organization(&app, "globex").await;
+    let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+    let account = login.expect(StatusCode::OK, "login")["account"]["id"].as_str().unwrap_or_default().to_owned();
+    let tokens = json_call(&app, Method::GET, format!("/v1/orgs/{org}/tokens"), Some(&token), None).await;
+    let token_id = tokens.expect(StatusCode::OK, "tokens")[0]["id"].as_str().unwrap_or_default().to_owned();
+    let value_of = |name: &str| match name {
+        "org" => org.clone(),
+        "domain" => domain.clone(),
+        "provider" => provider.clone(),
+        "account" => account.clone(),
+        "token" => token_id.clone(),
+        other => panic!("no test value for the path parameter {{{other}}}"),
+    };
+    // A body every JSON route accepts, so that only the caller decides.
+    let body = json!({"name": "x", "email": "x@acme.example", "kind": "password"});
+
+    let mut operations = Vec::new();
+    let paths = document["paths"].as_object().cloned().unwrap_or_default();
+    for (path, item) in &paths {
+        for (method, operation) in item.as_object().cloned().unwrap_or_default() {
+            let method = ok(Method::from_bytes(method.to_uppercase().as_bytes()), "method");
+            let mut uri = path.clone();
+            for name in path.split('{').skip(1).filter_map(|s| s.split_once('}')).map(|(name, _)| name) {
+                uri = uri.replace(&format!("{{{name}}}"), &value_of(name));
+            }
+            let label = format!("{method} {path}");
+            let responses = operation["responses"].as_object().cloned().unwrap_or_default();
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{label}: no success answer");
+            for (status, response) in &responses {
+                assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{label} {status}");
+                if status.starts_with('4') || status.starts_with('5') {
+                    let schema = response["content"]["application/json"]["schema"]["$ref"].as_str();
+                    assert_eq!(schema, Some("#/components/schemas/ErrorBody"), "{label} {status}");
+                }
+            }
+            let admin = path.starts_with("/v1/org");
+            let security = operation["security"].to_string();
+            assert_eq!(security == r#"[{"bearer":[]}]"#, admin, "{label}: security {security}");
+
+            // Served: not the router's 404 nor a 405; an admin route wants a token.
+            let has_body = operation.get("requestBody").is_some();
+            let request_body = has_body.then(|| body.clone());
+            let answer = json_call(&app, method.clone(), &uri, None, request_body.clone()).await;
+            if admin {
+                answer.error(StatusCode::UNAUTHORIZED, "unauthorized", &format!("{label} without a token"));
+                if path.starts_with("/v1/orgs/{org}") {
+                    let answer = json_call(&app, method.clone(), &uri, Some(&other), request_body).await;
+                    answer.error(StatusCode::NOT_FOUND, "not-found", &format!("{label} with another's token"));
+                }
+            } else {
+                assert!(![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&answer.status), "{label}");
+            }
+            operations.push(label);
+        }
+    }
+    for expected in [
+        "POST /v1/login",
+        "GET /openapi.json",
+        "GET /metrics",
+        "PUT /v1/orgs/{org}/domains/{domain}/bindings/{provider}",
+        "POST /v1/orgs/{org}/plugins",
+    ] {
+        assert!(operations.iter().any(|o| o == expected), "{expected} in {operations:?}");
+    }
+
+    // Every route is registered through `routes!`, which documents it: the
+    // router and the document are one list.
+    let mut sources = vec![crate::root().join("host/src/http")];
+    while let Some(path) = sources.pop() {
+        if path.is_dir() {
+            sources.extend(ok(std::fs::read_dir(&path), "read_dir").map(|e| ok(e, "entry").path()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let source = ok(std::fs::read_to_string(&path), "source");
+            for bypass in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+                assert!(!source.contains(bypass), "{} registers a route outside `routes!`: {bypass}", path.display());
+            }
+            let routers = source.matches("Router::new()").count();
+            assert_eq!(routers, source.matches("OpenApiRouter::new()").count(), "{}: a plain Router", path.display());
+        }
+    }
     store.close().await;
 }

@@ -13,6 +13,7 @@ mod hostile;
 mod http;
 mod load;
 mod races;
+mod serve;
 mod store;
 
 use std::path::PathBuf;

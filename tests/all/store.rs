@@ -431,6 +431,59 @@ async fn invitations_are_found_by_email_and_accepted_once() -> Result<()> {
 }
 
 #[tokio::test]
+async fn api_tokens_are_kept_by_hash_and_revoked_per_organization() -> Result<()> {
+    each_store(async |store| {
+        let acme = store.create_organization("acme").await.context("organization")?.id;
+        let globex = store.create_organization("globex").await.context("organization")?.id;
+        let (first, second, foreign) = ([0xab; 32], [0xcd; 32], [0xef; 32]);
+
+        let made = store.create_api_token(&acme, "initial", &first).await.context("create")?;
+        assert_eq!(made.id, hex::encode(first)[..16], "the public id is the start of the hash");
+        assert_eq!((made.org.clone(), made.name.as_str(), made.revoked_at), (acme.clone(), "initial", None));
+        store.create_api_token(&acme, "ci", &second).await.context("create")?;
+        store.create_api_token(&globex, "initial", &foreign).await.context("create")?;
+        assert_eq!(store.api_token_org(&first).await.context("find")?, Some(acme.clone()));
+        assert_eq!(store.api_token_org(&foreign).await.context("find")?, Some(globex.clone()));
+        assert_eq!(store.api_token_org(&[4u8; 32]).await.context("find")?, None);
+
+        let again = store.create_api_token(&globex, "copy", &first).await;
+        assert!(is_conflict(&again, "api token"), "{again:?}");
+        let orphan = store.create_api_token(&OrgId::new("nope"), "x", &[5u8; 32]).await;
+        assert!(matches!(orphan, Err(StoreError::NotFound { what: "organization" })), "{orphan:?}");
+        let unnamed = store.create_api_token(&acme, " ", &[6u8; 32]).await;
+        assert!(matches!(unnamed, Err(StoreError::Invalid { .. })), "{unnamed:?}");
+
+        let listed = store.list_api_tokens(&acme).await.context("list")?;
+        let mut names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["ci", "initial"]);
+        assert_eq!(store.list_api_tokens(&globex).await.context("list")?.len(), 1);
+
+        // Another organization cannot revoke it; malformed ids name nothing.
+        let foreign_revoke = store.revoke_api_token(&globex, &made.id).await;
+        assert!(matches!(foreign_revoke, Err(StoreError::NotFound { what: "api token" })), "{foreign_revoke:?}");
+        for bad in ["", "zz", &made.id.to_uppercase(), &hex::encode(first)] {
+            let refused = store.revoke_api_token(&acme, bad).await;
+            assert!(matches!(refused, Err(StoreError::NotFound { .. })), "{bad}: {refused:?}");
+        }
+        assert_eq!(store.api_token_org(&first).await.context("find")?, Some(acme.clone()));
+
+        store.revoke_api_token(&acme, &made.id).await.context("revoke")?;
+        assert_eq!(store.api_token_org(&first).await.context("find")?, None, "a revoked token finds nothing");
+        assert_eq!(store.api_token_org(&second).await.context("find")?, Some(acme.clone()));
+        let revoked_at = |tokens: Vec<provisio::store::ApiTokenRecord>| {
+            tokens.into_iter().find(|t| t.id == made.id).and_then(|t| t.revoked_at)
+        };
+        let when = revoked_at(store.list_api_tokens(&acme).await.context("list")?);
+        assert!(when.is_some_and(|w| w >= made.created_at), "{when:?}");
+        store.revoke_api_token(&acme, &made.id).await.context("revoke twice")?;
+        assert_eq!(revoked_at(store.list_api_tokens(&acme).await.context("list")?), when, "the first time stays");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn account_state_names_and_password_hash() -> Result<()> {
     each_store(async |store| {
         let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");

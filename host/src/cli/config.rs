@@ -4,7 +4,7 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! database_url = "sqlite://provisio.db?mode=rwc"   # or postgres://user@host/db
-//! data_dir = "."                                   # signing key, compiled-plugin cache
+//! data_dir = ".provisio"                            # signing key, compiled-plugin cache
 //! operator_token = "change-me"                     # may create organizations
 //! session_ttl_secs = 900
 //! issuer = "http://127.0.0.1:8080"
@@ -49,7 +49,7 @@ impl Default for ServeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://provisio.db?mode=rwc".into(),
-            data_dir: PathBuf::from("."),
+            data_dir: PathBuf::from(".provisio"),
             operator_token: None,
             session_ttl_secs: 900,
             issuer: None,
@@ -94,11 +94,6 @@ impl ServeConfig {
             config.max_plugin_bytes = v.parse().context("PROVISIO_MAX_PLUGIN_BYTES must be a number of bytes")?;
         }
         Ok(config)
-    }
-
-    /// The session tokens' issuer.
-    pub fn issuer(&self) -> String {
-        self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
 }
 

@@ -1,7 +1,10 @@
 //! Command-line parsing and dispatch.
 
+mod admin;
 mod config;
+mod demo;
 mod plugin;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +25,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the HTTP server (SQLite `./provisio.db` by default).
+    Serve(serve::ServeArgs),
     /// Check and run plugins locally.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Admin operations through a running server's API.
+    Admin(admin::AdminArgs),
+    /// Helpers for the demo of `provisio serve --demo`.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Print an ID token from the demo identity provider.
+    Token(demo::TokenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,5 +63,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(PluginCommand::Check { file, json }) => rt.block_on(plugin::check(&file, json)),
         Command::Plugin(PluginCommand::Test(args)) => rt.block_on(plugin::test(args)),
+        Command::Serve(args) => rt.block_on(serve::serve(args)).map(|()| ExitCode::SUCCESS),
+        Command::Demo(DemoCommand::Token(args)) => demo::token(args).map(|()| ExitCode::SUCCESS),
+        Command::Admin(args) => {
+            rt.block_on(admin::run(args)).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
     }
 }

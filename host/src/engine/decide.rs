@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Host, LoginError};
+use super::{Hook, Host, LoginError, PluginCall};
 use crate::builtin;
 use crate::plugin::{Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
 use crate::runtime::{CallContext, Plugin};
@@ -30,9 +30,9 @@ pub(crate) struct HookRecord {
 }
 
 impl HookRecord {
-    fn builtin(hook: &'static str) -> Self {
+    fn builtin(hook: Hook) -> Self {
         Self {
-            hook,
+            hook: hook.as_str(),
             plugin: None,
             outcome: "decision".into(),
             failure: None,
@@ -78,19 +78,29 @@ async fn plugin(host: &Host, hash: &str) -> Result<Plugin, LoginError> {
     host.runtime.load(&bytes).await.map_err(|_| LoginError::Provisioning { rule: "plugin-refused".into() })
 }
 
-fn record<T>(hook: &'static str, hash: &str, report: &CallReport<T>) -> HookRecord {
-    let (outcome, failure) = match &report.outcome {
-        Ok(_) => ("decision".to_owned(), None),
-        Err(f) => (f.kind().to_owned(), Some(f.to_string())),
-    };
-    HookRecord {
+/// Tells the host's observers about a finished call, and makes its audit
+/// record.
+fn record<T>(host: &Host, hook: Hook, hash: &str, report: &CallReport<T>, policy: FailurePolicy) -> HookRecord {
+    let failure = report.outcome.as_ref().err();
+    let call = PluginCall {
         hook,
-        plugin: Some(hash.to_owned()),
-        outcome,
+        plugin: hash,
+        duration: report.stats.duration,
+        fuel_used: report.stats.fuel_used,
         failure,
+        fell_back: failure.is_some() && policy == FailurePolicy::FallBack,
+    };
+    for observer in host.observers.iter() {
+        observer.plugin_call(&call);
+    }
+    HookRecord {
+        hook: hook.as_str(),
+        plugin: Some(hash.to_owned()),
+        outcome: call.outcome().to_owned(),
+        failure: failure.map(ToString::to_string),
         duration_us: u64::try_from(report.stats.duration.as_micros()).unwrap_or(u64::MAX),
         fuel: report.stats.fuel_used,
-        fell_back: false,
+        fell_back: call.fell_back,
     }
 }
 
@@ -112,7 +122,7 @@ pub(crate) async fn creation(
 ) -> Result<(Creation, HookRecord), LoginError> {
     let builtin = || builtin::default_creation(principal, config, &mut rand::rng());
     let Some((binding, hash)) = binding.and_then(|b| b.creator.as_deref().map(|h| (b, h))) else {
-        return Ok((builtin(), HookRecord::builtin("create")));
+        return Ok((builtin(), HookRecord::builtin(Hook::Create)));
     };
     let plugin = plugin(host, hash).await?;
     let ctx = CallContext {
@@ -121,14 +131,11 @@ pub(crate) async fn creation(
         seed: None,
     };
     let report = host.runtime.create(&plugin, principal, &ctx).await;
-    let mut rec = record("create", hash, &report);
+    let rec = record(host, Hook::Create, hash, &report, binding.failure_policy);
     match report.outcome {
         Ok(decision) => Ok((decision, rec)),
         Err(failure) => match binding.failure_policy {
-            FailurePolicy::FallBack => {
-                rec.fell_back = true;
-                Ok((builtin(), rec))
-            }
+            FailurePolicy::FallBack => Ok((builtin(), rec)),
             FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule("create", &failure) }),
         },
     }
@@ -147,7 +154,7 @@ pub(crate) async fn assignments(
             .map_err(|_| LoginError::Provisioning { rule: "group-mapping-config".into() })
     };
     let Some((binding, hash)) = binding.and_then(|b| b.assigner.as_deref().map(|h| (b, h))) else {
-        return Ok((builtin()?, HookRecord::builtin("assign")));
+        return Ok((builtin()?, HookRecord::builtin(Hook::Assign)));
     };
     let plugin = plugin(host, hash).await?;
     let ctx = CallContext {
@@ -156,14 +163,11 @@ pub(crate) async fn assignments(
         seed: None,
     };
     let report = host.runtime.assign(&plugin, account, principal, &ctx).await;
-    let mut rec = record("assign", hash, &report);
+    let rec = record(host, Hook::Assign, hash, &report, binding.failure_policy);
     match report.outcome {
         Ok(list) => Ok((list, rec)),
         Err(failure) => match binding.failure_policy {
-            FailurePolicy::FallBack => {
-                rec.fell_back = true;
-                Ok((builtin()?, rec))
-            }
+            FailurePolicy::FallBack => Ok((builtin()?, rec)),
             FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule("assign", &failure) }),
         },
     }

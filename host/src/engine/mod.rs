@@ -6,12 +6,14 @@ mod admin;
 mod decide;
 mod error;
 mod flow;
+mod observe;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use admin::{AdminError, UploadedPlugin};
 pub use error::LoginError;
+pub use observe::{Hook, LoginObserver, PluginCall};
 
 use crate::auth::{AuthServices, Credential};
 use crate::plugin::Principal;
@@ -64,6 +66,7 @@ pub struct Host {
     store: Store,
     runtime: Runtime,
     auth: Arc<AuthServices>,
+    observers: Arc<[Arc<dyn LoginObserver>]>,
 }
 
 /// Builds a [`Host`].
@@ -74,6 +77,7 @@ pub struct HostBuilder {
     runtime: Option<Runtime>,
     runtime_config: RuntimeConfig,
     auth: Option<Arc<AuthServices>>,
+    observers: Vec<Arc<dyn LoginObserver>>,
 }
 
 impl HostBuilder {
@@ -107,6 +111,13 @@ impl HostBuilder {
         self
     }
 
+    /// Reports every plugin call of every login to `observer` (see
+    /// [`LoginObserver`]); may be given several times.
+    pub fn observer(mut self, observer: Arc<dyn LoginObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Opens the store, starts the runtime, and returns the host.
     pub async fn build(self) -> Result<Host, HostError> {
         let store = match (self.store, self.url) {
@@ -122,7 +133,7 @@ impl HostBuilder {
             Some(a) => a,
             None => Arc::new(AuthServices::builder().build().map_err(|e| HostError::Auth(e.to_string()))?),
         };
-        Ok(Host { store, runtime, auth })
+        Ok(Host { store, runtime, auth, observers: self.observers.into() })
     }
 }
 
@@ -140,6 +151,13 @@ impl Host {
     /// The plugin runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// A host sharing this one's store, runtime and authentication services
+    /// that also reports its plugin calls to `observer`.
+    pub fn with_observer(&self, observer: Arc<dyn LoginObserver>) -> Host {
+        let observers = self.observers.iter().cloned().chain([observer]).collect();
+        Host { observers, ..self.clone() }
     }
 
     /// Runs the login flow: authenticate, find or create the account, accept

@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::engine::{AdminError, LoginError};
 use crate::store::StoreError;
@@ -131,9 +133,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"code": "not-found", "message": "not found", "request_id": "9f2c0a7e4b1d8c3f"}))]
+pub struct ErrorBody {
+    /// Stable and machine-readable: `bad-request`, `unauthorized`,
+    /// `forbidden`, `not-found`, `conflict`, `payload-too-large`,
+    /// `unsupported-media-type`, `plugin-refused`, `unprocessable`,
+    /// `unavailable`, `internal`, or a login error's code.
+    pub code: String,
+    /// Safe to show to a client; never internal error text.
+    pub message: String,
+    /// The request's id, as in the `x-request-id` header.
+    pub request_id: Option<String>,
+}
+
 /// The JSON body of an error response.
-pub(crate) fn error_body(info: &ErrorInfo, request_id: Option<&str>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "code": info.code, "message": info.message, "request_id": request_id }))
+pub(crate) fn error_body(info: &ErrorInfo, request_id: Option<&str>) -> axum::Json<ErrorBody> {
+    axum::Json(ErrorBody {
+        code: info.code.to_owned(),
+        message: info.message.clone(),
+        request_id: request_id.map(str::to_owned),
+    })
 }
 
 impl From<StoreError> for ApiError {

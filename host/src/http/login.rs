@@ -8,24 +8,27 @@
 
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::{ApiError, Json};
+use super::error::{ApiError, ErrorBody, Json};
 use crate::auth::{Credential, Secret};
 use crate::engine::{LoginRequest, LoginSuccess};
+use crate::store::{MembershipKind, MembershipSource};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/login", post(login))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login))
 }
 
 /// What a login presents: an `id_token`, or an `email` and a `password`.
 /// `domain` names the domain; without it a password login's domain is found
 /// from the email.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"domain": "acme", "email": "jane@acme.example", "password": "correct horse"}))]
 pub struct LoginBody {
     /// The domain's name.
     #[serde(default)]
@@ -48,7 +51,7 @@ impl std::fmt::Debug for LoginBody {
 }
 
 /// The account part of a login's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AccountView {
     /// Its id.
     pub id: String,
@@ -63,18 +66,18 @@ pub struct AccountView {
 }
 
 /// One membership in a login's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MembershipView {
     /// `organization`, `team` or `role`.
-    pub kind: String,
+    pub kind: MembershipKind,
     /// Its name.
     pub name: String,
     /// Who gave it: `idp`, `admin`, `invitation` or `scim`.
-    pub source: String,
+    pub source: MembershipSource,
 }
 
 /// A successful login's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// The account.
     pub account: AccountView,
@@ -88,6 +91,28 @@ pub struct LoginResponse {
     pub expires_in: u64,
 }
 
+/// Logs in with a password or an ID token; the first login of a person
+/// provisions their account. A refused login answers the engine's stable
+/// code with a message safe for end users.
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    tag = "login",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in.", body = LoginResponse),
+        (status = 400, description = "`bad-request` (malformed body, or not exactly one credential), or \
+            `domain-required` (an ID token without a domain).", body = ErrorBody),
+        (status = 401, description = "`authentication-failed`, whatever the reason.", body = ErrorBody),
+        (status = 403, description = "`account-locked`, `account-disabled`, `unverified-email`, `denied` (by \
+            the tenant's plugin), `access-denied` (JIT off, not a member) or `provisioning-failed` (a plugin \
+            failed and its binding fails closed).", body = ErrorBody),
+        (status = 404, description = "`unknown-domain`.", body = ErrorBody),
+        (status = 413, description = "`payload-too-large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported-media-type`: not `application/json`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`: retrying may succeed.", body = ErrorBody),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginBody>,
@@ -124,11 +149,7 @@ fn response(success: LoginSuccess, session_token: String, expires_in: u64) -> Lo
         memberships: success
             .memberships
             .into_iter()
-            .map(|m| MembershipView {
-                kind: m.membership.target.kind().to_string(),
-                name: m.name,
-                source: m.membership.source.to_string(),
-            })
+            .map(|m| MembershipView { kind: m.membership.target.kind(), name: m.name, source: m.membership.source })
             .collect(),
         newly_created: success.newly_created,
         session_token,

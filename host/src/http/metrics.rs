@@ -3,25 +3,94 @@
 //! - `provisio_logins_total{outcome}`: logins by outcome (`success` or the
 //!   login error's code);
 //! - `provisio_login_duration_seconds`: a histogram of whole login durations
-//!   (authentication, plugin calls and the transaction).
+//!   (authentication, plugin calls and the transaction);
+//! - `provisio_plugin_call_duration_seconds{hook}`: a histogram of plugin
+//!   call durations (`hook` is `create` or `assign`), whatever their outcome;
+//! - `provisio_plugin_failures_total{hook,kind}`: plugin calls that gave no
+//!   decision, by failure kind (`plugin-error`, `trap`, `limit-exceeded`,
+//!   `malformed`, `unavailable`);
+//! - `provisio_plugin_limit_hits_total{limit}`: limits plugin calls exceeded,
+//!   by limit (`wall-time`, `fuel`, `memory`, `stack`, `output-bytes`,
+//!   `log-bytes`, `host-argument`);
 //! - `provisio_http_responses_total{status}`: answers by status class.
+//!
+//! Plugin calls reach these counters because [`Metrics`] is a
+//! [`LoginObserver`] of the host (`AppState::new` installs it).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Upper bounds of the login duration histogram's buckets, in seconds.
-const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+use crate::engine::{Hook, LoginObserver, PluginCall};
 
-#[derive(Debug, Default)]
+/// Upper bounds of the login duration histogram's buckets, in seconds.
+const LOGIN_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+/// Upper bounds of the plugin call duration histogram's buckets, in seconds:
+/// a sandboxed call costs tens of microseconds, the default wall-time limit
+/// is 100 ms.
+const PLUGIN_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// A histogram: cumulative counts per bucket, the count and the sum.
+#[derive(Debug)]
+struct Histogram {
+    bounds: &'static [f64],
+    buckets: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self { bounds, buckets: vec![0; bounds.len()], count: 0, sum: 0.0 }
+    }
+
+    fn observe(&mut self, duration: Duration) {
+        let seconds = duration.as_secs_f64();
+        for (bound, count) in self.bounds.iter().zip(self.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    /// The series of `name`, each with `labels` (`key="value",…` or empty)
+    /// before `le`.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, n) in self.bounds.iter().zip(&self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
+        let braces = |s: &str| if s.is_empty() { String::new() } else { format!("{{{s}}}") };
+        let _ = writeln!(out, "{name}_sum{} {}", braces(labels), self.sum);
+        let _ = writeln!(out, "{name}_count{} {}", braces(labels), self.count);
+    }
+}
+
+#[derive(Debug)]
 struct Counters {
     logins: BTreeMap<String, u64>,
-    /// Cumulative per bucket, then the count of all observations.
-    duration_buckets: [u64; BUCKETS.len()],
-    duration_count: u64,
-    duration_sum: f64,
+    login_durations: Histogram,
+    plugin_durations: BTreeMap<Hook, Histogram>,
+    plugin_failures: BTreeMap<(Hook, &'static str), u64>,
+    limit_hits: BTreeMap<&'static str, u64>,
     responses: BTreeMap<String, u64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            logins: BTreeMap::new(),
+            login_durations: Histogram::new(LOGIN_BUCKETS),
+            plugin_durations: BTreeMap::new(),
+            plugin_failures: BTreeMap::new(),
+            limit_hits: BTreeMap::new(),
+            responses: BTreeMap::new(),
+        }
+    }
 }
 
 /// The process's counters.
@@ -40,16 +109,9 @@ impl Metrics {
 
     /// Counts a login with this outcome and duration.
     pub fn login(&self, outcome: &str, duration: Duration) {
-        let seconds = duration.as_secs_f64();
         self.with(|c| {
             *c.logins.entry(outcome.to_owned()).or_default() += 1;
-            for (bound, count) in BUCKETS.iter().zip(c.duration_buckets.iter_mut()) {
-                if seconds <= *bound {
-                    *count += 1;
-                }
-            }
-            c.duration_count += 1;
-            c.duration_sum += seconds;
+            c.login_durations.observe(duration);
         });
     }
 
@@ -76,12 +138,22 @@ impl Metrics {
             }
             let _ = writeln!(out, "# HELP provisio_login_duration_seconds Whole login durations.");
             let _ = writeln!(out, "# TYPE provisio_login_duration_seconds histogram");
-            for (bound, n) in BUCKETS.iter().zip(c.duration_buckets.iter()) {
-                let _ = writeln!(out, "provisio_login_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            c.login_durations.render(&mut out, "provisio_login_duration_seconds", "");
+            let _ = writeln!(out, "# HELP provisio_plugin_call_duration_seconds Plugin call durations by hook.");
+            let _ = writeln!(out, "# TYPE provisio_plugin_call_duration_seconds histogram");
+            for (hook, histogram) in &c.plugin_durations {
+                histogram.render(&mut out, "provisio_plugin_call_duration_seconds", &format!("hook=\"{hook}\""));
             }
-            let _ = writeln!(out, "provisio_login_duration_seconds_bucket{{le=\"+Inf\"}} {}", c.duration_count);
-            let _ = writeln!(out, "provisio_login_duration_seconds_sum {}", c.duration_sum);
-            let _ = writeln!(out, "provisio_login_duration_seconds_count {}", c.duration_count);
+            let _ = writeln!(out, "# HELP provisio_plugin_failures_total Plugin calls without a decision, by kind.");
+            let _ = writeln!(out, "# TYPE provisio_plugin_failures_total counter");
+            for ((hook, kind), n) in &c.plugin_failures {
+                let _ = writeln!(out, "provisio_plugin_failures_total{{hook=\"{hook}\",kind=\"{kind}\"}} {n}");
+            }
+            let _ = writeln!(out, "# HELP provisio_plugin_limit_hits_total Limits exceeded by plugin calls.");
+            let _ = writeln!(out, "# TYPE provisio_plugin_limit_hits_total counter");
+            for (limit, n) in &c.limit_hits {
+                let _ = writeln!(out, "provisio_plugin_limit_hits_total{{limit=\"{limit}\"}} {n}");
+            }
             let _ = writeln!(out, "# HELP provisio_http_responses_total HTTP responses by status class.");
             let _ = writeln!(out, "# TYPE provisio_http_responses_total counter");
             for (class, n) in &c.responses {
@@ -89,6 +161,23 @@ impl Metrics {
             }
             out
         })
+    }
+}
+
+impl LoginObserver for Metrics {
+    fn plugin_call(&self, call: &PluginCall<'_>) {
+        self.with(|c| {
+            c.plugin_durations
+                .entry(call.hook)
+                .or_insert_with(|| Histogram::new(PLUGIN_BUCKETS))
+                .observe(call.duration);
+            if call.failure.is_some() {
+                *c.plugin_failures.entry((call.hook, call.outcome())).or_default() += 1;
+            }
+            if let Some(limit) = call.limit() {
+                *c.limit_hits.entry(limit.as_str()).or_default() += 1;
+            }
+        });
     }
 }
 

@@ -9,8 +9,14 @@
 //! | `POST /v1/login` | anyone | log in; answers the account, memberships and a session token |
 //! | `GET /.well-known/jwks.json` | anyone | the keys that verify session tokens |
 //! | `GET /healthz`, `/readyz`, `/metrics` | anyone | liveness, store reachability, Prometheus text |
+//! | `GET /openapi.json` | anyone | the OpenAPI 3.1 document of every route |
 //! | `POST`, `GET /v1/organizations` | operator | create (answers the API token, once) or list organizations |
 //! | `/v1/orgs/{org}/…` | the organization's token or the operator | teams, roles, domains, providers, invitations, accounts, plugins, bindings, audit |
+//! | `POST`, `GET /v1/orgs/{org}/tokens`, `DELETE …/tokens/{id}` | the organization's token or the operator | issue (answers the token, once), list or revoke the organization's API tokens |
+//!
+//! Routes are registered only through `utoipa_axum::routes!` over handlers
+//! annotated with `#[utoipa::path]`: the router and the OpenAPI document
+//! are built from the same lists (see `openapi.rs`).
 //!
 //! Errors are JSON `{ "code", "message", "request_id" }`; every answer has
 //! an `x-request-id` header. JSON bodies are limited to
@@ -22,6 +28,8 @@ mod admin;
 mod error;
 mod login;
 mod metrics;
+mod openapi;
+mod service;
 mod session;
 mod tenancy;
 
@@ -35,17 +43,18 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
 
-pub use error::{ApiError, Json, Query, RawBody};
+pub use error::{ApiError, ErrorBody, Json, Query, RawBody};
 pub use login::{LoginBody, LoginResponse};
 pub use metrics::Metrics;
+pub use service::{Jwks, Status};
 pub use session::{KeyError, SessionClaims, SessionSigner};
-pub use tenancy::{ApiTokens, BoxFuture, Caller, MemoryApiTokens, TOKEN_PREFIX};
+pub use tenancy::{ApiTokens, BoxFuture, Caller, StoreApiTokens, TOKEN_PREFIX};
 
 use crate::auth::Secret;
 use crate::engine::Host;
-use crate::store::OrgId;
+use crate::store::{ApiTokenRecord, OrgId};
 
 /// The header that carries a request's id, in both directions.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -104,9 +113,11 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// The state over `host`: loads (or creates) the session signing key.
-    /// API tokens are kept in memory until [`AppState::with_api_tokens`]
-    /// says otherwise.
+    /// The state over `host`: loads (or creates) the session signing key,
+    /// and counts `host`'s plugin calls in this state's [`Metrics`].
+    /// Organization API tokens are kept in the host's store
+    /// ([`StoreApiTokens`]) unless [`AppState::with_api_tokens`] says
+    /// otherwise.
     pub fn new(host: Host, config: HttpConfig) -> Result<Self, KeyError> {
         let signer = SessionSigner::new(
             config.signing_key_path.as_deref(),
@@ -114,12 +125,15 @@ impl AppState {
             &config.audience,
             config.session_ttl,
         )?;
+        let tokens = Arc::new(StoreApiTokens::new(host.store().clone()));
+        let metrics = Arc::new(Metrics::default());
         Ok(Self {
-            host,
+            // The plugin calls of this state's logins reach `/metrics`.
+            host: host.with_observer(metrics.clone()),
             config: Arc::new(config),
             signer: Arc::new(signer),
-            tokens: Arc::new(MemoryApiTokens::default()),
-            metrics: Arc::new(Metrics::default()),
+            tokens,
+            metrics,
         })
     }
 
@@ -149,29 +163,34 @@ impl AppState {
         &self.metrics
     }
 
-    /// Makes an API token for `org`: the token is returned (to show once),
-    /// only its hash is kept.
-    pub async fn issue_api_token(&self, org: &OrgId) -> Result<String, ApiError> {
+    /// Makes an API token for `org` called `name`: the token is returned
+    /// (to show once) with its record; only its hash is kept.
+    pub async fn issue_api_token(&self, org: &OrgId, name: &str) -> Result<(ApiTokenRecord, String), ApiError> {
         let (token, hash) = tenancy::new_token();
-        self.tokens.insert(hash, org.clone()).await?;
-        Ok(token)
+        let record = self.tokens.insert(hash, org, name).await?;
+        Ok((record, token))
     }
 }
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/.well-known/jwks.json", get(jwks))
-        .merge(login::routes())
-        .merge(admin::routes(state.config.plugin_body_limit))
+    let (routes, document) = api(state.config.plugin_body_limit).split_for_parts();
+    routes
         .fallback(not_found)
+        .layer(axum::Extension(service::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), request_id))
         .with_state(state)
+}
+
+/// Every route with its OpenAPI description: the one list that both the
+/// router and `/openapi.json` are made from.
+fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::frame())
+        .merge(service::routes())
+        .merge(login::routes())
+        .merge(admin::routes(plugin_body_limit))
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` completes, then
@@ -182,25 +201,6 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
-}
-
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok" }))
-}
-
-async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    match state.host.store().organization(&OrgId::new("")).await {
-        Ok(_) => Ok(axum::Json(serde_json::json!({ "status": "ready" }))),
-        Err(_) => Err(ApiError::Unavailable),
-    }
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
-}
-
-async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(state.signer.jwks().clone()))
 }
 
 async fn not_found() -> ApiError {

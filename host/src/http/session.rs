@@ -160,6 +160,12 @@ impl SessionSigner {
 
     /// Signs `claims`.
     pub fn sign(&self, claims: &SessionClaims) -> Result<String, KeyError> {
+        self.sign_any(claims)
+    }
+
+    /// Signs any claims with this key (EdDSA, with this key's `kid`): how the
+    /// demo's identity provider mints ID tokens.
+    pub fn sign_any(&self, claims: &impl Serialize) -> Result<String, KeyError> {
         let header = Header { kid: Some(self.kid.clone()), ..Header::new(Algorithm::EdDSA) };
         jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| KeyError::Key(e.to_string()))
     }

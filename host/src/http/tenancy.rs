@@ -7,14 +7,13 @@
 //! is enough). An organization's token gets `404 not-found` for anything
 //! outside its organization, exactly as if it did not exist.
 //!
-//! The store has no table for API tokens yet: [`ApiTokens`] is the seam, and
-//! [`MemoryApiTokens`] keeps them in memory only, so tokens are lost at
-//! restart. This is temporary, until the store keeps them.
+//! [`ApiTokens`] is where organization tokens are kept: by default
+//! [`StoreApiTokens`], the store's `api_tokens` table, so tokens survive a
+//! restart and are shared by every host on one database. A revoked token
+//! stops authenticating at its next request.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -23,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::{OrgId, StoreError};
+use crate::store::{ApiTokenRecord, OrgId, Store, StoreError};
 
 /// The prefix of every organization API token, so that a leaked one is easy
 /// to recognise in logs and scanners.
@@ -32,29 +31,59 @@ pub const TOKEN_PREFIX: &str = "pvo_";
 /// A boxed future, for the object-safe [`ApiTokens`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where organization API tokens are kept, by the SHA-256 of the token.
+/// Where organization API tokens are kept, by the SHA-256 of the token
+/// (never the token itself).
 pub trait ApiTokens: Send + Sync + 'static {
-    /// Remembers that the token with this hash acts for `org`.
-    fn insert(&self, hash: [u8; 32], org: OrgId) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// The organization the token with this hash acts for.
+    /// Remembers that the token with this hash acts for `org`, under `name`.
+    fn insert<'a>(
+        &'a self,
+        hash: [u8; 32],
+        org: &'a OrgId,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ApiTokenRecord, StoreError>>;
+    /// The organization the token with this hash acts for, unless revoked.
     fn find(&self, hash: [u8; 32]) -> BoxFuture<'_, Result<Option<OrgId>, StoreError>>;
+    /// The organization's tokens, revoked ones included.
+    fn list<'a>(&'a self, org: &'a OrgId) -> BoxFuture<'a, Result<Vec<ApiTokenRecord>, StoreError>>;
+    /// Revokes the organization's token with this public id; `NotFound`
+    /// when it has none.
+    fn revoke<'a>(&'a self, org: &'a OrgId, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
-/// API tokens in memory: lost at restart. Temporary, until the store keeps them.
-#[derive(Debug, Default)]
-pub struct MemoryApiTokens {
-    tokens: Mutex<HashMap<[u8; 32], OrgId>>,
+/// API tokens in the store: they survive restarts and are shared by every
+/// host on the same database.
+#[derive(Debug, Clone)]
+pub struct StoreApiTokens {
+    store: Store,
 }
 
-impl ApiTokens for MemoryApiTokens {
-    fn insert(&self, hash: [u8; 32], org: OrgId) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, org);
-        Box::pin(async { Ok(()) })
+impl StoreApiTokens {
+    /// Tokens kept in `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl ApiTokens for StoreApiTokens {
+    fn insert<'a>(
+        &'a self,
+        hash: [u8; 32],
+        org: &'a OrgId,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ApiTokenRecord, StoreError>> {
+        Box::pin(async move { self.store.create_api_token(org, name, &hash).await })
     }
 
     fn find(&self, hash: [u8; 32]) -> BoxFuture<'_, Result<Option<OrgId>, StoreError>> {
-        let found = self.tokens.lock().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned();
-        Box::pin(async move { Ok(found) })
+        Box::pin(async move { self.store.api_token_org(&hash).await })
+    }
+
+    fn list<'a>(&'a self, org: &'a OrgId) -> BoxFuture<'a, Result<Vec<ApiTokenRecord>, StoreError>> {
+        Box::pin(self.store.list_api_tokens(org))
+    }
+
+    fn revoke<'a>(&'a self, org: &'a OrgId, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.store.revoke_api_token(org, id))
     }
 }
 

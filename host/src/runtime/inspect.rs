@@ -38,6 +38,9 @@ pub enum World {
 }
 
 impl World {
+    /// Every world of the contract.
+    pub const ALL: [Self; 3] = [Self::IdentityCreatorPlugin, Self::AssignmentProviderPlugin, Self::Provisioner];
+
     /// The world's name in the WIT package.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,9 +52,7 @@ impl World {
 
     /// The world with this name, as [`World::as_str`] writes it.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::IdentityCreatorPlugin, Self::AssignmentProviderPlugin, Self::Provisioner]
-            .into_iter()
-            .find(|w| w.as_str() == name)
+        Self::ALL.into_iter().find(|w| w.as_str() == name)
     }
 
     /// Whether plugins of this world can create identities.

@@ -41,10 +41,14 @@ use super::{BackendKind, DatabaseUrl, StoreError, StoreOptions};
 
 /// The migrations of each backend, embedded in the binary. A test checks
 /// that these lists match the files under `host/migrations/`.
-pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "identity store", include_str!("../../migrations/sqlite/0001_identity_store.sql"))];
-pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql"))];
+pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "identity store", include_str!("../../migrations/sqlite/0001_identity_store.sql")),
+    (2, "api tokens", include_str!("../../migrations/sqlite/0002_api_tokens.sql")),
+];
+pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql")),
+    (2, "api tokens", include_str!("../../migrations/postgres/0002_api_tokens.sql")),
+];
 
 /// sqlx's migrator over embedded migrations: what `sqlx::migrate!` builds,
 /// without the proc-macro crate (same checksums, same `_sqlx_migrations`

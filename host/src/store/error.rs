@@ -15,8 +15,8 @@ pub enum StoreError {
     Conflict {
         /// Which uniqueness rule: `"account email"`, `"account username"`,
         /// `"link"`, `"organization name"`, `"team name"`, `"role name"`,
-        /// `"domain name"`, `"email domain"`, `"provider name"`, or
-        /// `"record"` when the database did not say.
+        /// `"domain name"`, `"email domain"`, `"provider name"`, `"api token"`,
+        /// or `"record"` when the database did not say.
         what: &'static str,
     },
     /// The record asked for, or one it refers to, does not exist.
@@ -65,6 +65,7 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("domains_name_key", "domains.name", "domain name"),
     ("email_domains_pkey", "email_domains.email_domain", "email domain"),
     ("providers_domain_id_name_key", "providers.domain_id, providers.name", "provider name"),
+    ("api_tokens_pkey", "api_tokens.hash", "api token"),
 ];
 
 const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";

@@ -1,5 +1,6 @@
 //! The identity store: organizations, domains, providers, accounts, links,
-//! memberships, invitations, plugins, bindings and audit events, in SQLite
+//! memberships, invitations, plugins, bindings, audit events and the hashes
+//! of organization API tokens, in SQLite
 //! (a file, the embedded default) or PostgreSQL (shared by several hosts),
 //! chosen at run time from the database URL.
 //!
@@ -45,6 +46,7 @@ mod ids;
 mod model;
 mod orgs;
 mod plugins;
+mod tokens;
 mod tx;
 mod url;
 
@@ -56,9 +58,9 @@ pub use ids::{
     MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, SyncMode, TeamId,
 };
 pub use model::{
-    Account, AuditEvent, AuditFilter, Binding, Domain, Invitation, Membership, MembershipTarget, NamedMembership,
-    NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization, PasswordHash, PluginRecord, Provider,
-    Role, Team, normalize_email, now_ms,
+    Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, Invitation, Membership, MembershipTarget,
+    NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization, PasswordHash,
+    PluginRecord, Provider, Role, Team, normalize_email, now_ms,
 };
 pub use tx::Tx;
 pub use url::DatabaseUrl;

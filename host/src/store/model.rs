@@ -55,6 +55,29 @@ pub struct Role {
     pub name: String,
 }
 
+/// An organization API token as the store keeps it: never the token itself,
+/// only its SHA-256, of which the first [`ApiTokenRecord::ID_LEN`] hex
+/// characters are the token's public id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    /// Its public id: the start of the token's SHA-256 in lower-case hex.
+    /// Names the token in lists and revocations; says nothing about the token.
+    pub id: String,
+    /// The organization it acts for.
+    pub org: OrgId,
+    /// What its maker called it.
+    pub name: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it was revoked; a revoked token no longer authenticates.
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiTokenRecord {
+    /// How many hex characters of the hash make the public id.
+    pub const ID_LEN: usize = 16;
+}
+
 /// An authentication domain with everything a login needs to know about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {

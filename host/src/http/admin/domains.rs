@@ -4,10 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use super::org::own_team;
+use super::views::{DomainView, ProviderView};
+use super::{BindingPath, DomainPath, OrgPath};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Json};
+use crate::http::openapi::{AdminErrors, BodyErrors, Conflict, Unprocessable};
 use crate::http::tenancy::Caller;
 use crate::store::{Binding, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, SyncMode};
 
@@ -20,13 +24,19 @@ pub(crate) async fn own_domain(state: &AppState, org: &OrgId, domain: &str) -> R
 }
 
 /// A domain to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct DomainBody {
+    /// Its unique name: what a login's `domain` says.
     name: String,
+    /// Whether just-in-time provisioning of memberships is on (default on).
     #[serde(default = "yes")]
+    #[schema(default = true)]
     jit: bool,
+    /// A team of the organization that a new member joins when the
+    /// identity provider sent no group.
     #[serde(default)]
     default_team: Option<String>,
+    /// Email domains to claim; each may belong to one domain only.
     #[serde(default)]
     email_domains: Vec<String>,
 }
@@ -35,19 +45,39 @@ fn yes() -> bool {
     true
 }
 
+/// The organization's domains.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/domains",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    responses((status = 200, description = "Its domains.", body = Vec<DomainView>), AdminErrors),
+)]
 pub(crate) async fn list_domains(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
-) -> Result<axum::Json<Vec<Domain>>, ApiError> {
+    Path(OrgPath { org }): Path<OrgPath>,
+) -> Result<axum::Json<Vec<DomainView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok(axum::Json(state.host.store().list_domains(&org).await?))
+    let domains = state.host.store().list_domains(&org).await?;
+    Ok(axum::Json(domains.into_iter().map(DomainView::from).collect()))
 }
 
+/// Creates a domain (without providers: add them next).
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/domains",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    request_body = DomainBody,
+    responses((status = 201, description = "Created.", body = DomainView), BodyErrors, AdminErrors, Conflict),
+)]
 pub(crate) async fn create_domain(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     Json(body): Json<DomainBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
@@ -56,25 +86,38 @@ pub(crate) async fn create_domain(
         None => None,
     };
     let new = NewDomain { org, name: body.name, jit: body.jit, default_team, email_domains: body.email_domains };
-    Ok((StatusCode::CREATED, axum::Json(state.host.store().create_domain(new).await?)))
+    let domain = DomainView::from(state.host.store().create_domain(new).await?);
+    Ok((StatusCode::CREATED, axum::Json(domain)))
 }
 
+/// The domain, with its providers in order.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/domains/{domain}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(DomainPath),
+    responses((status = 200, description = "The domain.", body = DomainView), AdminErrors),
+)]
 pub(crate) async fn get_domain(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, domain)): Path<(String, String)>,
-) -> Result<axum::Json<Domain>, ApiError> {
+    Path(DomainPath { org, domain }): Path<DomainPath>,
+) -> Result<axum::Json<DomainView>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok(axum::Json(own_domain(&state, &org, &domain).await?))
+    Ok(axum::Json(own_domain(&state, &org, &domain).await?.into()))
 }
 
 /// A change to a domain: fields left out keep their value; `default_team:
 /// null` removes the default team.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct DomainPatch {
+    /// Turns just-in-time provisioning of memberships on or off.
     #[serde(default)]
     jit: Option<bool>,
+    /// A team of the organization, or `null` for none.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     default_team: Option<Option<String>>,
 }
 
@@ -83,12 +126,22 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Changes the domain's JIT switch or default team.
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/domains/{domain}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(DomainPath),
+    request_body = DomainPatch,
+    responses((status = 200, description = "The domain as changed.", body = DomainView), BodyErrors, AdminErrors),
+)]
 pub(crate) async fn update_domain(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, domain)): Path<(String, String)>,
+    Path(DomainPath { org, domain }): Path<DomainPath>,
     Json(patch): Json<DomainPatch>,
-) -> Result<axum::Json<Domain>, ApiError> {
+) -> Result<axum::Json<DomainView>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let current = own_domain(&state, &org, &domain).await?;
     let default_team = match patch.default_team {
@@ -98,15 +151,19 @@ pub(crate) async fn update_domain(
     };
     let jit = patch.jit.unwrap_or(current.jit);
     state.host.store().update_domain(&current.id, jit, default_team.as_ref()).await?;
-    Ok(axum::Json(own_domain(&state, &org, &domain).await?))
+    Ok(axum::Json(own_domain(&state, &org, &domain).await?.into()))
 }
 
 /// A provider to add at the end of the domain's order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct ProviderBody {
+    /// Its name, unique in the domain: what a principal's `provider` says.
     name: String,
     kind: ProviderKind,
+    /// Its settings: `{}` for `password`; for `oidc`, `issuer`, `audience`
+    /// and the keys (`jwks` inline or `jwks_url`).
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     config: serde_json::Value,
 }
 
@@ -114,10 +171,27 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+/// Adds a provider at the end of the domain's order; its configuration is
+/// checked now.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/domains/{domain}/providers",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(DomainPath),
+    request_body = ProviderBody,
+    responses(
+        (status = 201, description = "Added.", body = ProviderView),
+        BodyErrors,
+        AdminErrors,
+        Conflict,
+        Unprocessable,
+    ),
+)]
 pub(crate) async fn add_provider(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, domain)): Path<(String, String)>,
+    Path(DomainPath { org, domain }): Path<DomainPath>,
     Json(body): Json<ProviderBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
@@ -127,11 +201,12 @@ pub(crate) async fn add_provider(
     crate::auth::ProviderConfig::from_parts(body.kind.as_str(), &body.config)
         .map_err(|e| ApiError::Unprocessable(format!("invalid provider configuration: {e}")))?;
     let new = NewProvider { name: body.name, kind: body.kind, config: body.config.to_string() };
-    Ok((StatusCode::CREATED, axum::Json(state.host.store().add_provider(&domain.id, new).await?)))
+    let provider = ProviderView::from(state.host.store().add_provider(&domain.id, new).await?);
+    Ok((StatusCode::CREATED, axum::Json(provider)))
 }
 
 /// A binding of a domain's provider, as the API reads and writes it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct BindingBody {
     /// The identity creator's hash; none for the built-in one.
     #[serde(default)]
@@ -141,9 +216,12 @@ pub(crate) struct BindingBody {
     assigner: Option<String>,
     /// The plugins' configuration, a JSON object.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     config: serde_json::Value,
-    /// Limit overrides, a JSON object.
+    /// Limit overrides, a JSON object: `wall_time` (milliseconds), `fuel`,
+    /// `memory_bytes`, `output_bytes`, `log_bytes`, `host_argument_bytes`.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     limits: serde_json::Value,
     #[serde(default)]
     failure_policy: FailurePolicy,
@@ -152,8 +230,9 @@ pub(crate) struct BindingBody {
 }
 
 /// A binding in an answer: the provider it is for, and the binding.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BindingView {
+    /// The provider's id.
     provider: String,
     #[serde(flatten)]
     binding: BindingBody,
@@ -176,10 +255,19 @@ impl From<Binding> for BindingView {
     }
 }
 
+/// The bindings of the domain's providers.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/domains/{domain}/bindings",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(DomainPath),
+    responses((status = 200, description = "Its bindings.", body = Vec<BindingView>), AdminErrors),
+)]
 pub(crate) async fn list_bindings(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, domain)): Path<(String, String)>,
+    Path(DomainPath { org, domain }): Path<DomainPath>,
 ) -> Result<axum::Json<Vec<BindingView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let domain = own_domain(&state, &org, &domain).await?;
@@ -189,10 +277,24 @@ pub(crate) async fn list_bindings(
 
 /// Binds (or re-binds: the rollback) plugins to a provider of the domain;
 /// effective at the next login. `422 unprocessable` names what is wrong.
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/domains/{domain}/bindings/{provider}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(BindingPath),
+    request_body = BindingBody,
+    responses(
+        (status = 200, description = "Bound; effective at the next login.", body = BindingView),
+        BodyErrors,
+        AdminErrors,
+        Unprocessable,
+    ),
+)]
 pub(crate) async fn put_binding(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, domain, provider)): Path<(String, String, String)>,
+    Path(BindingPath { org, domain, provider }): Path<BindingPath>,
     Json(body): Json<BindingBody>,
 ) -> Result<axum::Json<BindingView>, ApiError> {
     let org = caller.org(&state, &org).await?;

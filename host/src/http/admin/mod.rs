@@ -9,29 +9,75 @@
 mod domains;
 mod org;
 mod plugins;
+mod tokens;
+mod views;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
+use utoipa_axum::routes;
 
 use super::AppState;
 
-pub(super) fn routes(plugin_body_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route("/v1/organizations", post(org::create_organization).get(org::list_organizations))
-        .route("/v1/orgs/{org}", get(org::get_organization))
-        .route("/v1/orgs/{org}/teams", get(org::list_teams).post(org::create_team))
-        .route("/v1/orgs/{org}/roles", get(org::list_roles).post(org::create_role))
-        .route("/v1/orgs/{org}/invitations", get(org::list_invitations).post(org::create_invitation))
-        .route("/v1/orgs/{org}/accounts", get(org::list_accounts))
-        .route("/v1/orgs/{org}/accounts/{account}/lock", post(org::lock_account))
-        .route("/v1/orgs/{org}/accounts/{account}/unlock", post(org::unlock_account))
-        .route("/v1/orgs/{org}/domains", get(domains::list_domains).post(domains::create_domain))
-        .route("/v1/orgs/{org}/domains/{domain}", get(domains::get_domain).patch(domains::update_domain))
-        .route("/v1/orgs/{org}/domains/{domain}/providers", post(domains::add_provider))
-        .route("/v1/orgs/{org}/domains/{domain}/bindings", get(domains::list_bindings))
-        .route("/v1/orgs/{org}/domains/{domain}/bindings/{provider}", put(domains::put_binding))
-        .route("/v1/orgs/{org}/audit", get(plugins::list_audit))
-        .route("/v1/orgs/{org}/plugins", get(plugins::list_plugins))
-        .route("/v1/orgs/{org}/plugins", post(plugins::upload_plugin).layer(DefaultBodyLimit::max(plugin_body_limit)))
+pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(org::create_organization, org::list_organizations))
+        .routes(routes!(org::get_organization))
+        .routes(routes!(org::list_teams, org::create_team))
+        .routes(routes!(org::list_roles, org::create_role))
+        .routes(routes!(org::list_invitations, org::create_invitation))
+        .routes(routes!(org::list_accounts))
+        .routes(routes!(org::lock_account))
+        .routes(routes!(org::unlock_account))
+        .routes(routes!(domains::list_domains, domains::create_domain))
+        .routes(routes!(domains::get_domain, domains::update_domain))
+        .routes(routes!(domains::add_provider))
+        .routes(routes!(domains::list_bindings))
+        .routes(routes!(domains::put_binding))
+        .routes(routes!(tokens::list_tokens, tokens::issue_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(plugins::list_audit))
+        .routes(routes!(plugins::list_plugins))
+        .routes(routes!(plugins::upload_plugin).layer(DefaultBodyLimit::max(plugin_body_limit)))
+}
+
+/// `/v1/orgs/{org}/…`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct OrgPath {
+    /// The organization's id.
+    pub(crate) org: String,
+}
+
+/// `/v1/orgs/{org}/accounts/{account}/…`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct AccountPath {
+    /// The organization's id.
+    pub(crate) org: String,
+    /// The account's id (a member of the organization).
+    pub(crate) account: String,
+}
+
+/// `/v1/orgs/{org}/domains/{domain}/…`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct DomainPath {
+    /// The organization's id.
+    pub(crate) org: String,
+    /// The domain's id.
+    pub(crate) domain: String,
+}
+
+/// `/v1/orgs/{org}/domains/{domain}/bindings/{provider}`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct BindingPath {
+    /// The organization's id.
+    pub(crate) org: String,
+    /// The domain's id.
+    pub(crate) domain: String,
+    /// The id of one of the domain's providers.
+    pub(crate) provider: String,
 }

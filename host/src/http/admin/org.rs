@@ -4,26 +4,50 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::views::{InvitationView, OrganizationView, RoleView, TeamView};
+use super::{AccountPath, OrgPath};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Json, Query};
 use crate::http::login::AccountView;
+use crate::http::openapi::{AdminErrors, BodyErrors, Conflict, OperatorErrors, QueryError, Unprocessable};
 use crate::http::tenancy::Caller;
-use crate::store::{Account, AccountId, AccountState, Invitation, OrgId, Organization, Role, Team, TeamId};
+use crate::store::{Account, AccountId, AccountState, OrgId, TeamId};
 
 /// `{ "name": … }`: what creating an organization, team or role needs.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct NameBody {
+    /// The name, unique among its kind (organizations platform-wide, teams
+    /// and roles in their organization).
     name: String,
 }
 
+/// The name of the API token an organization is created with.
+const FIRST_TOKEN: &str = "initial";
+
 /// A new organization and its first API token, shown only this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CreatedOrganization {
-    organization: Organization,
+    organization: OrganizationView,
+    /// The organization's first API token (`pvo_…`); only its hash is kept.
     api_token: String,
 }
 
+/// Creates an organization and its first API token.
+#[utoipa::path(
+    post,
+    path = "/v1/organizations",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = NameBody,
+    responses(
+        (status = 201, description = "Created; the token is shown only this once.", body = CreatedOrganization),
+        BodyErrors,
+        OperatorErrors,
+        Conflict,
+    ),
+)]
 pub(crate) async fn create_organization(
     State(state): State<AppState>,
     caller: Caller,
@@ -31,63 +55,122 @@ pub(crate) async fn create_organization(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.operator()?;
     let organization = state.host.store().create_organization(&body.name).await?;
-    let api_token = state.issue_api_token(&organization.id).await?;
+    let (_, api_token) = state.issue_api_token(&organization.id, FIRST_TOKEN).await?;
+    let organization = organization.into();
     Ok((StatusCode::CREATED, axum::Json(CreatedOrganization { organization, api_token })))
 }
 
+/// Lists every organization.
+#[utoipa::path(
+    get,
+    path = "/v1/organizations",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every organization.", body = Vec<OrganizationView>), OperatorErrors),
+)]
 pub(crate) async fn list_organizations(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<axum::Json<Vec<Organization>>, ApiError> {
+) -> Result<axum::Json<Vec<OrganizationView>>, ApiError> {
     caller.operator()?;
-    Ok(axum::Json(state.host.store().list_organizations().await?))
+    Ok(axum::Json(views(state.host.store().list_organizations().await?)))
 }
 
+/// The organization.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    responses((status = 200, description = "The organization.", body = OrganizationView), AdminErrors),
+)]
 pub(crate) async fn get_organization(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
-) -> Result<axum::Json<Organization>, ApiError> {
+    Path(OrgPath { org }): Path<OrgPath>,
+) -> Result<axum::Json<OrganizationView>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    state.host.store().organization(&org).await?.map(axum::Json).ok_or(ApiError::NotFound)
+    let organization = state.host.store().organization(&org).await?.ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(organization.into()))
 }
 
+/// The organization's teams.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/teams",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    responses((status = 200, description = "Its teams.", body = Vec<TeamView>), AdminErrors),
+)]
 pub(crate) async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
-) -> Result<axum::Json<Vec<Team>>, ApiError> {
+    Path(OrgPath { org }): Path<OrgPath>,
+) -> Result<axum::Json<Vec<TeamView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok(axum::Json(state.host.store().list_teams(&org).await?))
+    Ok(axum::Json(views(state.host.store().list_teams(&org).await?)))
 }
 
+/// Creates a team.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/teams",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    request_body = NameBody,
+    responses((status = 201, description = "Created.", body = TeamView), BodyErrors, AdminErrors, Conflict),
+)]
 pub(crate) async fn create_team(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     Json(body): Json<NameBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok((StatusCode::CREATED, axum::Json(state.host.store().create_team(&org, &body.name).await?)))
+    let team = TeamView::from(state.host.store().create_team(&org, &body.name).await?);
+    Ok((StatusCode::CREATED, axum::Json(team)))
 }
 
+/// The organization's roles.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/roles",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    responses((status = 200, description = "Its roles.", body = Vec<RoleView>), AdminErrors),
+)]
 pub(crate) async fn list_roles(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
-) -> Result<axum::Json<Vec<Role>>, ApiError> {
+    Path(OrgPath { org }): Path<OrgPath>,
+) -> Result<axum::Json<Vec<RoleView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok(axum::Json(state.host.store().list_roles(&org).await?))
+    Ok(axum::Json(views(state.host.store().list_roles(&org).await?)))
 }
 
+/// Creates a role.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/roles",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    request_body = NameBody,
+    responses((status = 201, description = "Created.", body = RoleView), BodyErrors, AdminErrors, Conflict),
+)]
 pub(crate) async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     Json(body): Json<NameBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok((StatusCode::CREATED, axum::Json(state.host.store().create_role(&org, &body.name).await?)))
+    let role = RoleView::from(state.host.store().create_role(&org, &body.name).await?);
+    Ok((StatusCode::CREATED, axum::Json(role)))
 }
 
 /// Checks that `team` is a team of `org`; `NotFound` otherwise.
@@ -97,26 +180,47 @@ pub(crate) async fn own_team(state: &AppState, org: &OrgId, team: &str) -> Resul
 }
 
 /// An invitation to make.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct InvitationBody {
+    /// The invited email; the invitation is accepted at its first login.
     email: String,
+    /// A team of the organization the invitee joins.
     #[serde(default)]
     team: Option<String>,
 }
 
+/// The organization's invitations.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/invitations",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    responses((status = 200, description = "Its invitations.", body = Vec<InvitationView>), AdminErrors),
+)]
 pub(crate) async fn list_invitations(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
-) -> Result<axum::Json<Vec<Invitation>>, ApiError> {
+    Path(OrgPath { org }): Path<OrgPath>,
+) -> Result<axum::Json<Vec<InvitationView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    Ok(axum::Json(state.host.store().list_invitations(&org).await?))
+    Ok(axum::Json(views(state.host.store().list_invitations(&org).await?)))
 }
 
+/// Invites an email address to the organization, optionally into a team.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/invitations",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    request_body = InvitationBody,
+    responses((status = 201, description = "Created.", body = InvitationView), BodyErrors, AdminErrors, Conflict),
+)]
 pub(crate) async fn create_invitation(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     Json(body): Json<InvitationBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
@@ -125,15 +229,16 @@ pub(crate) async fn create_invitation(
         None => None,
     };
     let invitation = state.host.store().create_invitation(&org, &body.email, team.as_ref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(invitation)))
+    Ok((StatusCode::CREATED, axum::Json(InvitationView::from(invitation))))
 }
 
 /// An account as the admin API shows it (never its password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AdminAccount {
     #[serde(flatten)]
     account: AccountView,
     state: AccountState,
+    /// When it was created, unix milliseconds.
     created_at: i64,
 }
 
@@ -153,19 +258,31 @@ impl From<Account> for AdminAccount {
     }
 }
 
-/// A page of accounts: `after` is the last email of the previous page.
-#[derive(Debug, Deserialize)]
+/// A page of accounts, ordered by email.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AccountPage {
+    /// The last email of the previous page.
     #[serde(default)]
     after: Option<String>,
+    /// At most this many (default 100).
     #[serde(default)]
     limit: Option<u32>,
 }
 
+/// The organization's members' accounts, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/accounts",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath, AccountPage),
+    responses((status = 200, description = "A page of accounts.", body = Vec<AdminAccount>), QueryError, AdminErrors),
+)]
 pub(crate) async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     Query(page): Query<AccountPage>,
 ) -> Result<axum::Json<Vec<AdminAccount>>, ApiError> {
     let org = caller.org(&state, &org).await?;
@@ -174,18 +291,37 @@ pub(crate) async fn list_accounts(
     Ok(axum::Json(accounts.into_iter().map(AdminAccount::from).collect()))
 }
 
+/// Locks a member's account: its logins are refused (in every organization
+/// it belongs to) until it is unlocked.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/accounts/{account}/lock",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(AccountPath),
+    responses((status = 204, description = "Locked."), AdminErrors, Unprocessable),
+)]
 pub(crate) async fn lock_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, account)): Path<(String, String)>,
+    Path(AccountPath { org, account }): Path<AccountPath>,
 ) -> Result<StatusCode, ApiError> {
     set_state(&state, &caller, &org, &account, AccountState::Locked).await
 }
 
+/// Unlocks a member's account.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/accounts/{account}/unlock",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(AccountPath),
+    responses((status = 204, description = "Unlocked."), AdminErrors, Unprocessable),
+)]
 pub(crate) async fn unlock_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path((org, account)): Path<(String, String)>,
+    Path(AccountPath { org, account }): Path<AccountPath>,
 ) -> Result<StatusCode, ApiError> {
     set_state(&state, &caller, &org, &account, AccountState::Active).await
 }
@@ -210,4 +346,9 @@ async fn set_state(
     }
     state.host.store().set_account_state(&account, to).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records as their views.
+fn views<R, V: From<R>>(records: Vec<R>) -> Vec<V> {
+    records.into_iter().map(V::from).collect()
 }

@@ -12,13 +12,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
+use super::OrgPath;
 use super::domains::own_domain;
+use super::views::{PluginCheck, PluginView};
 use crate::http::AppState;
-use crate::http::error::{ApiError, Query, RawBody};
+use crate::http::error::{ApiError, ErrorBody, Query, RawBody};
+use crate::http::openapi::{AdminErrors, QueryError};
 use crate::http::tenancy::Caller;
-use crate::runtime::PluginInfo;
-use crate::store::{AuditFilter, OrgId, PluginRecord};
+use crate::store::{AuditFilter, OrgId};
 
 /// The `uploaded_by` an organization's uploads are recorded with.
 fn uploader(org: &OrgId) -> String {
@@ -26,31 +29,69 @@ fn uploader(org: &OrgId) -> String {
 }
 
 /// An upload's answer: the stored version and the `plugin check` report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UploadAnswer {
-    plugin: PluginRecord,
-    check: PluginInfo,
+    plugin: PluginView,
+    check: PluginCheck,
 }
 
-/// `POST /v1/orgs/{org}/plugins` with the component's bytes as the body.
-/// `201` with the report; `422 plugin-refused` naming what breaks the
-/// contract; `413` over the upload limit.
+/// What an upload may answer about the component.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum UploadErrors {
+    /// `payload-too-large`: over the plugin upload limit (16 MiB by default).
+    #[response(status = 413)]
+    PayloadTooLarge(ErrorBody),
+    /// `plugin-refused`: not a component, no Provisio world, a forbidden
+    /// import, or its `name()` failed; the message names the problem.
+    #[response(status = 422)]
+    PluginRefused(ErrorBody),
+}
+
+/// Uploads a plugin: the component's bytes as the body. It is checked
+/// against the contract and precompiled before it is stored, and answers
+/// the `provisio plugin check` report. Uploading a stored version again
+/// answers the same.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/plugins",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    request_body(content = [u8], content_type = "application/wasm", description = "A WebAssembly component."),
+    responses(
+        (status = 201, description = "Accepted and stored, with the check report.", body = UploadAnswer),
+        AdminErrors,
+        UploadErrors,
+    ),
+)]
 pub(crate) async fn upload_plugin(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     RawBody(bytes): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
     let uploaded = state.host.upload_plugin(bytes.to_vec(), &uploader(&org)).await?;
-    Ok((StatusCode::CREATED, axum::Json(UploadAnswer { plugin: uploaded.record, check: uploaded.info })))
+    let answer = UploadAnswer { plugin: uploaded.record.into(), check: uploaded.info.into() };
+    Ok((StatusCode::CREATED, axum::Json(answer)))
 }
 
+/// The plugin versions the organization uploaded first, and those its
+/// domains' bindings name.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/plugins",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath),
+    responses((status = 200, description = "Its plugin versions.", body = Vec<PluginView>), AdminErrors),
+)]
 pub(crate) async fn list_plugins(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
-) -> Result<axum::Json<Vec<PluginRecord>>, ApiError> {
+    Path(OrgPath { org }): Path<OrgPath>,
+) -> Result<axum::Json<Vec<PluginView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let store = state.host.store();
     let mut bound = BTreeSet::new();
@@ -62,46 +103,78 @@ pub(crate) async fn list_plugins(
     }
     let mine = uploader(&org);
     let plugins = store.list_plugins().await?;
-    Ok(axum::Json(plugins.into_iter().filter(|p| p.uploaded_by == mine || bound.contains(&p.hash)).collect()))
+    let plugins = plugins.into_iter().filter(|p| p.uploaded_by == mine || bound.contains(&p.hash));
+    Ok(axum::Json(plugins.map(PluginView::from).collect()))
 }
 
 /// Which audit events to list: all of the organization's, or only those of
 /// one of its domains, with one outcome, in a time range (unix
 /// milliseconds), newest first, at most `limit` (default 100, at most 1000);
 /// `before` is the last id of the previous page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// Only this domain's (one of the organization's).
     #[serde(default)]
     domain: Option<String>,
+    /// Only with this outcome (`success` or a login error's code).
     #[serde(default)]
     outcome: Option<String>,
+    /// Only at or after this time.
     #[serde(default)]
     since: Option<i64>,
+    /// Only before this time.
     #[serde(default)]
     until: Option<i64>,
+    /// Only with an id below this one: the last id of the previous page.
     #[serde(default)]
     before: Option<i64>,
+    /// At most this many (default 100, at most 1000).
     #[serde(default)]
     limit: Option<u32>,
 }
 
 /// An audit event as the API shows it: its `detail` as JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditView {
+    /// Increasing with insertion order.
     id: i64,
+    /// When it happened, unix milliseconds.
     at: i64,
+    /// The domain's id, when it was resolved.
     domain: Option<String>,
+    /// The provider's name, when known.
     provider: Option<String>,
+    /// The account's id, when there is one.
     account: Option<String>,
+    /// `success`, or the login error's code.
     outcome: String,
+    /// The rule that failed, if one did.
     rule: Option<String>,
+    /// Everything else: the provider attempts, each plugin call (hook,
+    /// plugin hash, outcome, duration, fuel) and the decisions. Never a
+    /// credential.
+    #[schema(value_type = Object)]
     detail: serde_json::Value,
 }
 
+/// The organization's audit events, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/audit",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrgPath, AuditQuery),
+    responses(
+        (status = 200, description = "A page of events, newest first.", body = Vec<AuditView>),
+        QueryError,
+        AdminErrors,
+    ),
+)]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     Query(query): Query<AuditQuery>,
 ) -> Result<axum::Json<Vec<AuditView>>, ApiError> {
     let org = caller.org(&state, &org).await?;

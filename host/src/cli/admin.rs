@@ -1,0 +1,125 @@
+//! `provisio admin …`: the common admin operations, through the server's
+//! HTTP API, with an organization's API token.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// Arguments shared by every admin command.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The server, e.g. `http://127.0.0.1:8080`.
+    #[arg(long, env = "PROVISIO_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// An organization API token (or the operator token).
+    #[arg(long, env = "PROVISIO_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The organization's id.
+    #[arg(long, env = "PROVISIO_ORG")]
+    org: String,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Upload a plugin: it is checked against the contract and precompiled;
+    /// prints its hash and the `plugin check` report.
+    Upload {
+        /// The component (`.wasm`).
+        file: PathBuf,
+    },
+    /// Bind plugins to a domain's provider (re-binding an older hash rolls back).
+    Bind {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// The provider's id.
+        #[arg(long)]
+        provider: String,
+        /// The identity creator's hash (none: the built-in creator).
+        #[arg(long)]
+        creator: Option<String>,
+        /// The assignment provider's hash (none: the built-in group mapping).
+        #[arg(long)]
+        assigner: Option<String>,
+        /// The plugins' configuration, a JSON file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Limit overrides, a JSON file.
+        #[arg(long)]
+        limits: Option<PathBuf>,
+        /// `fail-closed` (default) or `fall-back`.
+        #[arg(long, default_value = "fail-closed")]
+        failure_policy: String,
+        /// `on-create` (default) or `every-login`.
+        #[arg(long, default_value = "on-create")]
+        sync_mode: String,
+    },
+    /// Show the latest audit events.
+    Audit {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+fn read_json(path: &Option<PathBuf>) -> anyhow::Result<Value> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", p.display()))
+        }
+        None => Ok(json!({})),
+    }
+}
+
+/// Runs an admin command; prints the server's JSON answer.
+pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
+    let base = format!("{}/v1/orgs/{}", args.server.trim_end_matches('/'), args.org);
+    let (method, uri, body, content_type) = match &args.command {
+        AdminCommand::Upload { file } => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            ("POST", format!("{base}/plugins"), bytes, "application/wasm")
+        }
+        AdminCommand::Bind { domain, provider, creator, assigner, config, limits, failure_policy, sync_mode } => {
+            let body = json!({
+                "creator": creator, "assigner": assigner, "config": read_json(config)?, "limits": read_json(limits)?,
+                "failure_policy": failure_policy, "sync_mode": sync_mode,
+            });
+            (
+                "PUT",
+                format!("{base}/domains/{domain}/bindings/{provider}"),
+                body.to_string().into_bytes(),
+                "application/json",
+            )
+        }
+        AdminCommand::Audit { limit } => ("GET", format!("{base}/audit?limit={limit}"), Vec::new(), "application/json"),
+    };
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(&uri)
+        .header("authorization", format!("Bearer {}", args.token))
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))?;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let response = client.request(request).await.with_context(|| format!("cannot reach {}", args.server))?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let text = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => serde_json::to_string_pretty(&v)?,
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    if status.is_success() {
+        println!("{text}");
+    } else {
+        eprintln!("{method} {uri}: {status}\n{text}");
+    }
+    Ok(status.is_success())
+}

@@ -1,0 +1,111 @@
+//! `provisio serve`: the HTTP server over the embedded SQLite default (or
+//! PostgreSQL), with graceful shutdown on Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use provisio::auth::Secret;
+use provisio::engine::Host;
+use provisio::http::{AppState, HttpConfig};
+use provisio::runtime::RuntimeConfig;
+use provisio::store::DatabaseUrl;
+
+use super::config::ServeConfig;
+use super::demo;
+
+/// Arguments of `provisio serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see the README); `PROVISIO_*` variables override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free one).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// `sqlite://FILE?mode=rwc` (the default, `./provisio.db`) or `postgres://…`.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Where the session signing key and compiled plugins are kept.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Seed a demo organization, domain, identity provider and plugins, and
+    /// print `curl` commands to try them.
+    #[arg(long)]
+    demo: bool,
+    /// Where the demo finds the example plugins.
+    #[arg(long, default_value = "target/plugins")]
+    plugins_dir: PathBuf,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = ServeConfig::load(args.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(url) = args.database_url {
+        config.database_url = url;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    if args.demo && config.operator_token.is_none() {
+        config.operator_token = Some(hex::encode(rand::random::<[u8; 16]>()));
+    }
+
+    let runtime = RuntimeConfig { cache_dir: Some(config.data_dir.join("artifacts")), ..RuntimeConfig::default() };
+    let url = DatabaseUrl::new(config.database_url.clone());
+    let host = Host::builder().database_url(url.clone()).runtime_config(runtime).build().await?;
+    let http = HttpConfig {
+        listen: address,
+        session_ttl: Duration::from_secs(config.session_ttl_secs),
+        issuer: config.issuer.clone().unwrap_or_else(|| format!("http://{address}")),
+        audience: config.audience.clone(),
+        signing_key_path: Some(config.data_dir.join("session-signing-key.pem")),
+        operator_token: config.operator_token.clone().map(Secret::new),
+        plugin_body_limit: config.max_plugin_bytes,
+        ..HttpConfig::default()
+    };
+    let state = AppState::new(host, http)?;
+    eprintln!("provisio: database {}", url.redacted());
+    if args.demo {
+        let seeded = demo::seed(&state, &config.data_dir, &args.plugins_dir).await?;
+        println!(
+            "{}",
+            demo::instructions(
+                &seeded,
+                address,
+                &config.data_dir,
+                config.operator_token.as_deref().unwrap_or_default()
+            )
+        );
+    }
+    println!("provisio: listening on http://{address}");
+    provisio::http::serve(listener, state, shutdown()).await?;
+    eprintln!("provisio: stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

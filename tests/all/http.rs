@@ -653,6 +653,30 @@ async fn domain_updates() {
     let bad = json!({"name": "p", "kind": "oidc", "config": {"issuer": 3}});
     let bad = json_call(&app, Method::POST, &format!("{path}/providers"), t, Some(bad)).await;
     bad.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "invalid provider configuration");
+
+    // Claimed email domains are replaced by the list given.
+    let claims = json!({"email_domains": ["acme.example", "ACME.test"]});
+    let claimed = json_call(&app, Method::PATCH, &path, t, Some(claims)).await.expect(StatusCode::OK, "claims");
+    assert_eq!(claimed["email_domains"], json!(["acme.example", "acme.test"]), "{claimed}");
+    let found = store.domain_by_email_domain("acme.test").await.ok().flatten().map(|d| d.id.as_str().to_owned());
+    assert_eq!(found.as_deref(), claimed["id"].as_str());
+    let dropped = json_call(&app, Method::PATCH, &path, t, Some(json!({"email_domains": ["acme.test"]}))).await;
+    assert_eq!(dropped.expect(StatusCode::OK, "drop")["email_domains"], json!(["acme.test"]));
+
+    // Providers are tried in the order given; the order must name each exactly once.
+    let second = json!({"name": "local", "kind": "password"});
+    let second = json_call(&app, Method::POST, &format!("{path}/providers"), t, Some(second)).await;
+    let second = second.expect(StatusCode::CREATED, "second provider");
+    let current = json_call(&app, Method::GET, &path, t, None).await.expect(StatusCode::OK, "domain");
+    let ids: Vec<Value> =
+        current["providers"].as_array().map(|p| p.iter().map(|p| p["id"].clone()).collect()).unwrap_or_default();
+    assert_eq!(ids.last(), Some(&second["id"]), "a new provider goes last: {current}");
+    let reversed: Vec<Value> = ids.iter().rev().cloned().collect();
+    let moved = json_call(&app, Method::PATCH, &path, t, Some(json!({"provider_order": reversed}))).await;
+    let moved = moved.expect(StatusCode::OK, "reorder");
+    assert_eq!(moved["providers"][0]["id"], second["id"], "{moved}");
+    let partial = json_call(&app, Method::PATCH, &path, t, Some(json!({"provider_order": [second["id"]]}))).await;
+    partial.error(StatusCode::BAD_REQUEST, "bad-request", "an order that leaves a provider out");
     store.close().await;
 }
 

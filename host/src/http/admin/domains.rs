@@ -119,6 +119,13 @@ pub(crate) struct DomainPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     default_team: Option<Option<String>>,
+    /// The complete list of email domains the domain claims (replaces the
+    /// current one; a domain claimed by another domain answers 409).
+    #[serde(default)]
+    email_domains: Option<Vec<String>>,
+    /// The domain's provider ids in the order to try them (each exactly once).
+    #[serde(default)]
+    provider_order: Option<Vec<String>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -126,7 +133,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Changes the domain's JIT switch or default team.
+/// Changes the domain's JIT switch, default team, claimed email domains or
+/// provider order. Each given field is applied in turn.
 #[utoipa::path(
     patch,
     path = "/v1/orgs/{org}/domains/{domain}",
@@ -150,7 +158,21 @@ pub(crate) async fn update_domain(
         Some(Some(team)) => Some(own_team(&state, &org, &team).await?),
     };
     let jit = patch.jit.unwrap_or(current.jit);
-    state.host.store().update_domain(&current.id, jit, default_team.as_ref()).await?;
+    let store = state.host.store();
+    store.update_domain(&current.id, jit, default_team.as_ref()).await?;
+    if let Some(wanted) = patch.email_domains {
+        let wanted: Vec<String> = wanted.iter().map(|d| d.trim().to_ascii_lowercase()).collect();
+        for added in wanted.iter().filter(|d| !current.email_domains.contains(d)) {
+            store.add_email_domain(&current.id, added).await?;
+        }
+        for removed in current.email_domains.iter().filter(|d| !wanted.contains(d)) {
+            store.remove_email_domain(&current.id, removed).await?;
+        }
+    }
+    if let Some(order) = patch.provider_order {
+        let order: Vec<crate::store::ProviderId> = order.into_iter().map(crate::store::ProviderId::new).collect();
+        store.set_provider_order(&current.id, &order).await?;
+    }
     Ok(axum::Json(own_domain(&state, &org, &domain).await?.into()))
 }
 

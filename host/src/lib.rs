@@ -60,14 +60,34 @@
 //! # Ok(()) }
 //! ```
 //!
+//! To authenticate the requests of an API gateway, put the [`gateway`] layer
+//! in front of its routes: it accepts Provisio session tokens and identity
+//! providers' ID tokens, and hands each request the caller's
+//! [`gateway::Identity`]:
+//!
+//! ```no_run
+//! # async fn app(host: provisio::engine::Host, signer: &provisio::http::SessionSigner)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Extension, Router, routing::get};
+//! use provisio::gateway::{Gateway, Identity};
+//!
+//! let gateway = Gateway::local(host, signer).id_token_domain("acme").build()?;
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(|Extension(me): Extension<Identity>| async move { me.username }))
+//!     .layer(gateway.layer());
+//! # Ok(()) }
+//! ```
+//!
 //! Modules: [`engine`] (the login flow and admin operations), [`store`] (the
 //! database), [`auth`] (password and OpenID Connect providers), [`runtime`]
 //! (the WebAssembly sandbox), [`plugin`] (what host and plugins exchange),
-//! [`builtin`] (the providers used when no plugin is bound).
+//! [`builtin`] (the providers used when no plugin is bound), [`gateway`]
+//! (authentication in front of another service), [`http`] (the HTTP API).
 
 pub mod auth;
 pub mod builtin;
 pub mod engine;
+pub mod gateway;
 pub mod http;
 pub mod plugin;
 pub mod runtime;

@@ -246,6 +246,14 @@ async fn claims_are_read_with_their_variants() {
     for changes in [json!({ "exp": NOW - 59 }), json!({ "nbf": NOW + 59 })] {
         assert!(verify(&chain_default, &sign(changes.clone())).await.is_ok(), "{changes}");
     }
+    // An IdP that never sends `email_verified` (Entra ID) can be trusted to
+    // own its emails; an explicit `false` is never overridden.
+    let trusting = oidc_config(json!({ "jwks": jwks(&[&k.rsa]), "assume_email_verified": true }));
+    let chain_trusting = chain(&services, vec![("corp", trusting)]);
+    let p = verify(&chain_trusting, &sign(json!({ "email_verified": null }))).await;
+    assert!(p.unwrap_or_else(|r| panic!("{r:?}")).email_verified);
+    let p = verify(&chain_trusting, &sign(json!({ "email_verified": false }))).await;
+    assert!(!p.unwrap_or_else(|r| panic!("{r:?}")).email_verified);
 }
 
 #[tokio::test]

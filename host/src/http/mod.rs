@@ -49,6 +49,7 @@ pub use error::{ApiError, ErrorBody, Json, Query, RawBody};
 pub use login::{LoginBody, LoginResponse};
 pub use metrics::Metrics;
 pub use service::{Jwks, Status};
+pub(crate) use session::memberships_of;
 pub use session::{KeyError, SessionClaims, SessionSigner};
 pub use tenancy::{ApiTokens, BoxFuture, Caller, StoreApiTokens, TOKEN_PREFIX};
 

@@ -124,25 +124,20 @@ impl SessionSigner {
         self.ttl
     }
 
+    /// The tokens' `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The tokens' `aud`.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// The claims of a session for this login, issued now.
     pub fn claims(&self, login: &LoginSuccess) -> SessionClaims {
         let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut teams = Vec::new();
-        let mut roles = Vec::new();
-        let mut org = None;
-        for m in &login.memberships {
-            org.get_or_insert_with(|| m.membership.org.to_string());
-            let list = match m.membership.target.kind() {
-                MembershipKind::Team => &mut teams,
-                MembershipKind::Role => &mut roles,
-                MembershipKind::Organization => continue,
-            };
-            if !list.contains(&m.name) {
-                list.push(m.name.clone());
-            }
-        }
-        teams.sort();
-        roles.sort();
+        let (org, teams, roles) = memberships_of(login);
         SessionClaims {
             iss: self.issuer.clone(),
             sub: login.account.id.to_string(),
@@ -169,6 +164,28 @@ impl SessionSigner {
         let header = Header { kid: Some(self.kid.clone()), ..Header::new(Algorithm::EdDSA) };
         jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| KeyError::Key(e.to_string()))
     }
+}
+
+/// The organization a login's memberships are in, and its team and role
+/// names, sorted and without duplicates: what a session token says.
+pub(crate) fn memberships_of(login: &LoginSuccess) -> (Option<String>, Vec<String>, Vec<String>) {
+    let mut teams = Vec::new();
+    let mut roles = Vec::new();
+    let mut org = None;
+    for m in &login.memberships {
+        org.get_or_insert_with(|| m.membership.org.to_string());
+        let list = match m.membership.target.kind() {
+            MembershipKind::Team => &mut teams,
+            MembershipKind::Role => &mut roles,
+            MembershipKind::Organization => continue,
+        };
+        if !list.contains(&m.name) {
+            list.push(m.name.clone());
+        }
+    }
+    teams.sort();
+    roles.sort();
+    (org, teams, roles)
 }
 
 fn generate() -> Vec<u8> {

@@ -122,7 +122,8 @@ pub(super) fn principal(
     let email_verified = match claims.get("email_verified") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
+        None | Some(Value::Null) => config.assume_email_verified,
+        Some(_) => false,
     };
     let name = |claims: &Claims, key: &str| -> Result<Option<String>, RejectReason> {
         match claims.get(key) {

@@ -152,6 +152,13 @@ pub struct OidcConfig {
     /// Allowed signature algorithms (default `RS256`, `ES256`, `EdDSA`).
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<SigningAlgorithm>,
+    /// Treat an email as verified when the token has no `email_verified`
+    /// claim at all (default false). For identity providers that never send
+    /// the claim but own the email domains they assert, such as Microsoft
+    /// Entra ID with its tenant's verified domains. An explicit
+    /// `email_verified: false` is never overridden.
+    #[serde(default)]
+    pub assume_email_verified: bool,
 }
 
 fn default_ttl() -> u64 {

@@ -127,15 +127,8 @@ impl Store {
     pub async fn create_team(&self, org: &OrgId, name: &str) -> Result<Team, StoreError> {
         check_name("team name", name)?;
         let team = Team { id: TeamId::random(), org: org.clone(), name: name.to_owned() };
-        let q = query("INSERT INTO teams (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
-            .text(team.id.as_str())
-            .text(org.as_str())
-            .text(name)
-            .int(now_ms())
-            .refers_to("organization");
-        let mut tx = self.db.begin().await?;
-        tx.conn().execute(q).await?;
-        tx.commit().await?;
+        let sql = "INSERT INTO teams (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)";
+        self.insert_named(sql, team.id.as_str(), org, name).await?;
         Ok(team)
     }
 
@@ -155,15 +148,8 @@ impl Store {
     pub async fn create_role(&self, org: &OrgId, name: &str) -> Result<Role, StoreError> {
         check_name("role name", name)?;
         let role = Role { id: RoleId::random(), org: org.clone(), name: name.to_owned() };
-        let q = query("INSERT INTO roles (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)")
-            .text(role.id.as_str())
-            .text(org.as_str())
-            .text(name)
-            .int(now_ms())
-            .refers_to("organization");
-        let mut tx = self.db.begin().await?;
-        tx.conn().execute(q).await?;
-        tx.commit().await?;
+        let sql = "INSERT INTO roles (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)";
+        self.insert_named(sql, role.id.as_str(), org, name).await?;
         Ok(role)
     }
 
@@ -176,6 +162,15 @@ impl Store {
     /// The organization's role of this name.
     pub async fn role_by_name(&self, org: &OrgId, name: &str) -> Result<Option<Role>, StoreError> {
         role_by_name(&mut self.conn().await?.conn(), org, name).await
+    }
+
+    /// Inserts a named object of an organization (a team or a role) with
+    /// `sql`, whose parameters are id, organization, name and creation time.
+    async fn insert_named(&self, sql: &'static str, id: &str, org: &OrgId, name: &str) -> Result<(), StoreError> {
+        let q = query(sql).text(id).text(org.as_str()).text(name).int(now_ms()).refers_to("organization");
+        let mut tx = self.db.begin().await?;
+        tx.conn().execute(q).await?;
+        tx.commit().await
     }
 }
 

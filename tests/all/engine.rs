@@ -512,7 +512,8 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
     (ok(host, "host"), org.id)
 }
 
-fn membership_rows(success: &LoginSuccess) -> Vec<(String, String, String)> {
+/// Memberships as sorted (kind, name, source) rows.
+pub(crate) fn membership_rows(success: &LoginSuccess) -> Vec<(String, String, String)> {
     let mut rows: Vec<_> = success
         .memberships
         .iter()

@@ -368,17 +368,7 @@ async fn login(host: &Host, token: &str) -> Result<LoginSuccess, provisio::engin
     host.login(LoginRequest { domain: Some("acme".into()), credential }).await
 }
 
-fn rows(success: &LoginSuccess) -> Vec<(String, String, String)> {
-    let mut rows: Vec<_> = success
-        .memberships
-        .iter()
-        .map(|m| {
-            (m.membership.target.kind().as_str().to_owned(), m.name.clone(), m.membership.source.as_str().to_owned())
-        })
-        .collect();
-    rows.sort();
-    rows
-}
+use crate::engine::membership_rows as rows;
 
 fn expected(rows: &[(&str, &str)]) -> Vec<(String, String, String)> {
     rows.iter().map(|(k, n)| ((*k).to_owned(), (*n).to_owned(), "idp".to_owned())).collect()

@@ -311,6 +311,10 @@ async fn end_to_end_over_a_real_port() {
         let metrics = metrics.as_str().unwrap_or_default().to_owned();
         assert!(metrics.contains("provisio_logins_total{outcome=\"success\"} 2"), "{metrics}");
         assert!(metrics.contains("provisio_logins_total{outcome=\"denied\"} 1"), "{metrics}");
+        // The two uploads compiled the two plugins; the logins found them loaded.
+        assert!(metrics.contains("provisio_plugin_cache_entries 2\n"), "{metrics}");
+        assert!(metrics.contains("provisio_plugin_loads_total{source=\"compiled\"} 2\n"), "{metrics}");
+        assert!(metrics.contains("provisio_plugin_cache_misses_total 0\n"), "{metrics}");
 
         let _ = stop.send(());
         ok(ok(server.await, "server task"), "serve");

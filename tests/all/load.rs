@@ -88,10 +88,11 @@ async fn artifacts_on_disk_are_reused_and_tampered_ones_are_not_trusted() {
     let plugin = tampered.load(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!plugin.info().from_disk_cache, "a tampered artifact is recompiled, not loaded");
 
-    // An artifact written with another host's key is not trusted either.
+    // An artifact written with another host's key is not trusted either
+    // (the artifact and its MAC are copied, not the key).
     let other = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     for entry in std::fs::read_dir(dir.path()).unwrap_or_else(|e| panic!("{e}")).flatten() {
-        if entry.path().extension().is_some_and(|e| e == "cwasm") {
+        if entry.file_name() != "artifacts.key" {
             std::fs::copy(entry.path(), other.path().join(entry.file_name())).unwrap_or_else(|e| panic!("{e}"));
         }
     }
@@ -99,4 +100,94 @@ async fn artifacts_on_disk_are_reused_and_tampered_ones_are_not_trusted() {
         .unwrap_or_else(|e| panic!("{e}"));
     let plugin = stranger.load(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!plugin.info().from_disk_cache, "another host's artifact is recompiled, not loaded");
+}
+
+#[tokio::test]
+async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let probe = runtime();
+    let size = |name: &str| component(name);
+    let creator = probe.load(&size("default-creator")).await.unwrap_or_else(|e| panic!("{e}"));
+    let mapper = probe.load(&size("group-mapper")).await.unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (creator.info().compiled_bytes, mapper.info().compiled_bytes);
+    assert!(a > 100_000 && b > 100_000, "compiled images: {a}, {b}");
+
+    // Room for one of the two plugins, not both.
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        max_loaded_bytes: a.max(b) + a.min(b) / 2,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config).unwrap_or_else(|e| panic!("{e}"));
+    let creator = load(&runtime, "default-creator").await;
+    assert!(runtime.loaded(&creator.info().hash).is_some());
+    let mapper = load(&runtime, "group-mapper").await;
+    let stats = runtime.plugin_cache_stats();
+    assert_eq!((stats.entries, stats.evictions, stats.compiled, stats.from_disk), (1, 1, 2, 0), "{stats:?}");
+    assert_eq!(stats.bytes, mapper.info().compiled_bytes);
+    assert!(runtime.loaded(&mapper.info().hash).is_some(), "the newest plugin stays");
+    assert!(runtime.loaded(&creator.info().hash).is_none(), "the least recently used one went");
+    let stats = runtime.plugin_cache_stats();
+    assert_eq!((stats.hits, stats.misses), (2, 1), "{stats:?}");
+
+    // The evicted plugin comes back from its artifact on disk, and still works.
+    let again = load(&runtime, "default-creator").await;
+    assert!(again.info().from_disk_cache);
+    assert_eq!(again.info().name, "default-creator");
+    let stats = runtime.plugin_cache_stats();
+    assert_eq!((stats.entries, stats.evictions, stats.compiled, stats.from_disk), (1, 2, 2, 1), "{stats:?}");
+    let principal = crate::principal("okta");
+    let report = runtime.create(&again, &principal, &provisio::runtime::CallContext::default()).await;
+    assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+}
+
+#[tokio::test]
+async fn concurrent_first_loads_compile_once() {
+    let runtime = runtime();
+    let bytes = std::sync::Arc::new(component("group-mapper"));
+    let loads: Vec<_> = (0..8)
+        .map(|_| {
+            let (runtime, bytes) = (runtime.clone(), bytes.clone());
+            tokio::spawn(async move { runtime.load(&bytes).await.map(|p| p.info().hash.clone()) })
+        })
+        .collect();
+    for load in loads {
+        let hash = load.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hash, Runtime::content_hash(&bytes));
+    }
+    let stats = runtime.plugin_cache_stats();
+    assert_eq!((stats.compiled, stats.entries), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn the_artifact_directory_is_bounded() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let artifacts = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.path());
+        entries.filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect()
+    };
+    let unbounded = RuntimeConfig { cache_dir: Some(dir.path().to_owned()), ..RuntimeConfig::default() };
+    let runtime = Runtime::new(unbounded).unwrap_or_else(|e| panic!("{e}"));
+    load(&runtime, "noop").await;
+    let one = artifacts(dir.path());
+    assert_eq!(one.len(), 1);
+    let size = std::fs::metadata(&one[0]).map(|m| m.len()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(runtime.artifact_cache_stats().map(|s| (s.files, s.bytes)), Some((1, size)));
+
+    // Room for about one and a half artifacts: each new one pushes out the oldest.
+    let bounded = RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        max_artifact_bytes: size * 3 / 2,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(bounded).unwrap_or_else(|e| panic!("{e}"));
+    load(&runtime, "group-mapper").await;
+    load(&runtime, "default-creator").await;
+    let left = artifacts(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    let creator = Runtime::content_hash(&component("default-creator"));
+    assert!(left[0].to_string_lossy().contains(&creator), "the newest artifact stays: {left:?}");
+    let stats = runtime.artifact_cache_stats().unwrap_or_else(|| panic!("a cache dir was given"));
+    assert_eq!((stats.files, stats.evictions), (1, 2), "{stats:?}");
+    assert!(stats.bytes <= stats.max_bytes, "{stats:?}");
 }

@@ -10,16 +10,20 @@
 //! issuer = "http://127.0.0.1:8080"
 //! audience = "provisio"
 //! max_plugin_bytes = 16777216
+//! max_loaded_bytes = 1073741824                    # compiled plugins kept in memory
+//! max_artifact_bytes = 4294967296                  # compiled plugins kept on disk
 //! ```
 //!
 //! Environment: `PROVISIO_LISTEN`, `PROVISIO_DATABASE_URL`, `PROVISIO_DATA_DIR`,
 //! `PROVISIO_OPERATOR_TOKEN`, `PROVISIO_SESSION_TTL_SECS`, `PROVISIO_ISSUER`,
-//! `PROVISIO_AUDIENCE`, `PROVISIO_MAX_PLUGIN_BYTES`.
+//! `PROVISIO_AUDIENCE`, `PROVISIO_MAX_PLUGIN_BYTES`, `PROVISIO_MAX_LOADED_BYTES`,
+//! `PROVISIO_MAX_ARTIFACT_BYTES`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use provisio::runtime::RuntimeConfig;
 use serde::Deserialize;
 
 /// Everything `provisio serve` needs to start.
@@ -42,6 +46,12 @@ pub struct ServeConfig {
     pub audience: String,
     /// Largest plugin upload, in bytes.
     pub max_plugin_bytes: usize,
+    /// The most bytes of compiled plugins kept in memory; the least recently
+    /// used beyond it are dropped and reloaded from disk when next used.
+    pub max_loaded_bytes: u64,
+    /// The most bytes of compiled plugins kept in `data_dir/artifacts`; the
+    /// least recently used beyond it are deleted and recompiled when next used.
+    pub max_artifact_bytes: u64,
 }
 
 impl Default for ServeConfig {
@@ -55,6 +65,8 @@ impl Default for ServeConfig {
             issuer: None,
             audience: "provisio".into(),
             max_plugin_bytes: 16 << 20,
+            max_loaded_bytes: RuntimeConfig::default().max_loaded_bytes,
+            max_artifact_bytes: RuntimeConfig::default().max_artifact_bytes,
         }
     }
 }
@@ -92,6 +104,12 @@ impl ServeConfig {
         }
         if let Some(v) = env("PROVISIO_MAX_PLUGIN_BYTES") {
             config.max_plugin_bytes = v.parse().context("PROVISIO_MAX_PLUGIN_BYTES must be a number of bytes")?;
+        }
+        if let Some(v) = env("PROVISIO_MAX_LOADED_BYTES") {
+            config.max_loaded_bytes = v.parse().context("PROVISIO_MAX_LOADED_BYTES must be a number of bytes")?;
+        }
+        if let Some(v) = env("PROVISIO_MAX_ARTIFACT_BYTES") {
+            config.max_artifact_bytes = v.parse().context("PROVISIO_MAX_ARTIFACT_BYTES must be a number of bytes")?;
         }
         Ok(config)
     }

@@ -82,6 +82,7 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 writeln!(out, "sha256    {}", info.hash)?;
                 writeln!(out, "size      {} bytes", info.size_bytes)?;
                 writeln!(out, "compile   {:.1} ms", info.compile_time.as_secs_f64() * 1000.0)?;
+                writeln!(out, "compiled  {} bytes in memory", info.compiled_bytes)?;
                 writeln!(out, "imports   {}", info.imports.len())?;
                 for import in &info.imports {
                     writeln!(out, "          {import}")?;

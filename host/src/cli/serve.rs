@@ -61,7 +61,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.operator_token = Some(hex::encode(rand::random::<[u8; 16]>()));
     }
 
-    let runtime = RuntimeConfig { cache_dir: Some(config.data_dir.join("artifacts")), ..RuntimeConfig::default() };
+    let runtime = RuntimeConfig {
+        cache_dir: Some(config.data_dir.join("artifacts")),
+        max_loaded_bytes: config.max_loaded_bytes,
+        max_artifact_bytes: config.max_artifact_bytes,
+        ..RuntimeConfig::default()
+    };
     let url = DatabaseUrl::new(config.database_url.clone());
     let host = Host::builder().database_url(url.clone()).runtime_config(runtime).build().await?;
     let http = HttpConfig {

@@ -12,7 +12,14 @@
 //! - `provisio_plugin_limit_hits_total{limit}`: limits plugin calls exceeded,
 //!   by limit (`wall-time`, `fuel`, `memory`, `stack`, `output-bytes`,
 //!   `log-bytes`, `host-argument`);
-//! - `provisio_http_responses_total{status}`: answers by status class.
+//! - `provisio_http_responses_total{status}`: answers by status class;
+//! - `provisio_plugin_cache_*`: the in-memory cache of loaded plugins
+//!   (`entries`, `bytes`, `max_bytes`, `hits_total`, `misses_total`,
+//!   `evictions_total`) and the loads its misses caused
+//!   (`provisio_plugin_loads_total{source}`, `source` being `compiled` or
+//!   `disk`, and `provisio_plugin_load_seconds_total`);
+//! - `provisio_artifact_cache_*`: the precompiled artifacts on disk
+//!   (`files`, `bytes`, `max_bytes`, `evictions_total`).
 //!
 //! Plugin calls reach these counters because [`Metrics`] is a
 //! [`LoginObserver`] of the host (`AppState::new` installs it).
@@ -23,6 +30,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::engine::{Hook, LoginObserver, PluginCall};
+use crate::runtime::{ArtifactCacheStats, PluginCacheStats};
 
 /// Upper bounds of the login duration histogram's buckets, in seconds.
 const LOGIN_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -126,8 +134,14 @@ impl Metrics {
         self.with(|c| c.logins.get(outcome).copied().unwrap_or(0))
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition, with the runtime's caches.
+    pub fn render(&self, plugins: &PluginCacheStats, artifacts: Option<&ArtifactCacheStats>) -> String {
+        let mut out = self.render_counters();
+        render_caches(&mut out, plugins, artifacts);
+        out
+    }
+
+    fn render_counters(&self) -> String {
         self.with(|c| {
             let mut out = String::new();
             // Writing to a String cannot fail.
@@ -178,6 +192,35 @@ impl LoginObserver for Metrics {
                 *c.limit_hits.entry(limit.as_str()).or_default() += 1;
             }
         });
+    }
+}
+
+/// One gauge or counter with its help line.
+fn series(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn render_caches(out: &mut String, p: &PluginCacheStats, artifacts: Option<&ArtifactCacheStats>) {
+    series(out, "provisio_plugin_cache_entries", "gauge", "Plugins loaded in memory.", p.entries);
+    series(out, "provisio_plugin_cache_bytes", "gauge", "Size of the loaded plugins' compiled images.", p.bytes);
+    series(out, "provisio_plugin_cache_max_bytes", "gauge", "The bound on that size.", p.max_bytes);
+    series(out, "provisio_plugin_cache_hits_total", "counter", "Logins that found their plugin loaded.", p.hits);
+    series(out, "provisio_plugin_cache_misses_total", "counter", "Logins that had to load their plugin.", p.misses);
+    series(out, "provisio_plugin_cache_evictions_total", "counter", "Plugins dropped to make room.", p.evictions);
+    let _ = writeln!(out, "# HELP provisio_plugin_loads_total Plugin loads, by where the machine code came from.");
+    let _ = writeln!(out, "# TYPE provisio_plugin_loads_total counter");
+    let _ = writeln!(out, "provisio_plugin_loads_total{{source=\"compiled\"}} {}", p.compiled);
+    let _ = writeln!(out, "provisio_plugin_loads_total{{source=\"disk\"}} {}", p.from_disk);
+    let help = "Time spent loading plugins.";
+    series(out, "provisio_plugin_load_seconds_total", "counter", help, p.load_seconds);
+    if let Some(a) = artifacts {
+        series(out, "provisio_artifact_cache_files", "gauge", "Precompiled artifacts on disk.", a.files);
+        series(out, "provisio_artifact_cache_bytes", "gauge", "Size of the precompiled artifacts.", a.bytes);
+        series(out, "provisio_artifact_cache_max_bytes", "gauge", "The bound on that size.", a.max_bytes);
+        let help = "Artifacts deleted to stay under the bound.";
+        series(out, "provisio_artifact_cache_evictions_total", "counter", help, a.evictions);
     }
 }
 

@@ -62,7 +62,7 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Status>, Api
 
 /// Prometheus metrics: logins by outcome and duration, plugin call
 /// durations, plugin failures by kind, limit hits by limit, responses by
-/// status class.
+/// status class, and the plugin and artifact caches.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -70,7 +70,12 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Status>, Api
     responses((status = 200, description = "The Prometheus text format.", body = String, content_type = "text/plain")),
 )]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render_metrics(&state))
+}
+
+fn render_metrics(state: &AppState) -> String {
+    let runtime = state.host().runtime();
+    state.metrics.render(&runtime.plugin_cache_stats(), runtime.artifact_cache_stats().as_ref())
 }
 
 /// A JSON Web Key Set (RFC 7517).

@@ -1,43 +1,72 @@
 //! Precompiled components on disk, keyed by (content hash, engine
 //! compatibility hash) and authenticated with a key only this host holds, so
 //! that only artifacts this host wrote are ever deserialized.
+//!
+//! The directory is bounded in bytes: when a new artifact takes it over the
+//! bound, the least recently used artifacts (by modification time, which a
+//! load refreshes) are deleted until it is back under nine tenths of it. An
+//! evicted artifact costs a compile on the plugin's next load.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use hmac::{Hmac, Mac};
+use serde::Serialize;
 use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const MAC_LEN: usize = 32;
 const KEY_FILE: &str = "artifacts.key";
+const EXTENSION: &str = "cwasm";
+
+/// A snapshot of the artifact directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ArtifactCacheStats {
+    /// Artifacts on disk.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// The bound on that size.
+    pub max_bytes: u64,
+    /// Artifacts deleted to stay under the bound.
+    pub evictions: u64,
+}
 
 /// A directory of precompiled components.
 pub(super) struct ArtifactCache {
     dir: PathBuf,
     key: [u8; 32],
     engine_hash: String,
+    stats: Mutex<ArtifactCacheStats>,
 }
 
 impl ArtifactCache {
     /// Opens (creating if needed) the cache in `dir`. The authentication key is
     /// read from `dir/artifacts.key`, created with fresh random bytes and mode
     /// 0600 on first use.
-    pub(super) fn open(dir: &Path, engine: &Engine) -> std::io::Result<Self> {
+    pub(super) fn open(dir: &Path, engine: &Engine, max_bytes: u64) -> std::io::Result<Self> {
         fs::create_dir_all(dir)?;
         let key = load_or_create_key(&dir.join(KEY_FILE))?;
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Ok(Self { dir: dir.to_owned(), key, engine_hash: format!("{:016x}", h.finish()) })
+        let stats = Mutex::new(ArtifactCacheStats { max_bytes, ..ArtifactCacheStats::default() });
+        let cache = Self { dir: dir.to_owned(), key, engine_hash: format!("{:016x}", h.finish()), stats };
+        cache.shrink_to(max_bytes)?;
+        Ok(cache)
+    }
+
+    pub(super) fn stats(&self) -> ArtifactCacheStats {
+        *self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn path(&self, content_hash: &str) -> PathBuf {
-        self.dir.join(format!("{content_hash}-{}.cwasm", self.engine_hash))
+        self.dir.join(format!("{content_hash}-{}.{EXTENSION}", self.engine_hash))
     }
 
     fn mac(&self, content_hash: &str, artifact: &[u8]) -> HmacSha256 {
@@ -50,34 +79,104 @@ impl ArtifactCache {
 
     /// The component precompiled for `content_hash`, if this host wrote a
     /// valid artifact for it with this engine configuration.
+    ///
+    /// The artifact is mapped from its file rather than copied, so that only
+    /// the pages a plugin's calls touch are resident, and the kernel may drop
+    /// them again under memory pressure.
     pub(super) fn load(&self, engine: &Engine, content_hash: &str) -> Option<Component> {
-        let bytes = fs::read(self.path(content_hash)).ok()?;
-        if bytes.len() < MAC_LEN {
-            return None;
-        }
-        let (tag, artifact) = bytes.split_at(MAC_LEN);
-        self.mac(content_hash, artifact).verify_slice(tag).ok()?;
-        // SAFETY: `deserialize` trusts its input to be an artifact produced by
-        // `Component::serialize` with a compatible engine. The HMAC verified
-        // above proves that this host wrote these exact bytes with a key no
-        // one else holds, for this content hash and this engine's
-        // compatibility hash.
+        let path = self.path(content_hash);
+        let tag = fs::read(mac_path(&path)).ok()?;
+        let artifact = fs::read(&path).ok()?;
+        self.mac(content_hash, &artifact).verify_slice(&tag).ok()?;
+        drop(artifact);
+        // Recently used artifacts are the last to be evicted; failing to mark
+        // one only makes it a little more likely to go.
+        let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+        // SAFETY: `deserialize_file` trusts the file to hold an artifact
+        // produced by `Component::serialize` with a compatible engine, and to
+        // stay unchanged while mapped. The HMAC verified above proves that
+        // this host wrote these bytes, for this content hash and this engine's
+        // compatibility hash: it keeps out artifacts copied from another
+        // host, corrupted ones and those of another build. Artifacts are
+        // replaced only by renaming a new file over them, which leaves an
+        // existing mapping intact. It does not protect against someone who
+        // can write to this directory between the check and the mapping; such
+        // a person can read the key beside the artifacts as well.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize(engine, artifact) };
+        let component = unsafe { Component::deserialize_file(engine, &path) };
         component.ok()
     }
 
-    /// Writes the precompiled artifact for `content_hash` atomically.
+    /// Writes the precompiled artifact for `content_hash` and its MAC, each
+    /// atomically.
     pub(super) fn store(&self, content_hash: &str, component: &Component) -> std::io::Result<()> {
         let artifact = component.serialize().map_err(std::io::Error::other)?;
         let tag = self.mac(content_hash, &artifact).finalize().into_bytes();
         let path = self.path(content_hash);
-        let mut tmp = tempfile_in(&self.dir)?;
-        tmp.1.write_all(&tag)?;
-        tmp.1.write_all(&artifact)?;
-        tmp.1.sync_all()?;
-        fs::rename(&tmp.0, path)
+        write_atomically(&self.dir, &path, &artifact)?;
+        write_atomically(&self.dir, &mac_path(&path), &tag)?;
+        let max = {
+            let mut stats = self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            stats.files += 1;
+            stats.bytes += artifact.len() as u64;
+            (stats.bytes > stats.max_bytes).then_some(stats.max_bytes)
+        };
+        match max {
+            Some(max) => self.shrink_to(max - max / 10),
+            None => Ok(()),
+        }
     }
+
+    /// Deletes the least recently used artifacts until the directory holds at
+    /// most `target` bytes of them, and recounts it (other processes may share
+    /// the directory).
+    fn shrink_to(&self, target: u64) -> std::io::Result<()> {
+        let mut artifacts = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.path().extension().is_some_and(|e| e == EXTENSION)
+                && let Ok(meta) = entry.metadata()
+            {
+                artifacts.push((meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len(), entry.path()));
+            }
+        }
+        artifacts.sort();
+        let mut bytes: u64 = artifacts.iter().map(|a| a.1).sum();
+        let mut files = artifacts.len() as u64;
+        let mut evicted = 0;
+        for (_, len, path) in &artifacts {
+            if bytes <= target {
+                break;
+            }
+            // Gone already (another process evicted it) counts as gone.
+            if fs::remove_file(path).is_ok() {
+                evicted += 1;
+            }
+            let _ = fs::remove_file(mac_path(path));
+            bytes -= len;
+            files -= 1;
+        }
+        let mut stats = self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        stats.bytes = bytes;
+        stats.files = files;
+        stats.evictions += evicted;
+        Ok(())
+    }
+}
+
+/// Where the MAC of the artifact at `path` is kept.
+fn mac_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".mac");
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` to a new file in `dir` and renames it to `path`.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (tmp, mut file) = tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
 }
 
 fn unreachable_key() -> HmacSha256 {
@@ -92,10 +191,7 @@ fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
         return Ok(key);
     }
     let key: [u8; 32] = rand::random();
-    let (tmp, mut file) = tempfile_in(path.parent().unwrap_or(Path::new(".")))?;
-    file.write_all(&key)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
+    write_atomically(path.parent().unwrap_or(Path::new(".")), path, &key)?;
     // Another process may have raced us: whichever key landed is the key.
     let landed = fs::read(path)?;
     <[u8; 32]>::try_from(landed.as_slice()).map_err(|_| std::io::Error::other("artifact key file is corrupt"))

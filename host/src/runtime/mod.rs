@@ -8,14 +8,14 @@
 
 mod artifacts;
 mod bindings;
+mod cache;
 mod call;
 mod engine;
 mod inspect;
 mod state;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
+pub use self::artifacts::ArtifactCacheStats;
+pub use self::cache::PluginCacheStats;
 pub use self::inspect::World;
 use self::state::CallState;
 use crate::plugin::{
@@ -34,6 +36,13 @@ use crate::plugin::{
 pub struct RuntimeConfig {
     /// Where precompiled artifacts are kept; `None` keeps them in memory only.
     pub cache_dir: Option<PathBuf>,
+    /// The most bytes of precompiled artifacts kept in `cache_dir`; beyond
+    /// it the least recently used are deleted.
+    pub max_artifact_bytes: u64,
+    /// The most bytes of compiled plugin images kept loaded in memory;
+    /// beyond it the least recently used plugins are dropped and loaded again
+    /// (from `cache_dir`) when next used.
+    pub max_loaded_bytes: u64,
     /// Calls that may run at once; further calls wait for a free slot.
     pub max_concurrent_calls: u32,
     /// The ceiling on any call's `memory_bytes` limit.
@@ -48,6 +57,8 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             cache_dir: None,
+            max_artifact_bytes: 4 << 30,
+            max_loaded_bytes: 1 << 30,
             max_concurrent_calls: 128,
             max_memory_bytes: 256 << 20,
             max_wasm_stack_bytes: 512 << 10,
@@ -138,6 +149,8 @@ pub struct PluginInfo {
     /// Time spent compiling it (or loading its precompiled artifact).
     #[serde(rename = "compile_ms", serialize_with = "millis_f64")]
     pub compile_time: Duration,
+    /// Size of the compiled image (machine code and metadata) in memory.
+    pub compiled_bytes: u64,
     /// Whether the precompiled artifact came from the disk cache.
     pub from_disk_cache: bool,
 }
@@ -171,8 +184,8 @@ pub struct Runtime {
 struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
-    artifacts: Option<artifacts::ArtifactCache>,
-    loaded: Mutex<HashMap<String, Plugin>>,
+    artifacts: Option<Arc<artifacts::ArtifactCache>>,
+    loaded: cache::PluginCache,
     slots: tokio::sync::Semaphore,
     config: RuntimeConfig,
     _ticker: engine::EpochTicker,
@@ -189,7 +202,7 @@ impl Runtime {
             .and_then(|()| bindings::wit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let artifacts = match &config.cache_dir {
-            Some(dir) => Some(artifacts::ArtifactCache::open(dir, &engine)?),
+            Some(dir) => Some(Arc::new(artifacts::ArtifactCache::open(dir, &engine, config.max_artifact_bytes)?)),
             None => None,
         };
         let ticker = engine::EpochTicker::start(&engine)?;
@@ -199,7 +212,7 @@ impl Runtime {
                 engine,
                 linker,
                 artifacts,
-                loaded: Mutex::new(HashMap::new()),
+                loaded: cache::PluginCache::new(config.max_loaded_bytes),
                 slots,
                 config,
                 _ticker: ticker,
@@ -219,16 +232,36 @@ impl Runtime {
 
     /// Checks a component against the contract and makes it ready to run.
     /// Compiles at most once per content hash: later loads of the same bytes
-    /// are answered from memory, and across restarts from the artifact cache.
+    /// are answered from memory (while the plugin stays among the
+    /// `max_loaded_bytes` most recently used), and across restarts or
+    /// evictions from the artifact cache. Concurrent loads of the same bytes
+    /// wait for one compile. Compiling runs on a blocking thread, not on the
+    /// caller's.
     pub async fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let hash = Self::content_hash(bytes);
-        if let Some(p) = self.cached(&hash) {
+        if let Some(p) = self.inner.loaded.get(&hash, false) {
             return Ok(p);
         }
+        let lock = self.inner.loaded.loading(&hash);
+        let result = {
+            let _guard = lock.lock().await;
+            match self.inner.loaded.get(&hash, false) {
+                Some(p) => Ok(p),
+                None => self.load_uncached(hash.clone(), bytes).await,
+            }
+        };
+        drop(lock);
+        self.inner.loaded.loaded(&hash);
+        result
+    }
+
+    async fn load_uncached(&self, hash: String, bytes: &[u8]) -> Result<Plugin, LoadError> {
         inspect::check_header(bytes)?;
         let started = Instant::now();
-        let (component, from_disk_cache) = self.compile(&hash, bytes)?;
+        let (component, from_disk_cache) = self.compile(&hash, bytes).await?;
         let compile_time = started.elapsed();
+        let image = component.image_range();
+        let image_bytes = (image.end as usize).saturating_sub(image.start as usize) as u64;
 
         let surface = inspect::surface(&self.inner.engine, &component)?;
         let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
@@ -243,12 +276,13 @@ impl Runtime {
         let mut plugin = Plugin {
             inner: Arc::new(Loaded {
                 info: PluginInfo {
-                    hash: hash.clone(),
+                    hash,
                     world: surface.world,
                     name: String::new(),
                     imports: surface.imports,
                     size_bytes: bytes.len() as u64,
                     compile_time,
+                    compiled_bytes: image_bytes,
                     from_disk_cache,
                 },
                 pre,
@@ -260,31 +294,48 @@ impl Runtime {
         if let Some(loaded) = Arc::get_mut(&mut plugin.inner) {
             loaded.info.name = name;
         }
-        let mut map = self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(map.entry(hash).or_insert(plugin).clone())
+        Ok(self.inner.loaded.insert(plugin, image_bytes, from_disk_cache, started.elapsed().as_secs_f64()))
     }
 
-    /// The plugin with this content hash, if it is loaded already.
+    /// The plugin with this content hash, if it is loaded already. Counts as
+    /// a use: a hit or a miss in [`Runtime::plugin_cache_stats`].
     pub fn loaded(&self, hash: &str) -> Option<Plugin> {
-        self.cached(hash)
+        self.inner.loaded.get(hash, true)
     }
 
-    fn cached(&self, hash: &str) -> Option<Plugin> {
-        self.inner.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+    /// The in-memory plugin cache: size, bound, hits, misses, evictions and
+    /// the loads they caused.
+    pub fn plugin_cache_stats(&self) -> PluginCacheStats {
+        self.inner.loaded.stats()
     }
 
-    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
-        if let Some(cache) = &self.inner.artifacts
-            && let Some(component) = cache.load(&self.inner.engine, hash)
-        {
-            return Ok((component, true));
-        }
-        let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        if let Some(cache) = &self.inner.artifacts {
-            // A cache that cannot be written costs a recompile later, nothing more.
-            let _ = cache.store(hash, &component);
-        }
-        Ok((component, false))
+    /// The artifact cache on disk, when there is one.
+    pub fn artifact_cache_stats(&self) -> Option<ArtifactCacheStats> {
+        self.inner.artifacts.as_ref().map(|a| a.stats())
+    }
+
+    /// The component for `bytes`: deserialized from the artifact cache, else
+    /// compiled (and stored there). Both run on a blocking thread.
+    async fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
+        let engine = self.inner.engine.clone();
+        let artifacts = self.inner.artifacts.clone();
+        let (hash, bytes) = (hash.to_owned(), bytes.to_vec());
+        let work = move || {
+            if let Some(cache) = &artifacts
+                && let Some(component) = cache.load(&engine, &hash)
+            {
+                return Ok((component, true));
+            }
+            let component = Component::new(&engine, &bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+            if let Some(cache) = &artifacts {
+                // A cache that cannot be written costs a recompile later, nothing more.
+                let _ = cache.store(&hash, &component);
+            }
+            Ok((component, false))
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .unwrap_or_else(|e| Err(LoadError::Invalid(format!("the compiler stopped: {e}"))))
     }
 
     async fn name(&self, plugin: &Plugin) -> Result<String, LoadError> {

@@ -161,13 +161,15 @@ pub(crate) struct PluginCheck {
     size_bytes: u64,
     /// Milliseconds spent compiling it (or loading its precompiled artifact).
     compile_ms: f64,
+    /// Size of its compiled image in memory, in bytes.
+    compiled_bytes: u64,
     /// Whether the precompiled artifact came from the disk cache.
     from_disk_cache: bool,
 }
 
 impl From<PluginInfo> for PluginCheck {
     fn from(info: PluginInfo) -> Self {
-        let PluginInfo { hash, world, name, imports, size_bytes, compile_time, from_disk_cache } = info;
+        let PluginInfo { hash, world, name, imports, size_bytes, compile_time, compiled_bytes, from_disk_cache } = info;
         Self {
             hash,
             world,
@@ -175,6 +177,7 @@ impl From<PluginInfo> for PluginCheck {
             imports,
             size_bytes,
             compile_ms: compile_time.as_secs_f64() * 1000.0,
+            compiled_bytes,
             from_disk_cache,
         }
     }

@@ -1,0 +1,145 @@
+//! The loaded plugins kept in memory: a map from content hash to a
+//! ready-to-instantiate [`Plugin`], bounded by the size of the plugins'
+//! compiled images and evicting the least recently used, with counters for
+//! the metrics.
+//!
+//! Every entry holds a compiled image (about 400 KiB for a small Rust plugin,
+//! tens of MiB for a Python one) and an `InstancePre`, so with thousands of
+//! tenants the bound is what keeps the process's memory flat. An evicted
+//! plugin is loaded again on its next use, from the artifact cache on disk
+//! when it is there (under a millisecond) rather than compiled (a hundred
+//! milliseconds or more).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use super::Plugin;
+
+/// A snapshot of the in-memory plugin cache and of the loads it caused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PluginCacheStats {
+    /// Plugins held now.
+    pub entries: usize,
+    /// The size of their compiled images.
+    pub bytes: u64,
+    /// The most image bytes it holds (it always keeps the plugin it just
+    /// loaded, even a larger one).
+    pub max_bytes: u64,
+    /// Lookups answered from memory.
+    pub hits: u64,
+    /// Lookups that had to load the plugin.
+    pub misses: u64,
+    /// Plugins dropped to make room.
+    pub evictions: u64,
+    /// Loads that compiled the component.
+    pub compiled: u64,
+    /// Loads answered by a precompiled artifact from disk.
+    pub from_disk: u64,
+    /// Time spent in those loads (compiling or deserializing, checking the
+    /// contract, asking the plugin its name), in seconds.
+    pub load_seconds: f64,
+}
+
+struct Entry {
+    plugin: Plugin,
+    bytes: u64,
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    clock: u64,
+    stats: PluginCacheStats,
+}
+
+/// The bounded, least-recently-used map of loaded plugins.
+pub(super) struct PluginCache {
+    state: Mutex<State>,
+    /// One lock per hash being loaded, so that concurrent first uses of a
+    /// plugin compile it once.
+    loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl PluginCache {
+    pub(super) fn new(max_bytes: u64) -> Self {
+        let stats = PluginCacheStats { max_bytes, ..PluginCacheStats::default() };
+        Self { state: Mutex::new(State { stats, ..State::default() }), loading: Mutex::new(HashMap::new()) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The map stays consistent across a panic elsewhere: keep using it.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The plugin for `hash`, marking it recently used; counts a hit or a
+    /// miss when `count` is set.
+    pub(super) fn get(&self, hash: &str, count: bool) -> Option<Plugin> {
+        let mut state = self.state();
+        state.clock += 1;
+        let now = state.clock;
+        let found = state.entries.get_mut(hash).map(|e| {
+            e.last_used = now;
+            e.plugin.clone()
+        });
+        if count {
+            match found {
+                Some(_) => state.stats.hits += 1,
+                None => state.stats.misses += 1,
+            }
+        }
+        found
+    }
+
+    /// Keeps `plugin`, whose image is `bytes` long (unless another load of
+    /// the same hash got there first, whose plugin is returned), evicting the
+    /// least recently used entries beyond the bound.
+    pub(super) fn insert(&self, plugin: Plugin, bytes: u64, from_disk: bool, load_seconds: f64) -> Plugin {
+        let mut state = self.state();
+        state.clock += 1;
+        let now = state.clock;
+        match from_disk {
+            true => state.stats.from_disk += 1,
+            false => state.stats.compiled += 1,
+        }
+        state.stats.load_seconds += load_seconds;
+        let hash = plugin.info().hash.clone();
+        if !state.entries.contains_key(&hash) {
+            state.stats.bytes += bytes;
+        }
+        let kept = state.entries.entry(hash.clone()).or_insert(Entry { plugin, bytes, last_used: now }).plugin.clone();
+        while state.stats.bytes > state.stats.max_bytes && state.entries.len() > 1 {
+            // A linear scan: it runs only when a load overflows the cache, and
+            // a load costs far more than scanning the entries.
+            let oldest = state.entries.iter().filter(|(h, _)| **h != hash).min_by_key(|(_, e)| e.last_used);
+            let Some(oldest) = oldest.map(|(h, _)| h.clone()) else { break };
+            if let Some(gone) = state.entries.remove(&oldest) {
+                state.stats.bytes -= gone.bytes;
+                state.stats.evictions += 1;
+            }
+        }
+        state.stats.entries = state.entries.len();
+        kept
+    }
+
+    /// The lock to hold while loading `hash`.
+    pub(super) fn loading(&self, hash: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut loading = self.loading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loading.entry(hash.to_owned()).or_default().clone()
+    }
+
+    /// Forgets the load lock of `hash` once its load is over.
+    pub(super) fn loaded(&self, hash: &str) {
+        let mut loading = self.loading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Only the last holder removes it; a waiter still holds a clone.
+        if loading.get(hash).is_some_and(|l| Arc::strong_count(l) == 1) {
+            loading.remove(hash);
+        }
+    }
+
+    pub(super) fn stats(&self) -> PluginCacheStats {
+        self.state().stats
+    }
+}

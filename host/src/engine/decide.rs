@@ -64,6 +64,31 @@ fn limits_of(binding: &Binding, defaults: Limits) -> Result<Limits, LoginError> 
     serde_json::from_str(&binding.limits).map_err(|_| LoginError::Provisioning { rule: "binding-limits".into() })
 }
 
+/// A binding with its plugins loaded. Loading (from memory, from the
+/// artifact cache, or by compiling) happens before the login's transaction
+/// begins, so that it never holds a transaction open (on SQLite, the one
+/// write turn). A plugin that cannot be loaded fails only a login that asks
+/// it something.
+pub(crate) struct Bound {
+    pub(crate) binding: Binding,
+    creator: Option<Result<Plugin, LoginError>>,
+    assigner: Option<Result<Plugin, LoginError>>,
+}
+
+impl Bound {
+    pub(crate) async fn load(host: &Host, binding: Binding) -> Self {
+        let creator = match binding.creator.as_deref() {
+            Some(hash) => Some(plugin(host, hash).await),
+            None => None,
+        };
+        let assigner = match binding.assigner.as_deref() {
+            Some(hash) => Some(plugin(host, hash).await),
+            None => None,
+        };
+        Self { binding, creator, assigner }
+    }
+}
+
 /// The loaded plugin for `hash`: from the runtime's cache, else from the store.
 async fn plugin(host: &Host, hash: &str) -> Result<Plugin, LoginError> {
     if let Some(p) = host.runtime.loaded(hash) {
@@ -116,15 +141,16 @@ fn failure_rule(hook: &str, failure: &CallFailure) -> String {
 /// The identity creator's decision for `principal`.
 pub(crate) async fn creation(
     host: &Host,
-    binding: Option<&Binding>,
+    bound: Option<&Bound>,
     config: &Arc<BindingConfig>,
     principal: &Principal,
 ) -> Result<(Creation, HookRecord), LoginError> {
     let builtin = || builtin::default_creation(principal, config, &mut rand::rng());
-    let Some((binding, hash)) = binding.and_then(|b| b.creator.as_deref().map(|h| (b, h))) else {
+    let Some((binding, plugin)) = bound.and_then(|b| b.creator.as_ref().map(|p| (&b.binding, p))) else {
         return Ok((builtin(), HookRecord::builtin(Hook::Create)));
     };
-    let plugin = plugin(host, hash).await?;
+    let plugin = plugin.clone()?;
+    let hash = plugin.info().hash.as_str();
     let ctx = CallContext {
         limits: limits_of(binding, host.runtime.default_limits())?,
         config: Arc::clone(config),
@@ -144,7 +170,7 @@ pub(crate) async fn creation(
 /// The assignment provider's answer for `account`.
 pub(crate) async fn assignments(
     host: &Host,
-    binding: Option<&Binding>,
+    bound: Option<&Bound>,
     config: &Arc<BindingConfig>,
     account: &Account,
     principal: &Principal,
@@ -153,10 +179,11 @@ pub(crate) async fn assignments(
         builtin::group_mapping(principal, config)
             .map_err(|_| LoginError::Provisioning { rule: "group-mapping-config".into() })
     };
-    let Some((binding, hash)) = binding.and_then(|b| b.assigner.as_deref().map(|h| (b, h))) else {
+    let Some((binding, plugin)) = bound.and_then(|b| b.assigner.as_ref().map(|p| (&b.binding, p))) else {
         return Ok((builtin()?, HookRecord::builtin(Hook::Assign)));
     };
-    let plugin = plugin(host, hash).await?;
+    let plugin = plugin.clone()?;
+    let hash = plugin.info().hash.as_str();
     let ctx = CallContext {
         limits: limits_of(binding, host.runtime.default_limits())?,
         config: Arc::clone(config),

@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::decide::{self, HookRecord};
+use super::decide::{self, Bound, HookRecord};
 use super::{Host, LoginError, LoginRequest, LoginSuccess};
 use crate::auth::{Chain, Credential, ProviderConfig};
 use crate::plugin::{self, Assignment, BindingConfig, Creation, Principal, validate};
 use crate::store::{
-    Account, AccountState, Binding, Domain, Membership, MembershipSource, MembershipTarget, NewAccount, NewAuditEvent,
+    Account, AccountState, Domain, Membership, MembershipSource, MembershipTarget, NewAccount, NewAuditEvent,
     Organization, Provider, StoreError, SyncMode, Tx, normalize_email, now_ms,
 };
 
@@ -119,13 +119,17 @@ async fn run(host: &Host, request: &LoginRequest, trail: &mut Trail) -> Result<L
     trail.provider = Some(provider.name.clone());
     let binding = host.store.binding(&domain.id, &provider.id).await.map_err(|_| LoginError::Unavailable)?;
     let config = Arc::new(decide::config_of(binding.as_ref())?);
+    let bound = match binding {
+        Some(binding) => Some(decide::Bound::load(host, binding).await),
+        None => None,
+    };
 
     // 3–6, retried when a concurrent login of the same person won a race.
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut tx = host.store.begin().await.map_err(|_| Failed::from(LoginError::Unavailable))?;
-        match provision(host, &mut tx, &org, &domain, &provider, binding.as_ref(), &config, &principal, trail).await {
+        match provision(host, &mut tx, &org, &domain, &provider, bound.as_ref(), &config, &principal, trail).await {
             Ok(mut success) => {
                 let event = trail.event("success", None, started);
                 let committed = match tx.append_audit(&event).await {
@@ -228,7 +232,7 @@ async fn provision(
     org: &Organization,
     domain: &Domain,
     provider: &Provider,
-    binding: Option<&Binding>,
+    bound: Option<&Bound>,
     config: &Arc<BindingConfig>,
     principal: &Principal,
     trail: &mut Trail,
@@ -251,7 +255,7 @@ async fn provision(
                 if !principal.email_verified {
                     return Err(LoginError::UnverifiedEmail.into());
                 }
-                let account = create_account(host, tx, binding, config, principal, trail).await?;
+                let account = create_account(host, tx, bound, config, principal, trail).await?;
                 if provider.kind != crate::store::ProviderKind::Password {
                     tx.insert_link(&provider.id, &principal.subject, &account.id).await.map_err(store_step)?;
                 }
@@ -284,12 +288,12 @@ async fn provision(
 
     // 5. Memberships.
     if domain.jit {
-        let sync = binding.is_some_and(|b| b.sync_mode == SyncMode::EveryLogin);
-        let has_assigner = binding.is_some_and(|b| b.assigner.is_some());
+        let sync = bound.is_some_and(|b| b.binding.sync_mode == SyncMode::EveryLogin);
+        let has_assigner = bound.is_some_and(|b| b.binding.assigner.is_some());
         if (newly_created || sync) && (!principal.groups.is_empty() || has_assigner) {
             {
                 let view = plugin_account(&account, newly_created);
-                let (answer, rec) = decide::assignments(host, binding, config, &view, principal).await?;
+                let (answer, rec) = decide::assignments(host, bound, config, &view, principal).await?;
                 trail.hooks.push(rec);
                 trail.decisions.insert("assignments".into(), json!(answer));
                 let desired = resolve_assignments(tx, org, &answer).await?;
@@ -319,12 +323,12 @@ async fn provision(
 async fn create_account(
     host: &Host,
     tx: &mut Tx,
-    binding: Option<&Binding>,
+    bound: Option<&Bound>,
     config: &Arc<BindingConfig>,
     principal: &Principal,
     trail: &mut Trail,
 ) -> Result<Account, Step> {
-    let (decision, rec) = decide::creation(host, binding, config, principal).await?;
+    let (decision, rec) = decide::creation(host, bound, config, principal).await?;
     trail.hooks.push(rec);
     let new = match decision {
         Creation::Create(new) => new,

@@ -130,15 +130,27 @@ async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.hits, stats.misses), (2, 1), "{stats:?}");
 
-    // The evicted plugin comes back from its artifact on disk, and still works.
-    let again = load(&runtime, "default-creator").await;
+    // The evicted plugin comes back from its artifact on disk alone (no
+    // bytes), with what its first load learned, and still works.
+    let again = runtime.reload(&creator.info().hash).await.unwrap_or_else(|| panic!("the artifact is on disk"));
     assert!(again.info().from_disk_cache);
-    assert_eq!(again.info().name, "default-creator");
+    assert_eq!((again.info().name.as_str(), again.info().world), ("default-creator", creator.info().world));
+    assert_eq!(again.info().size_bytes, creator.info().size_bytes);
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.entries, stats.evictions, stats.compiled, stats.from_disk), (1, 2, 2, 1), "{stats:?}");
     let principal = crate::principal("okta");
     let report = runtime.create(&again, &principal, &provisio::runtime::CallContext::default()).await;
     assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+    // Loading its bytes finds it in memory now.
+    assert!(load(&runtime, "default-creator").await.info().from_disk_cache);
+    assert_eq!(runtime.plugin_cache_stats().from_disk, 1);
+
+    // A plugin this runtime never loaded cannot be reloaded by hash, even
+    // with its artifact on disk (another runtime's load put it there).
+    let fresh = Runtime::new(RuntimeConfig { cache_dir: Some(dir.path().to_owned()), ..RuntimeConfig::default() });
+    let fresh = fresh.unwrap_or_else(|e| panic!("{e}"));
+    assert!(fresh.reload(&mapper.info().hash).await.is_none());
+    assert!(load(&fresh, "group-mapper").await.info().from_disk_cache);
 }
 
 #[tokio::test]

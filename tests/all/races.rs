@@ -64,6 +64,51 @@ async fn racing_first_logins_yield_exactly_one_account() {
     }
 }
 
+/// A host that has loaded none of the bound plugins yet (another process
+/// received the upload) takes a burst of first logins larger than its
+/// connection pool: each login loads the plugins before its transaction
+/// begins, so none holds a connection while waiting for another, and the
+/// burst compiles each plugin once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cold_host_takes_a_burst_larger_than_its_pool() {
+    for db in TestDatabase::all() {
+        let store_a = db.open().await;
+        let (_host_a, _org) = prepare(&store_a, &crate::runtime(), &groups_setup()).await;
+        let small = StoreOptions {
+            max_connections: 2,
+            busy_timeout: Duration::from_secs(5),
+            schema: db.schema().map(str::to_owned),
+        };
+        let store_b = Store::open_with(db.url(), small).await.unwrap_or_else(|e| panic!("{e}"));
+        let cold = crate::runtime();
+        let host_b = Host::builder().store(store_b.clone()).runtime(cold.clone()).build().await;
+        let host_b = host_b.unwrap_or_else(|e| panic!("{e}"));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let host = host_b.clone();
+                tokio::spawn(async move {
+                    let email = format!("burst-{i}@acme.example");
+                    let credential = id_token(&format!("sub-burst-{i}"), &email, true, &["Engineering"]);
+                    host.login(LoginRequest { domain: Some("acme".into()), credential }).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let success = task
+                .await
+                .unwrap_or_else(|e| panic!("task: {e}"))
+                .unwrap_or_else(|e| panic!("[{:?}] a login of the burst failed: {e:?}", db.kind()));
+            assert!(success.newly_created);
+            assert_eq!(success.memberships.len(), 3, "{:?}", success.memberships);
+        }
+        let stats = cold.plugin_cache_stats();
+        assert_eq!((stats.compiled, stats.entries), (2, 2), "[{:?}] each plugin compiled once: {stats:?}", db.kind());
+        store_a.close().await;
+        store_b.close().await;
+        db.cleanup().await;
+    }
+}
+
 const CHILD_URL: &str = "PROVISIO_CHILD_DATABASE_URL";
 const CHILD_SCHEMA: &str = "PROVISIO_CHILD_SCHEMA";
 

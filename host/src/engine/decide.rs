@@ -89,9 +89,13 @@ impl Bound {
     }
 }
 
-/// The loaded plugin for `hash`: from the runtime's cache, else from the store.
+/// The loaded plugin for `hash`: from the runtime's memory, else from its
+/// artifact on disk, else compiled from its bytes in the store.
 async fn plugin(host: &Host, hash: &str) -> Result<Plugin, LoginError> {
     if let Some(p) = host.runtime.loaded(hash) {
+        return Ok(p);
+    }
+    if let Some(p) = host.runtime.reload(hash).await {
         return Ok(p);
     }
     let bytes = host

@@ -7,9 +7,11 @@
 //! load refreshes) are deleted until it is back under nine tenths of it. An
 //! evicted artifact costs a compile on the plugin's next load.
 
+use std::collections::HashMap;
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -38,12 +40,20 @@ pub struct ArtifactCacheStats {
     pub evictions: u64,
 }
 
+/// Which file an artifact was read from: device, inode and length.
+type FileId = (u64, u64, u64);
+
 /// A directory of precompiled components.
 pub(super) struct ArtifactCache {
     dir: PathBuf,
     key: [u8; 32],
     engine_hash: String,
     stats: Mutex<ArtifactCacheStats>,
+    /// The artifacts whose MAC this process verified, by content hash: a
+    /// plugin evicted from memory and loaded again from the same file is not
+    /// read and hashed a second time. A file replaced by another (the only
+    /// way this host rewrites one) has another inode and is verified anew.
+    verified: Mutex<HashMap<String, FileId>>,
 }
 
 impl ArtifactCache {
@@ -56,7 +66,8 @@ impl ArtifactCache {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         let stats = Mutex::new(ArtifactCacheStats { max_bytes, ..ArtifactCacheStats::default() });
-        let cache = Self { dir: dir.to_owned(), key, engine_hash: format!("{:016x}", h.finish()), stats };
+        let engine_hash = format!("{:016x}", h.finish());
+        let cache = Self { dir: dir.to_owned(), key, engine_hash, stats, verified: Mutex::default() };
         cache.shrink_to(max_bytes)?;
         Ok(cache)
     }
@@ -85,10 +96,18 @@ impl ArtifactCache {
     /// them again under memory pressure.
     pub(super) fn load(&self, engine: &Engine, content_hash: &str) -> Option<Component> {
         let path = self.path(content_hash);
-        let tag = fs::read(mac_path(&path)).ok()?;
-        let artifact = fs::read(&path).ok()?;
-        self.mac(content_hash, &artifact).verify_slice(&tag).ok()?;
-        drop(artifact);
+        let meta = fs::metadata(&path).ok()?;
+        let id = (meta.dev(), meta.ino(), meta.len());
+        let mut verified = self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.get(content_hash) != Some(&id) {
+            drop(verified);
+            let tag = fs::read(mac_path(&path)).ok()?;
+            let artifact = fs::read(&path).ok()?;
+            self.mac(content_hash, &artifact).verify_slice(&tag).ok()?;
+            verified = self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            verified.insert(content_hash.to_owned(), id);
+        }
+        drop(verified);
         // Recently used artifacts are the last to be evicted; failing to mark
         // one only makes it a little more likely to go.
         let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
@@ -99,9 +118,11 @@ impl ArtifactCache {
         // compatibility hash: it keeps out artifacts copied from another
         // host, corrupted ones and those of another build. Artifacts are
         // replaced only by renaming a new file over them, which leaves an
-        // existing mapping intact. It does not protect against someone who
-        // can write to this directory between the check and the mapping; such
-        // a person can read the key beside the artifacts as well.
+        // existing mapping intact and gives the file a new inode (so it is
+        // verified again, see `verified`). It does not protect against
+        // someone who can write to this directory between the check and the
+        // mapping, or who rewrites a verified file in place; such a person can
+        // read the key beside the artifacts as well.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize_file(engine, &path) };
         component.ok()

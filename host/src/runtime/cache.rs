@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use super::Plugin;
+use super::{Plugin, PluginInfo};
+
+/// The most evicted plugins whose [`PluginInfo`] is kept (a few KiB each).
+const MAX_KNOWN: usize = 1 << 16;
 
 /// A snapshot of the in-memory plugin cache and of the loads it caused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -51,6 +54,9 @@ struct Entry {
 #[derive(Default)]
 struct State {
     entries: HashMap<String, Entry>,
+    /// What was learned loading the plugins dropped since, so that they can
+    /// be loaded again from their artifacts alone.
+    known: HashMap<String, PluginInfo>,
     clock: u64,
     stats: PluginCacheStats,
 }
@@ -118,10 +124,19 @@ impl PluginCache {
             if let Some(gone) = state.entries.remove(&oldest) {
                 state.stats.bytes -= gone.bytes;
                 state.stats.evictions += 1;
+                if state.known.len() >= MAX_KNOWN {
+                    state.known.clear();
+                }
+                state.known.insert(oldest, gone.plugin.info().clone());
             }
         }
         state.stats.entries = state.entries.len();
         kept
+    }
+
+    /// What was learned loading `hash`, if it was loaded and dropped since.
+    pub(super) fn known(&self, hash: &str) -> Option<PluginInfo> {
+        self.state().known.get(hash).cloned()
     }
 
     /// The lock to hold while loading `hash`.

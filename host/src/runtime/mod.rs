@@ -239,19 +239,42 @@ impl Runtime {
     /// caller's.
     pub async fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let hash = Self::content_hash(bytes);
-        if let Some(p) = self.inner.loaded.get(&hash, false) {
+        self.single_flight(&hash, || self.load_uncached(hash.clone(), bytes)).await
+    }
+
+    /// The plugin with this content hash, loaded again from its artifact on
+    /// disk without its bytes, when this runtime loaded it before and has
+    /// since dropped it to stay under `max_loaded_bytes`. The artifact's MAC
+    /// binds it to the hash, so neither the bytes nor their hash are needed;
+    /// what was learned at the first load (name, world, imports) is kept.
+    /// `None` when the plugin was never loaded here or its artifact is gone:
+    /// load it from its bytes then.
+    pub async fn reload(&self, hash: &str) -> Option<Plugin> {
+        let info = self.inner.loaded.known(hash)?;
+        let reloaded = self.single_flight(hash, || async { self.reload_uncached(info).await.ok_or(()) });
+        reloaded.await.ok()
+    }
+
+    /// Runs `load` unless the plugin is in memory, at most once at a time per
+    /// hash: concurrent callers wait for the first and get its plugin.
+    async fn single_flight<E, F: Future<Output = Result<Plugin, E>>>(
+        &self,
+        hash: &str,
+        load: impl FnOnce() -> F,
+    ) -> Result<Plugin, E> {
+        if let Some(p) = self.inner.loaded.get(hash, false) {
             return Ok(p);
         }
-        let lock = self.inner.loaded.loading(&hash);
+        let lock = self.inner.loaded.loading(hash);
         let result = {
             let _guard = lock.lock().await;
-            match self.inner.loaded.get(&hash, false) {
+            match self.inner.loaded.get(hash, false) {
                 Some(p) => Ok(p),
-                None => self.load_uncached(hash.clone(), bytes).await,
+                None => load().await,
             }
         };
         drop(lock);
-        self.inner.loaded.loaded(&hash);
+        self.inner.loaded.loaded(hash);
         result
     }
 
@@ -259,42 +282,52 @@ impl Runtime {
         inspect::check_header(bytes)?;
         let started = Instant::now();
         let (component, from_disk_cache) = self.compile(&hash, bytes).await?;
-        let compile_time = started.elapsed();
-        let image = component.image_range();
-        let image_bytes = (image.end as usize).saturating_sub(image.start as usize) as u64;
-
         let surface = inspect::surface(&self.inner.engine, &component)?;
-        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
-        let creator = match surface.world.creates() {
-            true => Some(bindings::CreatorIndices::new(&pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?),
-            false => None,
+        let info = PluginInfo {
+            hash,
+            world: surface.world,
+            name: String::new(),
+            imports: surface.imports,
+            size_bytes: bytes.len() as u64,
+            compile_time: started.elapsed(),
+            compiled_bytes: image_size(&component),
+            from_disk_cache,
         };
-        let assigner = match surface.world.assigns() {
-            true => Some(bindings::AssignerIndices::new(&pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?),
-            false => None,
-        };
-        let mut plugin = Plugin {
-            inner: Arc::new(Loaded {
-                info: PluginInfo {
-                    hash,
-                    world: surface.world,
-                    name: String::new(),
-                    imports: surface.imports,
-                    size_bytes: bytes.len() as u64,
-                    compile_time,
-                    compiled_bytes: image_bytes,
-                    from_disk_cache,
-                },
-                pre,
-                creator,
-                assigner,
-            }),
-        };
+        let mut plugin = self.assemble(&component, info)?;
         let name = self.name(&plugin).await?;
         if let Some(loaded) = Arc::get_mut(&mut plugin.inner) {
             loaded.info.name = name;
         }
-        Ok(self.inner.loaded.insert(plugin, image_bytes, from_disk_cache, started.elapsed().as_secs_f64()))
+        let size = plugin.info().compiled_bytes;
+        Ok(self.inner.loaded.insert(plugin, size, from_disk_cache, started.elapsed().as_secs_f64()))
+    }
+
+    async fn reload_uncached(&self, mut info: PluginInfo) -> Option<Plugin> {
+        let started = Instant::now();
+        let (engine, artifacts, hash) = (self.inner.engine.clone(), self.inner.artifacts.clone()?, info.hash.clone());
+        let component = tokio::task::spawn_blocking(move || artifacts.load(&engine, &hash)).await.ok()??;
+        info.compile_time = started.elapsed();
+        info.compiled_bytes = image_size(&component);
+        info.from_disk_cache = true;
+        let plugin = self.assemble(&component, info).ok()?;
+        let size = plugin.info().compiled_bytes;
+        Some(self.inner.loaded.insert(plugin, size, true, started.elapsed().as_secs_f64()))
+    }
+
+    /// A plugin ready to instantiate: the component linked against the
+    /// host's imports, and the indices of the exports its world has.
+    fn assemble(&self, component: &Component, info: PluginInfo) -> Result<Plugin, LoadError> {
+        let mismatch = |e: wasmtime::Error| LoadError::Mismatch(format!("{e:#}"));
+        let pre = self.inner.linker.instantiate_pre(component).map_err(mismatch)?;
+        let creator = match info.world.creates() {
+            true => Some(bindings::CreatorIndices::new(&pre).map_err(mismatch)?),
+            false => None,
+        };
+        let assigner = match info.world.assigns() {
+            true => Some(bindings::AssignerIndices::new(&pre).map_err(mismatch)?),
+            false => None,
+        };
+        Ok(Plugin { inner: Arc::new(Loaded { info, pre, creator, assigner }) })
     }
 
     /// The plugin with this content hash, if it is loaded already. Counts as
@@ -381,6 +414,12 @@ fn map_report<T>(report: CallReport<call::Answer>, pick: impl FnOnce(call::Answe
         pick(a).ok_or_else(|| CallFailure::Unavailable { reason: "the call produced another kind of answer".into() })
     });
     CallReport { outcome, stats: report.stats }
+}
+
+/// The size of a component's compiled image in memory.
+fn image_size(component: &Component) -> u64 {
+    let image = component.image_range();
+    (image.end as usize).saturating_sub(image.start as usize) as u64
 }
 
 fn millis_f64<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -2,8 +2,10 @@
 //! each with its own version of the group mapper as its assignment provider
 //! (the same logic, a distinct content hash: the component carries a custom
 //! section naming its tenant), and first logins spread uniformly across them.
-//! At each step: rate, p50 and p99, the plugin cache's hit rate and the loads
-//! its misses caused, and the server's resident memory.
+//! At each step, first the logins of one tenant (the baseline, on the same
+//! server with the same data and caches), then the logins spread over all:
+//! rate, p50 and p99, the plugin cache's hit rate and the loads its misses
+//! caused, and the server's resident memory.
 //!
 //! The organizations are added step by step to one server on an SQLite file,
 //! through the admin API as a user would (each upload compiles its plugin).
@@ -156,9 +158,12 @@ fn memory(pid: u32) -> Memory {
     Memory { rss: field("VmRSS:"), anon: field("RssAnon:"), file: field("RssFile:"), peak: field("VmHWM:") }
 }
 
-/// One measured step.
+/// One measured phase.
 struct Row {
     label: String,
+    /// Organizations on the server.
+    orgs: u64,
+    /// How many of them the logins were spread over.
     tenants: u64,
     setup: Option<Duration>,
     run: Run,
@@ -181,12 +186,13 @@ struct Bench {
 
 impl Bench {
     /// Warms up, then measures first logins spread over `tenants`.
-    async fn measure(&self, server: &Server, label: &str, tenants: u64, setup: Option<Duration>) -> Row {
-        let warm = SpreadLogins::new(server, &self.idp, tenants, &format!("{label}-{tenants}-warm"), 0);
+    async fn measure(&self, server: &Server, label: &str, orgs: u64, tenants: u64, setup: Option<Duration>) -> Row {
+        let phase = format!("{label}-{orgs}-{tenants}");
+        let warm = SpreadLogins::new(server, &self.idp, tenants, &format!("{phase}-warm"), 0);
         let run = provisio_bench::run_for(&self.http, &warm, self.concurrency, self.warmup).await;
         run.assert_few_errors("warm-up");
         let n = ((run.rate() * self.duration.as_secs_f64() * 2.0) as u64).clamp(2000, 1_000_000);
-        let timed = SpreadLogins::new(server, &self.idp, tenants, &format!("{label}-{tenants}"), n);
+        let timed = SpreadLogins::new(server, &self.idp, tenants, &phase, n);
         let client = Client::new(server.base());
         let before = client.metrics().await;
         let run = provisio_bench::run_for(&self.http, &timed, self.concurrency, self.duration).await;
@@ -203,6 +209,7 @@ impl Bench {
         let gauge = |scrape: &Scrape, name: &str| scrape.value(name, "").unwrap_or(0.0);
         Row {
             label: label.to_owned(),
+            orgs,
             tenants,
             setup,
             hits: delta("provisio_plugin_cache_hits_total", ""),
@@ -249,18 +256,20 @@ async fn add_tenants(server: &Server, idp: &IdP, base: &Arc<Vec<u8>>, from: u64,
     }
 }
 
-fn cells(row: &Row, baseline_p99: Duration) -> Vec<String> {
+fn cells(row: &Row, baseline_p99: Duration, first_p99: Duration) -> Vec<String> {
     let lookups = row.hits + row.misses;
     let hit = if lookups > 0.0 { 100.0 * row.hits / lookups } else { 0.0 };
     let secs = row.run.elapsed.as_secs_f64();
     vec![
         row.label.clone(),
+        row.orgs.to_string(),
         row.tenants.to_string(),
         row.setup.map_or("-".into(), |d| format!("{:.0}", d.as_secs_f64())),
         format!("{:.0}", row.run.rate()),
         format!("{:.2}", ms(row.run.percentile(0.5))),
         format!("{:.2}", ms(row.run.percentile(0.99))),
         format!("{:.2}×", row.run.percentile(0.99).as_secs_f64() / baseline_p99.as_secs_f64()),
+        format!("{:.2}×", row.run.percentile(0.99).as_secs_f64() / first_p99.as_secs_f64()),
         format!("{hit:.1}%"),
         format!("{:.0}", row.disk_loads / secs),
         format!("{:.0}", row.compiles),
@@ -271,14 +280,16 @@ fn cells(row: &Row, baseline_p99: Duration) -> Vec<String> {
     ]
 }
 
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 16] = [
     "server",
-    "tenants",
+    "orgs",
+    "logins over",
     "set-up s",
     "logins/s",
     "p50 ms",
     "p99 ms",
-    "p99 vs 1",
+    "p99 / one tenant, same server",
+    "p99 / one org",
     "cache hits",
     "disk loads/s",
     "compiles",
@@ -288,13 +299,19 @@ const HEADER: [&str; 14] = [
     "peak RSS MiB",
 ];
 
+/// The table; each row's p99 against the one-tenant phase measured on the
+/// same server just before it, and against the first row (one organization).
 fn print_table(rows: &[Row]) {
-    let baseline = rows.iter().find(|r| r.tenants == 1).or(rows.first()).map(|r| r.run.percentile(0.99));
-    let baseline = baseline.unwrap_or(Duration::from_millis(1));
+    let p99 = |r: &Row| r.run.percentile(0.99);
+    let first = rows.first().map_or(Duration::from_millis(1), p99);
     println!("\n| {} |", HEADER.join(" | "));
     println!("|{}|", HEADER.iter().map(|_| " --- ").collect::<Vec<_>>().join("|"));
+    let mut baseline = first;
     for row in rows {
-        println!("| {} |", cells(row, baseline).join(" | "));
+        if row.tenants == 1 {
+            baseline = p99(row);
+        }
+        println!("| {} |", cells(row, baseline, first).join(" | "));
     }
 }
 
@@ -334,9 +351,13 @@ async fn main() {
         let setup = t.elapsed();
         eprintln!("{n} tenants set up ({} new in {:.0} s)", n - have, setup.as_secs_f64());
         have = n;
-        let row = bench.measure(&server, "default bound", n, Some(setup)).await;
-        print_table(std::slice::from_ref(&row));
-        rows.push(row);
+        // One tenant's logins on this very server first: the baseline of
+        // the spread phase that follows, with the same data and caches.
+        if n > 1 {
+            rows.push(bench.measure(&server, "default bound", n, 1, None).await);
+        }
+        rows.push(bench.measure(&server, "default bound", n, n, Some(setup)).await);
+        print_table(&rows);
     }
     server.stop().await;
 
@@ -350,8 +371,8 @@ async fn main() {
         let run = provisio_bench::run_count(&bench.http, &warm, bench.concurrency, have).await;
         run.assert_few_errors("loading every plugin");
         eprintln!("every plugin loaded from disk by one login per tenant in {:.1} s", t.elapsed().as_secs_f64());
-        let row = bench.measure(&server, "all loaded", have, None).await;
-        rows.push(row);
+        rows.push(bench.measure(&server, "all loaded", have, 1, None).await);
+        rows.push(bench.measure(&server, "all loaded", have, have, None).await);
         server.stop().await;
     }
     print_table(&rows);

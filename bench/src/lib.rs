@@ -401,11 +401,31 @@ pub fn free_port() -> SocketAddr {
 // /proc
 // ---------------------------------------------------------------------------
 
+/// A process's resident memory, as `/proc/<pid>/status` splits it, in KiB.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// `VmRSS`: all of it.
+    pub rss: u64,
+    /// `RssAnon`: anonymous pages (heaps, compiled code made in the process).
+    pub anon: u64,
+    /// `RssFile`: file-backed pages (mapped files, which the kernel may drop).
+    pub file: u64,
+    /// `VmHWM`: the peak of `rss`.
+    pub peak: u64,
+}
+
+/// A process's resident memory, or `None` when it cannot be read.
+pub fn memory(pid: u32) -> Option<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
+    };
+    Some(Memory { rss: field("VmRSS:")?, anon: field("RssAnon:")?, file: field("RssFile:")?, peak: field("VmHWM:")? })
+}
+
 /// A process's resident memory (`VmRSS` of `/proc/<pid>/status`), in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    memory(pid).map(|m| m.rss)
 }
 
 /// A process's CPU time so far, user + system over all its threads

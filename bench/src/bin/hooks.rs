@@ -15,7 +15,6 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,7 @@ use hyper_util::rt::TokioExecutor;
 use provisio::builtin::{default_creation, group_mapping};
 use provisio::plugin::{Account, Assignment, BindingConfig, Creation, Principal};
 use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
+use provisio_bench::{percentile, plugin_bytes, repo_root};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -47,17 +47,8 @@ struct HookResult {
     assignments: Vec<Assignment>,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn read(path: PathBuf) -> Vec<u8> {
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-plugins first)", path.display()))
-}
-
 async fn load(runtime: &Runtime, name: &str) -> Plugin {
-    let bytes = read(root().join("target/plugins").join(format!("{name}.wasm")));
-    runtime.load(&bytes).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+    runtime.load(&plugin_bytes(name)).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn account_from(decision: &Creation) -> Account {
@@ -222,11 +213,6 @@ fn javascript(js: &rquickjs::Runtime, request: &HookRequest) -> HookResult {
     serde_json::from_str(&output).unwrap_or_else(|e| panic!("javascript answer: {e}"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -258,8 +244,9 @@ fn main() {
         let creator = load(&runtime, "default-creator").await;
         let mapper = load(&runtime, "group-mapper").await;
         let noop = load(&runtime, "noop").await;
-        let principal: Principal = serde_json::from_slice(&read(root().join("examples/principals/okta.json")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let principal: Principal =
+            serde_json::from_slice(&std::fs::read(repo_root().join("examples/principals/okta.json")).unwrap())
+                .unwrap_or_else(|e| panic!("{e}"));
         let config_json = serde_json::json!({
             "digits": 0,
             "groups": {"Engineering": "team:engineering, role:developer", "oncall-admins": "role:admin"},

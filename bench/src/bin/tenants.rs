@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use provisio_bench::{
-    Bytes, Call, Client, HttpClient, IdP, Method, Run, Scrape, Server, StatusCode, Tenant, TenantSpec, Uri, Workload,
-    env_or, ms, plugin_bytes, setup_tenant,
+    Bytes, Call, Client, HttpClient, IdP, Memory, Method, Run, Scrape, Server, StatusCode, Tenant, TenantSpec, Uri,
+    Workload, env_or, memory, ms, plugin_bytes, setup_tenant,
 };
 
 /// The IdP groups of every login: the group mapper maps `Engineering` to a
@@ -79,14 +79,14 @@ struct SpreadLogins {
 }
 
 impl SpreadLogins {
-    fn body(idp: &IdP, phase: &str, seq: u64, tenants: u64) -> Bytes {
-        let t = tenant_of(seq, tenants);
+    /// The login of person `seq` of `phase` at tenant `t`.
+    fn body(idp: &IdP, phase: &str, seq: u64, t: u64) -> Bytes {
         idp.login_body(&format!("t{t}"), &format!("u{seq}-{phase}@t{t}.example"), GROUPS)
     }
 
     fn new(server: &Server, idp: &Arc<IdP>, tenants: u64, phase: &str, premint: u64) -> Arc<Self> {
         let phase = &phase.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
-        let bodies = (0..premint).map(|seq| Self::body(idp, phase, seq, tenants)).collect();
+        let bodies = (0..premint).map(|seq| Self::body(idp, phase, seq, tenant_of(seq, tenants))).collect();
         Arc::new(Self {
             uri: Client::new(server.base()).uri("/v1/login"),
             idp: Arc::clone(idp),
@@ -104,7 +104,7 @@ impl Workload for SpreadLogins {
             Some(body) => body.clone(),
             None => {
                 self.minted_late.fetch_add(1, Ordering::Relaxed);
-                Self::body(&self.idp, &self.phase, seq, self.tenants)
+                Self::body(&self.idp, &self.phase, seq, tenant_of(seq, self.tenants))
             }
         };
         Call { method: Method::POST, uri: self.uri.clone(), body }
@@ -135,27 +135,6 @@ impl Workload for EveryTenant {
     fn check(&self, worker: usize, seq: u64, status: StatusCode, body: &[u8]) -> Result<(), String> {
         self.inner.check(worker, seq, status, body)
     }
-}
-
-/// The server's resident memory, split as the kernel reports it (KiB).
-#[derive(Debug, Clone, Copy, Default)]
-struct Memory {
-    rss: u64,
-    anon: u64,
-    file: u64,
-    peak: u64,
-}
-
-fn memory(pid: u32) -> Memory {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    Memory { rss: field("VmRSS:"), anon: field("RssAnon:"), file: field("RssFile:"), peak: field("VmHWM:") }
 }
 
 /// One measured phase.
@@ -218,7 +197,7 @@ impl Bench {
             compiles: delta("provisio_plugin_loads_total", "source=\"compiled\""),
             loaded: gauge(&after, "provisio_plugin_cache_entries"),
             loaded_mib: gauge(&after, "provisio_plugin_cache_bytes") / (1 << 20) as f64,
-            memory: memory(server.pid()),
+            memory: memory(server.pid()).unwrap_or_default(),
             run,
         }
     }

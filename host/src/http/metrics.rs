@@ -206,8 +206,10 @@ fn render_caches(out: &mut String, p: &PluginCacheStats, artifacts: Option<&Arti
     series(out, "provisio_plugin_cache_entries", "gauge", "Plugins loaded in memory.", p.entries);
     series(out, "provisio_plugin_cache_bytes", "gauge", "Size of the loaded plugins' compiled images.", p.bytes);
     series(out, "provisio_plugin_cache_max_bytes", "gauge", "The bound on that size.", p.max_bytes);
-    series(out, "provisio_plugin_cache_hits_total", "counter", "Logins that found their plugin loaded.", p.hits);
-    series(out, "provisio_plugin_cache_misses_total", "counter", "Logins that had to load their plugin.", p.misses);
+    let help = "Bound plugins a login found loaded.";
+    series(out, "provisio_plugin_cache_hits_total", "counter", help, p.hits);
+    let help = "Bound plugins a login had to load (from disk, or by compiling).";
+    series(out, "provisio_plugin_cache_misses_total", "counter", help, p.misses);
     series(out, "provisio_plugin_cache_evictions_total", "counter", "Plugins dropped to make room.", p.evictions);
     let _ = writeln!(out, "# HELP provisio_plugin_loads_total Plugin loads, by where the machine code came from.");
     let _ = writeln!(out, "# TYPE provisio_plugin_loads_total counter");

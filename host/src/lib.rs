@@ -10,7 +10,7 @@
 //! use provisio::auth::{Credential, Secret, hash_password};
 //! use provisio::engine::{Host, LoginRequest};
 //! use provisio::store::{DatabaseUrl, MembershipSource, MembershipTarget, Membership, NewAccount, NewDomain,
-//!     NewProvider, PasswordHash, ProviderKind};
+//!     NewProvider, PasswordHash, ProviderKind, Verification};
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
@@ -28,6 +28,9 @@
 //!         email_domains: vec!["acme.example".into()],
 //!     })
 //!     .await?;
+//! // Claims are pending until verified (by DNS, or, here, the operator):
+//! // a domain vouches only for the email domains it verified.
+//! store.verify_email_domain(&domain.id, "acme.example", Verification::Operator).await?;
 //! let password = NewProvider { name: "password".into(), kind: ProviderKind::Password, config: "{}".into() };
 //! store.add_provider(&domain.id, password).await?;
 //! let account = store
@@ -50,12 +53,12 @@
 //!
 //! // The domain is found from the email; the password is checked with argon2id.
 //! let credential = Credential::Password { email: "Jane@acme.example".into(), password: Secret::new("correct horse") };
-//! let login = host.login(LoginRequest { domain: None, credential }).await?;
+//! let login = host.login(LoginRequest { domain: None, credential, source: None }).await?;
 //! assert_eq!(login.account.username, "jane");
 //! assert_eq!(login.memberships[0].name, "acme");
 //!
 //! let wrong = Credential::Password { email: "jane@acme.example".into(), password: Secret::new("guess") };
-//! let refused = host.login(LoginRequest { domain: None, credential: wrong }).await.unwrap_err();
+//! let refused = host.login(LoginRequest { domain: None, credential: wrong, source: None }).await.unwrap_err();
 //! assert_eq!(refused.code(), "authentication-failed");
 //! # Ok(()) }
 //! ```
@@ -86,6 +89,8 @@
 
 pub mod auth;
 pub mod builtin;
+pub mod canonical;
+pub mod dns;
 pub mod engine;
 pub mod gateway;
 pub mod http;

@@ -3,6 +3,7 @@
 //! 127.0.0.1 for JWKS URLs, and a hand-moved clock.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,10 +12,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use provisio::auth::oidc::JwksCachePolicy;
+use provisio::auth::oidc::{FetchError, HttpFetcher, JwksAddresses, JwksCachePolicy, JwksFetcher as _};
 use provisio::auth::{
-    Answer, Argon2Params, AttemptResult, AuthFailure, AuthServices, Authenticated, Chain, ConfigError, Credential,
-    ManualClock, Oversized, PUBLIC_MESSAGE, PasswordAccount, ProviderConfig, RejectReason, Secret,
+    Answer, Argon2Params, AttemptKey, AttemptLedger, AttemptResult, AuthFailure, AuthServices, Authenticated, Chain,
+    ConfigError, Credential, ManualClock, Oversized, PUBLIC_MESSAGE, PasswordAccount, ProviderConfig, RejectReason,
+    Secret, Throttle, ThrottlePolicy, check_provider,
 };
 use provisio::plugin::Principal;
 use serde_json::{Value, json};
@@ -164,7 +166,7 @@ fn no_accounts() -> HashMap<String, PasswordAccount> {
 }
 
 async fn login_token(chain: &Chain, token: &str) -> Result<Authenticated, AuthFailure> {
-    chain.authenticate("example.com", &Credential::IdToken(Secret::new(token)), &no_accounts()).await
+    chain.authenticate("example.com", &Credential::IdToken(Secret::new(token)), &no_accounts(), None).await
 }
 
 /// The principal, or the reason the only provider gave.
@@ -237,13 +239,21 @@ async fn claims_are_read_with_their_variants() {
     assert_eq!(p.given_name, None);
     // Audience as a list; a nested groups claim; another email claim.
     let token = sign(json!({
-        "aud": ["someone", AUDIENCE], "upn": "Bob@Example.org", "email": null,
+        "aud": ["someone", AUDIENCE], "azp": AUDIENCE, "upn": "Bob@Example.org", "email": null,
         "realm_access": { "roles": ["r1", "r2"] },
     }));
     let p = verify(&chain_custom, &token).await.unwrap_or_else(|r| panic!("{r:?}"));
     assert_eq!((p.email.as_str(), p.groups.as_slice()), ("bob@example.org", &["r1".to_owned(), "r2".to_owned()][..]));
-    // Within the leeway (60 s) on both sides.
-    for changes in [json!({ "exp": NOW - 59 }), json!({ "nbf": NOW + 59 })] {
+    // Within the leeway (60 s) on both sides, and within the lifetime bound.
+    for changes in [
+        json!({ "exp": NOW - 59 }),
+        json!({ "nbf": NOW + 59 }),
+        json!({ "iat": NOW + 59 }),
+        json!({ "exp": NOW + 86_400 + 59 }),
+        // Several audiences with ours as the authorized party; `azp` alone.
+        json!({ "aud": [AUDIENCE, "another-client"], "azp": AUDIENCE }),
+        json!({ "azp": AUDIENCE }),
+    ] {
         assert!(verify(&chain_default, &sign(changes.clone())).await.is_ok(), "{changes}");
     }
     // An IdP that never sends `email_verified` (Entra ID) can be trusted to
@@ -348,6 +358,26 @@ async fn bad_tokens_are_rejected_with_their_reason() {
         ("email not a string", sign(json!({ "email": ["a@b.c"] })), RejectReason::InvalidEmail),
         ("missing subject", sign(json!({ "sub": null })), RejectReason::MissingSubject),
         ("empty subject", sign(json!({ "sub": "" })), RejectReason::MissingSubject),
+        // OpenID Connect Core 3.1.3.7: several audiences need an `azp`, and
+        // an `azp` must be ours.
+        (
+            "several audiences, no azp",
+            sign(json!({ "aud": [AUDIENCE, "another-client"] })),
+            RejectReason::WrongAuthorizedParty,
+        ),
+        (
+            "several audiences, azp another client",
+            sign(json!({ "aud": [AUDIENCE, "another-client"], "azp": "another-client" })),
+            RejectReason::WrongAuthorizedParty,
+        ),
+        ("azp another client", sign(json!({ "azp": "another-client" })), RejectReason::WrongAuthorizedParty),
+        ("azp not a string", sign(json!({ "azp": 7 })), RejectReason::MalformedClaim("azp".into())),
+        // Tokens that claim to live for ever, or to come from the future.
+        ("exp 1e300", sign(json!({ "exp": 1e300 })), RejectReason::LifetimeTooLong),
+        ("exp past the lifetime bound", sign(json!({ "exp": NOW + 86_400 + 61 })), RejectReason::LifetimeTooLong),
+        ("iat in the future", sign(json!({ "iat": NOW + 61 })), RejectReason::IssuedInFuture),
+        ("iat far in the future", sign(json!({ "iat": 1e300 })), RejectReason::IssuedInFuture),
+        ("iat not a number", sign(json!({ "iat": "now" })), RejectReason::MalformedClaim("iat".into())),
     ];
     let mut wrong = Vec::new();
     for (name, token, expected) in cases {
@@ -386,7 +416,7 @@ fn provider_configurations_are_checked() {
     // The defaults and the stored form.
     let config = oidc_config(json!({ "jwks_url": "https://idp.example.com/keys" }));
     let ProviderConfig::Oidc(oidc) = &config else { panic!("kind") };
-    assert_eq!((oidc.jwks_cache_ttl_secs, oidc.leeway_secs), (300, 60));
+    assert_eq!((oidc.jwks_cache_ttl_secs, oidc.leeway_secs, oidc.max_token_lifetime_secs), (300, 60, 86_400));
     assert_eq!((oidc.groups_claim.as_str(), oidc.email_claim.as_str()), ("groups", "email"));
     assert_eq!(oidc.audience, [AUDIENCE]);
     let stored = serde_json::to_value(&config).unwrap_or_else(|e| panic!("{e}"));
@@ -414,6 +444,8 @@ fn provider_configurations_are_checked() {
         json!({ "jwks": inline, "audience": [] }),
         json!({ "jwks": inline, "leeway_secs": 3600 }),
         json!({ "jwks": inline, "jwks_cache_ttl_secs": 1 }),
+        json!({ "jwks": inline, "max_token_lifetime_secs": 10 }),
+        json!({ "jwks": inline, "max_token_lifetime_secs": 30 * 86_400 }),
     ];
     for extra in refused {
         assert!(make(&services, with(base.clone(), extra.clone())).is_err(), "{extra}");
@@ -498,9 +530,10 @@ async fn jwks_url_is_fetched_cached_and_refreshed() {
     let clock = clock();
     let services = services(&clock);
     let server = JwksServer::start(jwks(&[&k.rsa])).await;
-    let chain = chain(&services, vec![("corp", oidc_config(json!({ "jwks_url": server.url })))]);
+    // Tokens that outlive the clock's moves (longer than the default bound).
+    let config = oidc_config(json!({ "jwks_url": server.url, "max_token_lifetime_secs": 200_000 }));
+    let chain = chain(&services, vec![("corp", config)]);
     let ok = |r: Result<Principal, RejectReason>| r.unwrap_or_else(|r| panic!("{r:?}"));
-    // Tokens that outlive the clock's moves.
     let claims = || with(claims(), json!({ "exp": NOW + 100_000 }));
 
     // First use fetches, the second is served from the cache.
@@ -616,7 +649,7 @@ async fn passwords_right_wrong_unknown_and_unusable() {
     let login = |email: &'static str, pw: &'static str| {
         let chain = &chain;
         let accounts = &accounts;
-        async move { chain.authenticate("example.com", &password(email, pw), accounts).await }
+        async move { chain.authenticate("example.com", &password(email, pw), accounts, None).await }
     };
 
     let done = login("  ALICE0@Example.com ", "correct horse battery").await.unwrap_or_else(|e| panic!("{e:?}"));
@@ -648,14 +681,16 @@ async fn passwords_right_wrong_unknown_and_unusable() {
     assert!(!debug.contains("correct horse"), "{debug}");
 
     let long = "x".repeat(2000);
-    let failure = chain.authenticate("example.com", &password("alice1@example.com", &long), &accounts).await;
+    let failure = chain.authenticate("example.com", &password("alice1@example.com", &long), &accounts, None).await;
     assert_eq!(failure.err().map(|f| only_reason(&f)), Some(RejectReason::OversizedCredential));
 
     // The caller may also hand over a lookup result it already has.
     let one = accounts.get("alice1@example.com").cloned();
-    let done = chain.authenticate("example.com", &password("alice1@example.com", "correct horse battery"), &one).await;
+    let done =
+        chain.authenticate("example.com", &password("alice1@example.com", "correct horse battery"), &one, None).await;
     assert_eq!(done.map(|d| d.principal.subject).ok().as_deref(), Some("acc-1"));
-    let other = chain.authenticate("example.com", &password("alice2@example.com", "correct horse battery"), &one).await;
+    let other =
+        chain.authenticate("example.com", &password("alice2@example.com", "correct horse battery"), &one, None).await;
     assert_eq!(other.err().map(|f| only_reason(&f)), Some(RejectReason::UnknownAccount));
 }
 
@@ -672,7 +707,7 @@ async fn unknown_accounts_take_as_long_as_wrong_passwords() {
         let (chain, accounts) = (&chain, &accounts);
         async move {
             let started = Instant::now();
-            let result = chain.authenticate("example.com", &password(&email, pw), accounts).await;
+            let result = chain.authenticate("example.com", &password(&email, pw), accounts, None).await;
             assert!(result.is_err());
             started.elapsed()
         }
@@ -697,7 +732,7 @@ async fn repeated_failures_are_throttled_per_account_until_the_lockout_ends() {
     let reason = |email: &'static str, pw: &'static str| {
         let (chain, accounts) = (&chain, &accounts);
         async move {
-            match chain.authenticate("example.com", &password(email, pw), accounts).await {
+            match chain.authenticate("example.com", &password(email, pw), accounts, None).await {
                 Ok(_) => None,
                 Err(f) => Some(only_reason(&f)),
             }
@@ -772,8 +807,9 @@ async fn the_chain_tries_providers_in_order_and_the_first_success_wins() {
     );
 
     // A password goes to the password provider only.
-    let done =
-        chain.authenticate("example.com", &password("alice0@example.com", "correct horse battery"), &accounts).await;
+    let done = chain
+        .authenticate("example.com", &password("alice0@example.com", "correct horse battery"), &accounts, None)
+        .await;
     let done = done.unwrap_or_else(|f| panic!("{f:?}"));
     assert_eq!(done.principal.provider, "local");
     assert_eq!(names(&done.attempts), pairs(&[("local", "authenticated")]));
@@ -801,8 +837,9 @@ async fn the_chain_tries_providers_in_order_and_the_first_success_wins() {
 
     // A single provider answers on its own too.
     let provider = &chain.providers()[0];
-    let answer =
-        provider.authenticate(&services, "example.com", &Credential::IdToken(Secret::new(token)), &accounts).await;
+    let answer = provider
+        .authenticate(&services, "example.com", &Credential::IdToken(Secret::new(token)), &accounts, None)
+        .await;
     assert_eq!(answer, Answer::NotApplicable);
 
     // No provider at all: the same generic failure.
@@ -869,5 +906,343 @@ fn the_chain_future_is_send() {
     let chain = password_chain(&services);
     let accounts = no_accounts();
     let credential = password("a@b.c", "x");
-    is_send(&chain.authenticate("example.com", &credential, &accounts));
+    is_send(&chain.authenticate("example.com", &credential, &accounts, None));
+}
+
+// ---------------------------------------------------------------- throttle
+
+/// Services for the throttle tests: cheap hashes, this clock and ledger.
+fn throttled_services(clock: &Arc<ManualClock>, ledger: Arc<dyn AttemptLedger>) -> Arc<AuthServices> {
+    let services =
+        AuthServices::builder().clock(clock.clone()).argon2(Argon2Params::INSECURE_FOR_TESTS).attempt_ledger(ledger);
+    Arc::new(services.build().unwrap_or_else(|e| panic!("services: {e}")))
+}
+
+/// Runs `test` with each ledger: in memory, then the store of a fresh
+/// database of each backend.
+async fn each_ledger(test: impl AsyncFn(&str, Arc<dyn AttemptLedger>)) {
+    test("memory", Arc::new(Throttle::new(100_000))).await;
+    for db in crate::TestDatabase::all() {
+        let store = db.open().await;
+        test(&db.kind().to_string(), Arc::new(store.clone())).await;
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+fn reason_of(result: &Result<Authenticated, AuthFailure>) -> Option<RejectReason> {
+    result.as_ref().err().map(only_reason)
+}
+
+/// Sends every credential at once, each from `source`, and answers the
+/// results in the order given.
+async fn burst(
+    chain: &Chain,
+    accounts: &Arc<HashMap<String, PasswordAccount>>,
+    credentials: Vec<(Credential, Option<IpAddr>)>,
+) -> Vec<Result<Authenticated, AuthFailure>> {
+    let tasks: Vec<_> = credentials
+        .into_iter()
+        .map(|(credential, source)| {
+            let (chain, accounts) = (chain.clone(), accounts.clone());
+            tokio::spawn(async move { chain.authenticate("example.com", &credential, &*accounts, source).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap_or_else(|e| panic!("task: {e}")));
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_burst_of_guesses_gets_no_more_hash_checks_than_the_allowance() {
+    each_ledger(async |ledger_name, ledger| {
+        let clock = clock();
+        let services = throttled_services(&clock, ledger);
+        let accounts = Arc::new(accounts(&services));
+        let chain = password_chain(&services);
+        let before = services.hasher().verifications();
+        // 200 wrong guesses and, sent with them, the right password.
+        let mut credentials: Vec<_> =
+            (0..200).map(|i| (password("alice0@example.com", &format!("guess-{i}")), None)).collect();
+        credentials.push((password("alice0@example.com", "correct horse battery"), None));
+        let results = burst(&chain, &accounts, credentials).await;
+
+        let checks = services.hasher().verifications() - before;
+        let max = services.throttle_policy().max_failures;
+        assert!((1..=u64::from(max)).contains(&checks), "[{ledger_name}] {checks} hash checks for one account");
+        let wrong = results.iter().filter(|r| reason_of(r) == Some(RejectReason::WrongPassword)).count();
+        let throttled = results.iter().filter(|r| reason_of(r) == Some(RejectReason::Throttled)).count();
+        assert_eq!((wrong as u64, wrong + throttled), (checks, 201), "[{ledger_name}]");
+        assert_eq!(reason_of(&results[200]), Some(RejectReason::Throttled), "[{ledger_name}] the right password");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_allow_together_what_one_allows() {
+    for db in crate::TestDatabase::all() {
+        let clock = clock();
+        let (store_a, store_b) = (db.open().await, db.open().await);
+        let node_a = throttled_services(&clock, Arc::new(store_a.clone()));
+        let node_b = throttled_services(&clock, Arc::new(store_b.clone()));
+        let accounts = Arc::new(accounts(&node_a));
+        let (chain_a, chain_b) = (password_chain(&node_a), password_chain(&node_b));
+        let before = node_a.hasher().verifications() + node_b.hasher().verifications();
+        let guesses = |node: &str| -> Vec<(Credential, Option<IpAddr>)> {
+            (0..100).map(|i| (password("alice1@example.com", &format!("{node}-{i}")), None)).collect()
+        };
+        let (a, b) = tokio::join!(burst(&chain_a, &accounts, guesses("a")), burst(&chain_b, &accounts, guesses("b")));
+
+        let checks = node_a.hasher().verifications() + node_b.hasher().verifications() - before;
+        let max = u64::from(node_a.throttle_policy().max_failures);
+        assert!((1..=max).contains(&checks), "[{}] {checks} hash checks over two nodes", db.kind());
+        let refused = a.iter().chain(&b).filter(|r| reason_of(r) == Some(RejectReason::Throttled)).count();
+        assert_eq!(refused as u64, 200 - checks, "[{}]", db.kind());
+        // Either node now refuses the right password too.
+        let right = password("alice1@example.com", "correct horse battery");
+        for chain in [&chain_a, &chain_b] {
+            let result = chain.authenticate("example.com", &right, &*accounts, None).await;
+            assert_eq!(reason_of(&result), Some(RejectReason::Throttled), "[{}]", db.kind());
+        }
+        store_a.close().await;
+        store_b.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn spraying_many_accounts_from_one_source_is_stopped_by_the_source_counter() {
+    each_ledger(async |ledger_name, ledger| {
+        let clock = clock();
+        let services = throttled_services(&clock, ledger);
+        let hash = services.hasher().hash("a real password").unwrap_or_else(|e| panic!("{e}"));
+        let accounts: HashMap<String, PasswordAccount> = (0..301)
+            .map(|i| {
+                let email = format!("user{i}@example.com");
+                let account = PasswordAccount {
+                    id: format!("acc-{i}"),
+                    email: email.clone(),
+                    hash: Some(hash.clone()),
+                    given_name: None,
+                    family_name: None,
+                };
+                (email, account)
+            })
+            .collect();
+        let chain = password_chain(&services);
+        let sprayer: IpAddr = "2001:db8:7:7::1".parse().unwrap_or_else(|e| panic!("{e}"));
+        let neighbour: IpAddr = "2001:db8:7:7:ffff::2".parse().unwrap_or_else(|e| panic!("{e}"));
+        let elsewhere: IpAddr = "203.0.113.9".parse().unwrap_or_else(|e| panic!("{e}"));
+        let attempt = |i: usize, pw: &'static str, source: IpAddr| {
+            let (chain, accounts) = (&chain, &accounts);
+            async move {
+                let credential = password(&format!("user{i}@example.com"), pw);
+                reason_of(&chain.authenticate("example.com", &credential, accounts, Some(source)).await)
+            }
+        };
+
+        let before = services.hasher().verifications();
+        let mut reasons = Vec::new();
+        for i in 0..300 {
+            reasons.push(attempt(i, "Summer2026!", sprayer).await);
+        }
+        let allowed = u64::from(services.throttle_policy().max_failures_per_source);
+        assert_eq!(services.hasher().verifications() - before, allowed, "[{ledger_name}]");
+        let (first, rest) = reasons.split_at(usize::try_from(allowed).unwrap_or(usize::MAX));
+        assert!(first.iter().all(|r| *r == Some(RejectReason::WrongPassword)), "[{ledger_name}] {first:?}");
+        assert!(rest.iter().all(|r| *r == Some(RejectReason::Throttled)), "[{ledger_name}] {rest:?}");
+        // The whole IPv6 /64 is one source; another address is not affected,
+        // and no account was locked by the spray.
+        assert_eq!(attempt(300, "a real password", neighbour).await, Some(RejectReason::Throttled));
+        assert_eq!(attempt(300, "a real password", elsewhere).await, None, "[{ledger_name}]");
+        assert_eq!(attempt(0, "a real password", elsewhere).await, None, "[{ledger_name}]");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_success_forgets_the_account_and_lockouts_end_on_time() {
+    each_ledger(async |ledger_name, ledger| {
+        let clock = clock();
+        let services = throttled_services(&clock, ledger);
+        let accounts = accounts(&services);
+        let chain = password_chain(&services);
+        let source: IpAddr = "198.51.100.4".parse().unwrap_or_else(|e| panic!("{e}"));
+        let reason = |email: &'static str, pw: &'static str| {
+            let (chain, accounts) = (&chain, &accounts);
+            async move {
+                reason_of(&chain.authenticate("example.com", &password(email, pw), accounts, Some(source)).await)
+            }
+        };
+        let wrong = Some(RejectReason::WrongPassword);
+
+        // Four failures, a success: the count starts again, so five more
+        // failures are checked before the lockout.
+        for _ in 0..4 {
+            assert_eq!(reason("alice2@example.com", "wrong").await, wrong, "[{ledger_name}]");
+        }
+        assert_eq!(reason("alice2@example.com", "correct horse battery").await, None, "[{ledger_name}]");
+        for _ in 0..5 {
+            assert_eq!(reason("alice2@example.com", "wrong").await, wrong, "[{ledger_name}]");
+        }
+        assert_eq!(reason("alice2@example.com", "correct horse battery").await, Some(RejectReason::Throttled));
+
+        // The lockout lasts a minute, then doubles at the next one.
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(reason("alice2@example.com", "correct horse battery").await, Some(RejectReason::Throttled));
+        clock.advance(Duration::from_secs(2));
+        for _ in 0..5 {
+            assert_eq!(reason("alice2@example.com", "wrong").await, wrong, "[{ledger_name}]");
+        }
+        clock.advance(Duration::from_secs(119));
+        assert_eq!(reason("alice2@example.com", "correct horse battery").await, Some(RejectReason::Throttled));
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(reason("alice2@example.com", "correct horse battery").await, None, "[{ledger_name}]");
+        // Failures spread over more than the window do not add up.
+        for _ in 0..4 {
+            assert_eq!(reason("alice3@example.com", "wrong").await, wrong);
+        }
+        clock.advance(Duration::from_secs(15 * 60 + 1));
+        for _ in 0..4 {
+            assert_eq!(reason("alice3@example.com", "wrong").await, wrong, "[{ledger_name}]");
+        }
+        assert_eq!(reason("alice3@example.com", "correct horse battery").await, None, "[{ledger_name}]");
+    })
+    .await;
+}
+
+#[test]
+fn the_in_memory_ledger_gives_the_source_its_reservation_back_on_success() {
+    let throttle = Throttle::new(100);
+    let policy = ThrottlePolicy::default();
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(NOW);
+    let source = AttemptKey::source("192.0.2.55".parse().unwrap_or_else(|e| panic!("{e}")));
+    let keys = [AttemptKey::account("Alice@Example.com"), source.clone()];
+    for _ in 0..3 {
+        assert_eq!(throttle.reserve(&keys, &policy, now), Ok(()));
+    }
+    throttle.succeeded(&keys, &policy);
+    assert_eq!(throttle.record(&AttemptKey::account("alice@example.com")), None);
+    assert_eq!(throttle.record(&source).map(|r| r.failures), Some(2));
+}
+
+// ---------------------------------------------------------------- JWKS addresses
+
+fn strict_services() -> Arc<AuthServices> {
+    let services = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).build();
+    Arc::new(services.unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn url_check(services: &AuthServices, url: &str) -> Result<ProviderConfig, ConfigError> {
+    check_provider("oidc", &json!({ "issuer": ISSUER, "audience": AUDIENCE, "jwks_url": url }), services)
+}
+
+#[test]
+fn jwks_urls_on_private_addresses_are_refused_unless_allowed() {
+    let strict = strict_services();
+    let loopback_ok = services(&clock());
+    let anything = Arc::new(
+        AuthServices::builder()
+            .argon2(Argon2Params::INSECURE_FOR_TESTS)
+            .allow_private_jwks_urls(true)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let cases = [
+        ("https://127.0.0.1/keys", "loopback"),
+        ("https://127.8.9.10/keys", "loopback"),
+        ("https://[::1]/keys", "loopback"),
+        ("https://localhost/keys", "loopback"),
+        ("https://LOCALHOST./keys", "loopback"),
+        ("https://10.0.0.8/keys", "private"),
+        ("https://172.16.3.4/keys", "private"),
+        ("https://192.168.1.1:8443/keys", "private"),
+        ("https://[fd12::1]/keys", "private"),
+        ("https://[::ffff:10.0.0.1]/keys", "private"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://[fe80::1]/keys", "link-local"),
+        ("https://0.0.0.0/keys", "unspecified"),
+        ("https://[::]/keys", "unspecified"),
+    ];
+    for (url, kind) in cases {
+        match url_check(&strict, url) {
+            Err(ConfigError::Field { field: "jwks_url", problem }) => {
+                assert!(problem.contains(kind), "{url}: {problem}")
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+        assert!(url_check(&anything, url).is_ok(), "{url} with private URLs allowed");
+        // Allowing loopback (for a local IdP) allows loopback only.
+        assert_eq!(url_check(&loopback_ok, url).is_ok(), kind == "loopback", "{url}");
+    }
+    // An IPv4 address in a notation `getaddrinfo` accepts is no host name.
+    for url in ["https://2130706433/keys", "https://127.1/keys", "https://0x7f.0.0.1/keys"] {
+        assert!(matches!(url_check(&strict, url), Err(ConfigError::Field { field: "jwks_url", .. })), "{url}");
+    }
+    for url in ["https://idp.example.com/keys", "https://8.8.8.8/keys", "https://[2606:4700::1111]/keys"] {
+        assert!(url_check(&strict, url).is_ok(), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn the_fetcher_connects_to_allowed_addresses_only() {
+    let k = keys();
+    let server = JwksServer::start(jwks(&[&k.rsa])).await;
+    let port = server.url.trim_start_matches("http://127.0.0.1:").split('/').next().unwrap_or_default().to_owned();
+    let by_name = format!("http://localhost:{port}/.well-known/jwks.json");
+    let timeout = Duration::from_secs(5);
+    let public = HttpFetcher::with_addresses(true, timeout, JwksAddresses::Public).unwrap_or_else(|e| panic!("{e}"));
+    let loopback =
+        HttpFetcher::with_addresses(true, timeout, JwksAddresses::PublicAndLoopback).unwrap_or_else(|e| panic!("{e}"));
+
+    // An address literal is refused before connecting; a name whose only
+    // addresses are loopback fails to resolve (at every connection, which
+    // is what stops DNS rebinding).
+    let literal = public.fetch(&server.url).await;
+    assert!(matches!(literal, Err(FetchError::NonPublicAddress(_))), "{literal:?}");
+    match public.fetch(&by_name).await {
+        Err(FetchError::Transport(e)) => assert!(e.contains("no public address"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.hits(), 0);
+    // Allowed, both work.
+    assert!(loopback.fetch(&server.url).await.is_ok());
+    assert!(loopback.fetch(&by_name).await.is_ok());
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn providers_are_checked_completely_at_creation() {
+    let k = keys();
+    let strict = strict_services();
+    let base = json!({ "issuer": ISSUER, "audience": AUDIENCE });
+    let check = |extra: Value| check_provider("oidc", &with(base.clone(), extra), &strict);
+
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("no keys", json!({}), "`jwks` give exactly one of `jwks` and `jwks_url`"),
+        ("an empty JWKS", json!({ "jwks": { "keys": [] } }), "no usable signature key"),
+        ("only an oct key", json!({ "jwks": { "keys": [{ "kty": "oct", "k": "c2VjcmV0" }] } }), "no usable"),
+        (
+            "both jwks and jwks_url",
+            json!({ "jwks": jwks(&[&k.rsa]), "jwks_url": "https://idp.example.com/keys" }),
+            "exactly one",
+        ),
+        ("an http:// URL", json!({ "jwks_url": "http://idp.example.com/keys" }), "https://"),
+        ("a private address", json!({ "jwks_url": "https://10.1.2.3/keys" }), "private address"),
+        ("an unknown field", json!({ "jwks": jwks(&[&k.rsa]), "typo": true }), "typo"),
+    ];
+    for (name, extra, expected) in cases {
+        match check(extra) {
+            Err(e) => assert!(e.to_string().contains(expected), "{name}: {e}"),
+            Ok(c) => panic!("{name}: accepted {c:?}"),
+        }
+    }
+    // What passes is what would be stored.
+    let good = check(json!({ "jwks": jwks(&[&k.rsa]) })).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(good.kind().as_str(), "oidc");
+    assert!(check(json!({ "jwks_url": "https://idp.example.com/keys" })).is_ok());
+    assert!(check_provider("password", &json!({}), &strict).is_ok());
+    assert!(matches!(check_provider("saml", &json!({}), &strict), Err(ConfigError::UnknownKind(_))));
 }

@@ -10,7 +10,7 @@ use provisio::engine::{Host, LoginRequest, LoginSuccess};
 use provisio::runtime::Runtime;
 use provisio::store::{
     AccountState, AuditFilter, Binding, FailurePolicy, MembershipSource, MembershipTarget, NewAccount, NewDomain,
-    NewPlugin, NewProvider, OrgId, PasswordHash, ProviderKind, Store, SyncMode,
+    NewPlugin, NewProvider, OrgId, PasswordHash, ProviderKind, Store, SyncMode, Verification,
 };
 use serde_json::{Value, json};
 
@@ -445,6 +445,7 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
         email_domains: vec!["acme.example".into()],
     };
     let domain = ok(store.create_domain(domain).await, "domain");
+    ok(store.verify_email_domain(&domain.id, "acme.example", Verification::Operator).await, "verify claim");
     let oidc = json!({"issuer": ISSUER, "audience": AUDIENCE, "jwks": {"keys": [idp_key().jwk()]}});
     let idp = NewProvider { name: "okta".into(), kind: ProviderKind::Oidc, config: oidc.to_string() };
     let idp = ok(store.add_provider(&domain.id, idp).await, "oidc provider");
@@ -460,7 +461,7 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
                 bytes,
                 world: plugin.info().world.to_string(),
                 name: plugin.info().name.clone(),
-                uploaded_by: "test".into(),
+                owner: org.id.clone(),
             };
             hashes[slot] = Some(ok(store.put_plugin(new).await, "plugin").hash);
         }
@@ -538,7 +539,7 @@ async fn login_scenarios_on_every_backend() {
                 Credential::Password { email, .. } => email.to_lowercase(),
                 Credential::IdToken(_) => "jane@acme.example".to_owned(),
             };
-            let result = host.login(LoginRequest { domain: Some("acme".into()), credential }).await;
+            let result = host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await;
             match (&result, scenario.expect.outcome) {
                 (Ok(success), Ok(())) => {
                     let expected: Vec<_> = scenario
@@ -646,7 +647,7 @@ async fn an_observer_hears_every_plugin_call() {
         let recorder = Arc::new(Recorder::default());
         let host = host.with_observer(recorder.clone());
         let credential = id_token("sub-jane", "jane@acme.example", true, &["engineering"]);
-        let result = host.login(LoginRequest { domain: Some("acme".into()), credential }).await;
+        let result = host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await;
         assert_eq!(
             result.as_ref().err().map(|e| e.code()),
             code,

@@ -67,7 +67,7 @@ fn refused(answer: (StatusCode, Value), status: StatusCode, code: &str, doing: &
 
 /// Logs `credential` in and answers a session token for it, with the account id.
 async fn session_token(host: &Host, signer: &SessionSigner, credential: Credential) -> (String, AccountId) {
-    let login = host.login(LoginRequest { domain: Some("acme".into()), credential }).await;
+    let login = host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await;
     let login = ok(login, "login");
     let token = ok(signer.sign(&signer.claims(&login)), "sign");
     (token, login.account.id)
@@ -136,6 +136,7 @@ async fn missing_garbage_expired_and_foreign_tokens_are_unauthorized() {
             .login(LoginRequest {
                 domain: Some("acme".into()),
                 credential: id_token("x", "jane@acme.example", true, &[]),
+                source: None,
             })
             .await,
         "login",
@@ -220,7 +221,11 @@ async fn offline_verification_against_the_served_jwks() {
     let id = raw(id_token("bob", "bob@acme.example", true, &[]));
     refused(bearer(&app, &id).await, StatusCode::UNAUTHORIZED, "unauthorized", "ID token offline");
     // A token of another key names a kid the server never published.
-    let kim = LoginRequest { domain: Some("acme".into()), credential: id_token("kim", "kim@acme.example", true, &[]) };
+    let kim = LoginRequest {
+        domain: Some("acme".into()),
+        credential: id_token("kim", "kim@acme.example", true, &[]),
+        source: None,
+    };
     let kim = ok(host.login(kim).await, "login");
     let foreign = ok(signer().sign(&state.signer().claims(&kim)), "sign");
     refused(bearer(&app, &foreign).await, StatusCode::UNAUTHORIZED, "unauthorized", "foreign key offline");

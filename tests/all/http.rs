@@ -20,21 +20,21 @@ use crate::auth::TestKey;
 use crate::engine::id_token;
 use crate::{TestDatabase, component};
 
-const OPERATOR: &str = "operator-secret-for-tests";
+pub(crate) const OPERATOR: &str = "operator-secret-for-tests";
 /// The test IdP of `engine::id_token`.
 const IDP_ISSUER: &str = "https://idp.acme.example";
 const IDP_AUDIENCE: &str = "provisio-test";
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>, doing: &str) -> T {
+pub(crate) fn ok<T, E: std::fmt::Display>(r: Result<T, E>, doing: &str) -> T {
     r.unwrap_or_else(|e| panic!("{doing}: {e}"))
 }
 
-fn config() -> HttpConfig {
+pub(crate) fn config() -> HttpConfig {
     HttpConfig { operator_token: Some(Secret::new(OPERATOR)), ..HttpConfig::default() }
 }
 
 /// The state over a fresh host on `store`, with cheap password hashing.
-async fn state(store: &Store, config: HttpConfig) -> AppState {
+pub(crate) async fn state(store: &Store, config: HttpConfig) -> AppState {
     let auth = ok(AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).build(), "auth services");
     let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).build();
     ok(AppState::new(ok(host.await, "host"), config), "state")
@@ -42,19 +42,19 @@ async fn state(store: &Store, config: HttpConfig) -> AppState {
 
 /// An answer: status, `x-request-id`, and the body as JSON (or as a string
 /// when it is not JSON).
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     request_id: String,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Answer {
-    fn expect(self, status: StatusCode, doing: &str) -> Value {
+    pub(crate) fn expect(self, status: StatusCode, doing: &str) -> Value {
         assert_eq!(self.status, status, "{doing}: {}", self.body);
         self.body
     }
 
-    fn error(self, status: StatusCode, code: &str, doing: &str) -> Value {
+    pub(crate) fn error(self, status: StatusCode, code: &str, doing: &str) -> Value {
         assert_eq!(self.status, status, "{doing}: {}", self.body);
         assert_eq!(self.body["code"], code, "{doing}: {}", self.body);
         assert_eq!(self.body["request_id"], self.request_id.as_str(), "{doing}: the body names the request");
@@ -88,7 +88,7 @@ async fn send(app: &Router, request: Request<Body>) -> Answer {
     answer(ok(app.clone().oneshot(request).await, "call")).await
 }
 
-async fn json_call(
+pub(crate) async fn json_call(
     app: &Router,
     method: Method,
     uri: impl AsRef<str>,
@@ -99,13 +99,13 @@ async fn json_call(
     send(app, request(method, uri.as_ref(), token, body, "application/json")).await
 }
 
-async fn upload(app: &Router, org: &str, token: &str, bytes: Vec<u8>) -> Answer {
+pub(crate) async fn upload(app: &Router, org: &str, token: &str, bytes: Vec<u8>) -> Answer {
     let uri = format!("/v1/orgs/{org}/plugins");
     send(app, request(Method::POST, &uri, Some(token), Some(Body::from(bytes)), "application/wasm")).await
 }
 
 /// An organization made by the operator: its id and API token.
-async fn organization(app: &Router, name: &str) -> (String, String) {
+pub(crate) async fn organization(app: &Router, name: &str) -> (String, String) {
     let body = json_call(app, Method::POST, "/v1/organizations", Some(OPERATOR), Some(json!({"name": name})))
         .await
         .expect(StatusCode::CREATED, "create organization");
@@ -135,6 +135,7 @@ async fn tenant(app: &Router, name: &str) -> (String, String, String, String) {
         .await
         .expect(StatusCode::CREATED, "domain");
     let domain = domain["id"].as_str().unwrap_or_default().to_owned();
+    approve(app, &org, &domain, &format!("{name}.example")).await;
     let provider = json!({"name": "okta", "kind": "oidc", "config": oidc_config()});
     let provider =
         json_call(app, Method::POST, &format!("/v1/orgs/{org}/domains/{domain}/providers"), t, Some(provider))
@@ -142,6 +143,12 @@ async fn tenant(app: &Router, name: &str) -> (String, String, String, String) {
             .expect(StatusCode::CREATED, "provider");
     let provider = provider["id"].as_str().unwrap_or_default().to_owned();
     (org, token, domain, provider)
+}
+
+/// The operator approves the domain's claim on `email_domain`.
+pub(crate) async fn approve(app: &Router, org: &str, domain: &str, email_domain: &str) {
+    let uri = format!("/v1/orgs/{org}/domains/{domain}/email-domains/{email_domain}/approve");
+    json_call(app, Method::POST, uri, Some(OPERATOR), None).await.expect(StatusCode::OK, "approve the claim");
 }
 
 fn raw_token(credential: Credential) -> String {
@@ -240,6 +247,8 @@ async fn end_to_end_over_a_real_port() {
         let domain = json!({"name": "acme", "default_team": team["id"], "email_domains": ["acme.example"]});
         let domain = client.call(Method::POST, format!("/v1/orgs/{org}/domains"), t, Some(domain));
         let domain = domain.await.expect(StatusCode::CREATED, "domain")["id"].as_str().unwrap_or_default().to_owned();
+        let approve = format!("/v1/orgs/{org}/domains/{domain}/email-domains/acme.example/approve");
+        client.call(Method::POST, approve, Some(OPERATOR), None).await.expect(StatusCode::OK, "approve");
         let provider = json!({"name": "okta", "kind": "oidc", "config": oidc_config()});
         let provider =
             client.call(Method::POST, format!("/v1/orgs/{org}/domains/{domain}/providers"), t, Some(provider));
@@ -507,6 +516,11 @@ async fn another_organizations_token_sees_nothing() {
                 format!("/v1/orgs/{o}/domains/{d}/providers"),
                 body(json!({"name": "p", "kind": "password"})),
             ),
+            (Method::GET, format!("/v1/orgs/{o}/domains/{d}/email-domains"), None),
+            (Method::POST, format!("/v1/orgs/{o}/domains/{d}/email-domains/acme.example/verify"), None),
+            (Method::POST, format!("/v1/orgs/{o}/domains/{d}/email-domains/acme.example/approve"), None),
+            (Method::PATCH, format!("/v1/orgs/{o}/domains/{d}/providers/{provider}"), body(json!({"config": {}}))),
+            (Method::DELETE, format!("/v1/orgs/{o}/domains/{d}/providers/{provider}"), None),
             (Method::GET, format!("/v1/orgs/{o}/domains/{d}/bindings"), None),
             (Method::PUT, format!("/v1/orgs/{o}/domains/{d}/bindings/{provider}"), body(json!({}))),
             (Method::GET, format!("/v1/orgs/{o}/audit"), None),
@@ -552,7 +566,7 @@ async fn another_organizations_token_sees_nothing() {
         assert_eq!(lock.await.status, StatusCode::NO_CONTENT);
         let locked =
             json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
-        locked.error(StatusCode::FORBIDDEN, "account-locked", "locked account");
+        locked.error(StatusCode::FORBIDDEN, "account-suspended", "suspended in the organization");
         let unlock = json_call(&app, Method::POST, &format!("/v1/orgs/{org}/accounts/{account}/unlock"), t, None).await;
         assert_eq!(unlock.status, StatusCode::NO_CONTENT);
         store.close().await;
@@ -653,7 +667,7 @@ async fn domain_updates() {
     stolen.error(StatusCode::NOT_FOUND, "not-found", "another organization's team");
     let taken = json!({"name": "acme2", "email_domains": ["acme.example"]});
     let taken = json_call(&app, Method::POST, &format!("/v1/orgs/{org}/domains"), t, Some(taken)).await;
-    taken.error(StatusCode::CONFLICT, "conflict", "email domain claimed twice");
+    taken.error(StatusCode::CONFLICT, "conflict", "an email domain verified by another domain");
     let bad = json!({"name": "p", "kind": "oidc", "config": {"issuer": 3}});
     let bad = json_call(&app, Method::POST, &format!("{path}/providers"), t, Some(bad)).await;
     bad.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "invalid provider configuration");
@@ -662,6 +676,9 @@ async fn domain_updates() {
     let claims = json!({"email_domains": ["acme.example", "ACME.test"]});
     let claimed = json_call(&app, Method::PATCH, &path, t, Some(claims)).await.expect(StatusCode::OK, "claims");
     assert_eq!(claimed["email_domains"], json!(["acme.example", "acme.test"]), "{claimed}");
+    let pending = store.domain_by_email_domain("acme.test").await.ok().flatten();
+    assert!(pending.is_none(), "a pending claim finds no domain");
+    approve(&app, &org, &domain, "acme.test").await;
     let found = store.domain_by_email_domain("acme.test").await.ok().flatten().map(|d| d.id.as_str().to_owned());
     assert_eq!(found.as_deref(), claimed["id"].as_str());
     let dropped = json_call(&app, Method::PATCH, &path, t, Some(json!({"email_domains": ["acme.test"]}))).await;
@@ -732,7 +749,7 @@ async fn plugin_calls_reach_the_metrics() {
     assert!(!metrics().await.contains("provisio_plugin_call_duration_seconds_count"), "no call yet");
 
     let bind =
-        json!({"creator": looping, "failure_policy": "fail-closed", "limits": {"fuel": 1_000_000, "wall_time": 5000}});
+        json!({"creator": looping, "failure_policy": "fail-closed", "limits": {"fuel": 1_000_000, "wall_time": 1000}});
     json_call(&app, Method::PUT, &path, t, Some(bind)).await.expect(StatusCode::OK, "bind hostile-loop");
     let refused = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
     refused.error(StatusCode::FORBIDDEN, "provisioning-failed", "the creator ran out of fuel");
@@ -798,6 +815,7 @@ async fn the_openapi_document_lists_every_route() {
         "provider" => provider.clone(),
         "account" => account.clone(),
         "token" => token_id.clone(),
+        "email_domain" => "acme.example".to_owned(),
         other => panic!("no test value for the path parameter {{{other}}}"),
     };
     // A body every JSON route accepts, so that only the caller decides.
@@ -822,7 +840,7 @@ async fn the_openapi_document_lists_every_route() {
                     assert_eq!(schema, Some("#/components/schemas/ErrorBody"), "{label} {status}");
                 }
             }
-            let admin = path.starts_with("/v1/org");
+            let admin = path.starts_with("/v1/org") || path.starts_with("/v1/accounts");
             let security = operation["security"].to_string();
             assert_eq!(security == r#"[{"bearer":[]}]"#, admin, "{label}: security {security}");
 

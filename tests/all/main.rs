@@ -5,7 +5,10 @@
 #![allow(clippy::panic)]
 
 mod auth;
+mod boundary;
 mod cli;
+mod connections;
+mod dns_verification;
 mod engine;
 mod engine_inputs;
 mod examples;

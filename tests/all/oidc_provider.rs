@@ -336,14 +336,16 @@ async fn host(store: &Store, disco: &Discovery, clock: Arc<ManualClock>) -> (Hos
         email_domains: vec!["acme.example".into()],
     };
     let domain = ok(store.create_domain(domain).await, "domain");
+    let verified = store.verify_email_domain(&domain.id, "acme.example", provisio::store::Verification::Operator).await;
+    ok(verified, "verify claim");
     let config = json!({"issuer": disco.issuer, "audience": CLIENT, "jwks_url": disco.jwks_uri});
     let idp = NewProvider { name: "corp-idp".into(), kind: ProviderKind::Oidc, config: config.to_string() };
     let idp = ok(store.add_provider(&domain.id, idp).await, "oidc provider");
 
     let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(auth).build().await;
     let host = ok(host, "host");
-    let creator = ok(host.upload_plugin(crate::component("default-creator"), "test").await, "upload").record.hash;
-    let assigner = ok(host.upload_plugin(crate::component("group-mapper"), "test").await, "upload").record.hash;
+    let creator = ok(host.upload_plugin(crate::component("default-creator"), &org.id).await, "upload").record.hash;
+    let assigner = ok(host.upload_plugin(crate::component("group-mapper"), &org.id).await, "upload").record.hash;
     let mapping = json!({
         "groups": {"Engineering": "team:engineering, role:developer", "Sales": "team:sales"},
         "default-team": "everyone",
@@ -365,7 +367,7 @@ async fn host(store: &Store, disco: &Discovery, clock: Arc<ManualClock>) -> (Hos
 
 async fn login(host: &Host, token: &str) -> Result<LoginSuccess, provisio::engine::LoginError> {
     let credential = Credential::IdToken(Secret::new(token));
-    host.login(LoginRequest { domain: Some("acme".into()), credential }).await
+    host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await
 }
 
 use crate::engine::membership_rows as rows;
@@ -472,7 +474,10 @@ async fn logins_from_a_real_openid_provider() {
         // Once the token's lifetime and the leeway are past, the same token
         // is expired.
         let exp = payload["exp"].as_u64().unwrap_or_default();
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        // Read from the test's clock, never the real one: the test may have
+        // taken any time to get here.
+        let now = provisio::auth::Clock::now(&*clock);
+        let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         clock.advance(Duration::from_secs(exp.saturating_sub(now) + 61));
         refused(&host, &store, &org, &alice, "authentication-failed", Some("expired"), "expired").await;
 

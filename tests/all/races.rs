@@ -37,7 +37,7 @@ async fn racing_first_logins_yield_exactly_one_account() {
             let host = if i % 2 == 0 { host_a.clone() } else { host_b.clone() };
             tasks.push(tokio::spawn(async move {
                 let credential = id_token("sub-race", "race@acme.example", true, &["Engineering"]);
-                host.login(LoginRequest { domain: Some("acme".into()), credential }).await
+                host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await
             }));
         }
         let mut ids = std::collections::BTreeSet::new();
@@ -89,7 +89,7 @@ async fn a_cold_host_takes_a_burst_larger_than_its_pool() {
                 tokio::spawn(async move {
                     let email = format!("burst-{i}@acme.example");
                     let credential = id_token(&format!("sub-burst-{i}"), &email, true, &["Engineering"]);
-                    host.login(LoginRequest { domain: Some("acme".into()), credential }).await
+                    host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await
                 })
             })
             .collect();
@@ -113,18 +113,25 @@ const CHILD_URL: &str = "PROVISIO_CHILD_DATABASE_URL";
 const CHILD_SCHEMA: &str = "PROVISIO_CHILD_SCHEMA";
 
 /// Run only as the child of the test below: logs in with an assignment
-/// provider that never returns, so the process is inside the login's
-/// transaction, after the account's insert, when it is killed.
+/// provider that never returns (under ceilings raised for it), so the
+/// process is deciding, with the account's id and username chosen but
+/// nothing written, when it is killed.
 #[tokio::test]
 #[ignore = "run as a child process by killed_mid_provisioning_leaves_nothing"]
 async fn child_login_that_never_finishes() {
     let url = std::env::var(CHILD_URL).unwrap_or_else(|_| panic!("{CHILD_URL} must be set"));
     let options = StoreOptions { schema: std::env::var(CHILD_SCHEMA).ok(), ..StoreOptions::default() };
     let store = Store::open_with(&DatabaseUrl::new(url), options).await.unwrap_or_else(|e| panic!("{e}"));
-    let host = Host::builder().store(store).build().await.unwrap_or_else(|e| panic!("{e}"));
+    let ceilings = provisio::plugin::Limits {
+        wall_time: Duration::from_secs(120),
+        fuel: u64::MAX,
+        ..provisio::plugin::Limits::CEILINGS
+    };
+    let runtime = provisio::runtime::RuntimeConfig { ceilings, ..Default::default() };
+    let host = Host::builder().store(store).runtime_config(runtime).build().await.unwrap_or_else(|e| panic!("{e}"));
     let credential = id_token("sub-crash", "crash@acme.example", true, &["Engineering"]);
     println!("LOGIN STARTED");
-    let _ = host.login(LoginRequest { domain: Some("acme".into()), credential }).await;
+    let _ = host.login(LoginRequest { domain: Some("acme".into()), credential, source: None }).await;
     println!("LOGIN ENDED");
 }
 
@@ -152,7 +159,7 @@ async fn killed_mid_provisioning_leaves_nothing() {
         let mut lines = BufReader::new(stdout).lines();
         let started = lines.any(|l| l.is_ok_and(|l| l.contains("LOGIN STARTED")));
         assert!(started, "the child did not start its login");
-        // Compiling the plugins and inserting the account take well under this.
+        // Compiling the plugins and reading the account take well under this.
         std::thread::sleep(Duration::from_secs(3));
         child.kill().unwrap_or_else(|e| panic!("kill: {e}")); // SIGKILL
         let _ = child.wait();

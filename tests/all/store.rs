@@ -4,7 +4,7 @@
 use provisio::store::{
     Account, AccountState, AuditFilter, Binding, DatabaseUrl, DomainId, FailurePolicy, InvitationState, Membership,
     MembershipSource, MembershipTarget, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, OrgId,
-    PasswordHash, ProviderId, ProviderKind, Store, StoreError, StoreOptions, SyncMode,
+    PasswordHash, ProviderId, ProviderKind, Store, StoreError, StoreOptions, SyncMode, Verification,
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -249,17 +249,31 @@ async fn domains_resolve_by_email_domain_and_keep_provider_order() -> Result<()>
     each_store(async |store| {
         let f = fixture(&store, "acme").await?;
         store.add_email_domain(&f.domain, "Acme.COM").await.context("claim")?;
+        // A pending claim counts for nothing.
+        assert_eq!(store.domain_by_email_domain("acme.com").await.context("pending")?, None);
+        let other = fixture(&store, "other").await?;
+        // While pending, another domain may claim it too (a claim is no squat).
+        store.add_email_domain(&other.domain, "acme.com").await.context("second pending claim")?;
+        store.verify_email_domain(&f.domain, "ACME.com", Verification::Operator).await.context("verify")?;
         let by_email = store.domain_by_email_domain("ACME.com").await.context("by email")?.context("none")?;
         assert_eq!(by_email.id, f.domain);
         assert_eq!(by_email.email_domains, vec!["acme.com".to_owned(), "acme.example".to_owned()]);
+        assert_eq!(by_email.verified_email_domains, vec!["acme.com".to_owned()]);
         assert!(by_email.jit);
         assert_eq!(store.domain_by_name("acme-sso").await.context("by name")?.map(|d| d.id), Some(f.domain.clone()));
         assert_eq!(store.domain_by_email_domain("unknown.example").await.context("unknown")?, None);
 
-        // An email domain belongs to one domain platform-wide.
-        let other = fixture(&store, "other").await?;
+        // A verified email domain belongs to one domain platform-wide.
+        let second = store.verify_email_domain(&other.domain, "acme.com", Verification::Dns).await;
+        assert!(is_conflict(&second, "verified email domain"), "{second:?}");
         let taken = store.add_email_domain(&other.domain, "acme.com").await;
-        assert!(is_conflict(&taken, "email domain"), "{taken:?}");
+        assert!(is_conflict(&taken, "verified email domain"), "{taken:?}");
+        let again = store.add_email_domain(&f.domain, "acme.example").await;
+        assert!(is_conflict(&again, "email domain claim"), "{again:?}");
+        // Both spellings of an internationalized domain are one.
+        store.add_email_domain(&f.domain, "bücher.example").await.context("idn claim")?;
+        let twin = store.add_email_domain(&f.domain, "xn--bcher-kva.example").await;
+        assert!(is_conflict(&twin, "email domain claim"), "{twin:?}");
         let dup = store.create_domain(NewDomain {
             org: other.org.clone(),
             name: "acme-sso".into(),
@@ -299,7 +313,7 @@ async fn plugins_are_named_by_content_and_bindings_replace() -> Result<()> {
             bytes: bytes.to_vec(),
             world: "identity-creator-plugin".into(),
             name: "creator".into(),
-            uploaded_by: "admin".into(),
+            owner: f.org.clone(),
         };
         let first = store.put_plugin(upload(b"\0asm one")).await.context("put")?;
         assert_eq!(first.hash, provisio::runtime::Runtime::content_hash(b"\0asm one"));

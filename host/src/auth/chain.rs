@@ -4,6 +4,7 @@
 //! attempt's reason kept for the audit log.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,9 @@ impl fmt::Display for ProviderKind {
 /// two columns, see [`ProviderConfig::from_parts`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "config", rename_all = "snake_case")]
+// A configuration is read once per provider, never in bulk: boxing the
+// larger variant would only make every caller's patterns noisier.
+#[allow(clippy::large_enum_variant)]
 pub enum ProviderConfig {
     /// A `password` provider.
     Password(PasswordConfig),
@@ -132,7 +136,7 @@ impl Provider {
     pub fn new(name: impl Into<String>, config: ProviderConfig, services: &AuthServices) -> Result<Self, ConfigError> {
         let checker = match config {
             ProviderConfig::Password(PasswordConfig {}) => Checker::Password,
-            ProviderConfig::Oidc(c) => Checker::Oidc(Box::new(OidcProvider::new(c, services.allow_http_loopback())?)),
+            ProviderConfig::Oidc(c) => Checker::Oidc(Box::new(OidcProvider::new(c, services)?)),
         };
         Ok(Self { name: name.into(), checker })
     }
@@ -150,17 +154,19 @@ impl Provider {
         }
     }
 
-    /// This provider's answer to `credential`.
+    /// This provider's answer to `credential`, presented from `source` when
+    /// known (password attempts are throttled per source address too).
     pub async fn authenticate<A: PasswordAccounts + ?Sized>(
         &self,
         services: &AuthServices,
         domain: &str,
         credential: &Credential,
         accounts: &A,
+        source: Option<IpAddr>,
     ) -> Answer {
         match (&self.checker, credential) {
             (Checker::Password, Credential::Password { email, password }) => {
-                password::authenticate(services, &self.name, domain, email, password.expose(), accounts).await
+                password::authenticate(services, &self.name, domain, email, password.expose(), accounts, source).await
             }
             (Checker::Oidc(oidc), Credential::IdToken(token)) => {
                 oidc.authenticate(services, &self.name, domain, token.expose()).await
@@ -168,6 +174,22 @@ impl Provider {
             _ => Answer::NotApplicable,
         }
     }
+}
+
+/// Checks a provider's stored kind and configuration completely, as the
+/// admin API should before storing it: parsed, and the provider built with
+/// these services, so that one that could never work (no keys, a JWKS with
+/// no usable key, both `jwks` and `jwks_url`, a URL that is not `https://`
+/// or points at a private address, values out of bounds) is refused with
+/// what is wrong. Fetches nothing.
+pub fn check_provider(
+    kind: &str,
+    config: &serde_json::Value,
+    services: &AuthServices,
+) -> Result<ProviderConfig, ConfigError> {
+    let parsed = ProviderConfig::from_parts(kind, config)?;
+    Provider::new("check", parsed.clone(), services)?;
+    Ok(parsed)
 }
 
 /// What one provider of the chain answered, without the principal.
@@ -281,16 +303,19 @@ impl Chain {
     }
 
     /// Tries each provider in order; the first that authenticates wins.
+    /// `source` is the client's address, when known: password attempts are
+    /// throttled per source address as well as per account.
     pub async fn authenticate<A: PasswordAccounts + ?Sized>(
         &self,
         domain: &str,
         credential: &Credential,
         accounts: &A,
+        source: Option<IpAddr>,
     ) -> Result<Authenticated, AuthFailure> {
         let mut attempts = Vec::with_capacity(self.providers.len());
         for provider in &self.providers {
             let started = Instant::now();
-            let answer = provider.authenticate(&self.services, domain, credential, accounts).await;
+            let answer = provider.authenticate(&self.services, domain, credential, accounts, source).await;
             let mut attempt = Attempt {
                 provider: provider.name.clone(),
                 kind: provider.kind(),

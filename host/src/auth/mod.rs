@@ -3,8 +3,12 @@
 //!
 //! This module never touches the database: the caller gives it the
 //! providers' configurations and, for passwords, a way to look an account up
-//! ([`PasswordAccounts`]). It keeps only caches: the password throttle and
-//! the IdPs' keys, in [`AuthServices`], which lives as long as the process.
+//! ([`PasswordAccounts`]) and where to count attempts ([`AttemptLedger`]; by
+//! default in memory, the host gives its store so that every node shares
+//! the counts). It keeps only caches: the IdPs' keys, and the in-memory
+//! throttle when no other ledger is given, in [`AuthServices`], which lives
+//! as long as the process. [`check_provider`] checks a provider
+//! configuration completely before it is stored.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +27,8 @@
 //!
 //! let accounts: HashMap<String, PasswordAccount> = HashMap::new(); // the caller's store
 //! let credential = Credential::IdToken(Secret::new("eyJ…"));
-//! match chain.authenticate("example.com", &credential, &accounts).await {
+//! let source = Some(std::net::IpAddr::from([192, 0, 2, 10])); // the client's address
+//! match chain.authenticate("example.com", &credential, &accounts, source).await {
 //!     Ok(done) => println!("{} via {}", done.principal.email, done.principal.provider),
 //!     Err(failure) => println!("{failure}"), // always the same generic message
 //! }
@@ -46,6 +51,7 @@ use zeroize::Zeroizing;
 
 pub use chain::{
     Attempt, AttemptResult, AuthFailure, Authenticated, Chain, ConfigError, Provider, ProviderConfig, ProviderKind,
+    check_provider,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use oidc::{OidcConfig, SigningAlgorithm};
@@ -55,7 +61,10 @@ pub use password::{
     hash_password,
 };
 pub use services::{AuthServices, AuthServicesBuilder, BuildError};
-pub use throttle::{Throttle, ThrottlePolicy};
+pub use throttle::{
+    AttemptKey, AttemptLedger, AttemptRecord, AttemptScope, LedgerFuture, LedgerUnavailable, ReserveError, Throttle,
+    ThrottlePolicy,
+};
 
 /// The only thing an end user is told when authentication fails, whichever
 /// provider refused and why.
@@ -74,11 +83,11 @@ pub const MAX_EMAIL_BYTES: usize = 320;
 /// Most bytes in a password.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// The one form of an email address the host compares and stores: trimmed
-/// and lower-cased (Unicode lower case). Throttle keys, account lookups and
+/// The one form of an email address the host compares and stores (see
+/// [`crate::canonical::email`]). Throttle keys, account lookups and
 /// principals all use it.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    crate::canonical::email_key(email)
 }
 
 /// A secret string (a password, a raw token): `Debug` never shows it, and

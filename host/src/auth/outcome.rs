@@ -32,8 +32,12 @@ pub enum RejectReason {
     UnusablePassword,
     /// The password does not match the account's hash.
     WrongPassword,
-    /// Too many recent failures for this account: attempts are refused for a while.
+    /// Too many recent failures for this account or from this source
+    /// address: attempts are refused for a while.
     Throttled,
+    /// The attempt ledger could not be used (an infrastructure problem): the
+    /// password was not checked.
+    ThrottleUnavailable(String),
     /// The email or password is longer than any real one.
     OversizedCredential,
     /// The caller's account lookup failed (an infrastructure problem).
@@ -51,12 +55,20 @@ pub enum RejectReason {
     BadSignature,
     /// `exp` is in the past (beyond the leeway), or missing.
     Expired,
+    /// `exp` lies further in the future than the provider's
+    /// `max_token_lifetime_secs` (plus the leeway).
+    LifetimeTooLong,
     /// `nbf` is in the future (beyond the leeway).
     NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
     /// `iss` is not the configured issuer.
     WrongIssuer,
     /// `aud` names none of the configured audiences.
     WrongAudience,
+    /// `azp` is missing while `aud` names several audiences, or it is not
+    /// one of the configured audiences (OpenID Connect Core 3.1.3.7).
+    WrongAuthorizedParty,
     /// No usable `sub` claim.
     MissingSubject,
     /// No email claim (under the configured name).
@@ -93,6 +105,7 @@ impl RejectReason {
             Self::UnusablePassword => "unusable_password",
             Self::WrongPassword => "wrong_password",
             Self::Throttled => "throttled",
+            Self::ThrottleUnavailable(_) => "throttle_unavailable",
             Self::OversizedCredential => "oversized_credential",
             Self::AccountLookupFailed(_) => "account_lookup_failed",
             Self::MalformedToken => "malformed_token",
@@ -101,9 +114,12 @@ impl RejectReason {
             Self::UnknownKey => "unknown_key",
             Self::BadSignature => "bad_signature",
             Self::Expired => "expired",
+            Self::LifetimeTooLong => "lifetime_too_long",
             Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
             Self::WrongIssuer => "wrong_issuer",
             Self::WrongAudience => "wrong_audience",
+            Self::WrongAuthorizedParty => "wrong_authorized_party",
             Self::MissingSubject => "missing_subject",
             Self::MissingEmail => "missing_email",
             Self::InvalidEmail => "invalid_email",
@@ -114,9 +130,10 @@ impl RejectReason {
     }
 
     /// True when the rejection says nothing about the credential: something
-    /// the provider depends on (the account lookup, the IdP's keys) failed.
+    /// the provider depends on (the account lookup, the attempt ledger, the
+    /// IdP's keys) failed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::AccountLookupFailed(_) | Self::KeysUnavailable(_))
+        matches!(self, Self::AccountLookupFailed(_) | Self::ThrottleUnavailable(_) | Self::KeysUnavailable(_))
     }
 }
 
@@ -126,7 +143,8 @@ impl fmt::Display for RejectReason {
             Self::UnknownAccount => f.write_str("no account has this email"),
             Self::UnusablePassword => f.write_str("the account has no usable password"),
             Self::WrongPassword => f.write_str("wrong password"),
-            Self::Throttled => f.write_str("too many recent failures for this account"),
+            Self::Throttled => f.write_str("too many recent failures for this account or source"),
+            Self::ThrottleUnavailable(e) => write!(f, "the attempt ledger is unavailable: {e}"),
             Self::OversizedCredential => f.write_str("the email or password is too long"),
             Self::AccountLookupFailed(e) => write!(f, "the account lookup failed: {e}"),
             Self::MalformedToken => f.write_str("the ID token is malformed"),
@@ -135,9 +153,12 @@ impl fmt::Display for RejectReason {
             Self::UnknownKey => f.write_str("no key matches the token's key id and algorithm"),
             Self::BadSignature => f.write_str("the token's signature does not verify"),
             Self::Expired => f.write_str("the token has expired"),
+            Self::LifetimeTooLong => f.write_str("the token expires further in the future than allowed"),
             Self::NotYetValid => f.write_str("the token is not valid yet"),
+            Self::IssuedInFuture => f.write_str("the token was issued in the future"),
             Self::WrongIssuer => f.write_str("the token's issuer is not the configured one"),
             Self::WrongAudience => f.write_str("the token is not meant for this audience"),
+            Self::WrongAuthorizedParty => f.write_str("the token's authorized party is missing or not ours"),
             Self::MissingSubject => f.write_str("the token has no subject"),
             Self::MissingEmail => f.write_str("the token has no email claim"),
             Self::InvalidEmail => f.write_str("the token's email claim is not an email address"),

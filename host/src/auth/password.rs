@@ -6,11 +6,20 @@
 //! so they cost the same time as a wrong password and give the same answer.
 //! Hashing and verifying run on tokio's blocking pool, a bounded number at a
 //! time, so a flood of attempts cannot exhaust memory or starve the executor.
+//!
+//! Every attempt is first reserved in the services' [`AttemptLedger`], for
+//! the account and, when known, the source address: only a reserved attempt
+//! reaches the hash, so a burst of guesses gets no more hash checks than the
+//! throttle allows (see [`super::throttle`]).
+//!
+//! [`AttemptLedger`]: super::AttemptLedger
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash as Phc, SaltString};
@@ -23,6 +32,7 @@ use crate::plugin::Principal;
 
 use super::outcome::{Answer, RejectReason};
 use super::services::AuthServices;
+use super::throttle::{AttemptKey, ReserveError};
 use super::{MAX_EMAIL_BYTES, MAX_PASSWORD_BYTES, normalize_email};
 
 /// The `password` provider's configuration: nothing to configure yet.
@@ -137,6 +147,8 @@ pub struct Hasher {
     /// are verified against.
     dummy: Arc<PasswordHash>,
     permits: Arc<Semaphore>,
+    /// Verifications run, shared by clones.
+    verifications: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Hasher {
@@ -156,12 +168,25 @@ impl Hasher {
         // A random password nobody knows (a salt is 16 random bytes).
         let dummy_password = SaltString::generate(&mut OsRng);
         let dummy = Arc::new(hash_with(&argon, dummy_password.as_str())?);
-        Ok(Self { argon, params, dummy, permits: Arc::new(Semaphore::new(max_concurrent.max(1))) })
+        Ok(Self {
+            argon,
+            params,
+            dummy,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            verifications: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     /// The parameters of new hashes.
     pub fn params(&self) -> Argon2Params {
         self.params
+    }
+
+    /// How many password verifications this hasher (and its clones) has
+    /// run, against a stored hash or the dummy: the hash checks an attacker
+    /// obtained.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes a password on the current thread (tens of milliseconds with
@@ -179,6 +204,7 @@ impl Hasher {
 
     /// True when `password` matches `hash` (on the current thread).
     pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         verify_with(&self.argon, password, hash)
     }
 
@@ -205,7 +231,13 @@ impl Hasher {
             Some(h) => (Arc::new(h.clone()), true),
             None => (self.dummy.clone(), false),
         };
-        let matched = self.run_blocking(move || verify_with(&argon, &password, &hash)).await;
+        let verifications = self.verifications.clone();
+        let matched = self
+            .run_blocking(move || {
+                verifications.fetch_add(1, Ordering::Relaxed);
+                verify_with(&argon, &password, &hash)
+            })
+            .await;
         real && matched.unwrap_or(false)
     }
 
@@ -284,7 +316,8 @@ impl PasswordAccounts for HashMap<String, PasswordAccount> {
     }
 }
 
-/// The password provider's answer to one email and password.
+/// The password provider's answer to one email and password, from
+/// `source` when known.
 pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
     services: &AuthServices,
     provider: &str,
@@ -292,14 +325,22 @@ pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
     email: &str,
     password: &str,
     accounts: &A,
+    source: Option<IpAddr>,
 ) -> Answer {
     if email.len() > MAX_EMAIL_BYTES || password.len() > MAX_PASSWORD_BYTES {
         return Answer::Rejected(RejectReason::OversizedCredential);
     }
     let key = normalize_email(email);
-    let throttle = services.throttle();
-    if throttle.check(&key).is_err() {
-        return Answer::Rejected(RejectReason::Throttled);
+    let mut keys = vec![AttemptKey::account(&key)];
+    keys.extend(source.map(AttemptKey::source));
+    // Counted as a failure before the hash: concurrent guesses cannot
+    // outrun the throttle.
+    let ledger = services.ledger();
+    let policy = services.throttle_policy();
+    match ledger.reserve(&keys, policy, services.clock().now()).await {
+        Ok(()) => {}
+        Err(ReserveError::Locked(_)) => return Answer::Rejected(RejectReason::Throttled),
+        Err(ReserveError::Unavailable(e)) => return Answer::Rejected(RejectReason::ThrottleUnavailable(e.0)),
     }
     let account = match accounts.find_password_account(&key).await {
         Ok(a) => a,
@@ -309,7 +350,9 @@ pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
     let matched = services.hasher().verify_async(password, hash).await;
     match account {
         Some(a) if matched => {
-            throttle.success(&key);
+            // Not remembering the success only leaves a count that expires:
+            // the login goes on.
+            let _ = ledger.succeeded(&keys, policy, services.clock().now()).await;
             Answer::Authenticated(Principal {
                 domain: domain.to_owned(),
                 provider: provider.to_owned(),
@@ -323,14 +366,11 @@ pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
                 claims: Default::default(),
             })
         }
-        account => {
-            throttle.failure(&key);
-            Answer::Rejected(match account {
-                None => RejectReason::UnknownAccount,
-                Some(a) if a.hash.is_none() => RejectReason::UnusablePassword,
-                Some(_) => RejectReason::WrongPassword,
-            })
-        }
+        account => Answer::Rejected(match account {
+            None => RejectReason::UnknownAccount,
+            Some(a) if a.hash.is_none() => RejectReason::UnusablePassword,
+            Some(_) => RejectReason::WrongPassword,
+        }),
     }
 }
 

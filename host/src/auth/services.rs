@@ -1,13 +1,14 @@
-//! What the providers share across logins: the clock, the password hasher
-//! and throttle, and the JWKS cache. Build one per process and share it.
+//! What the providers share across logins: the clock, the password hasher,
+//! the throttle's policy and ledger, the JWKS cache, and which JWKS URLs are
+//! allowed. Build one per process and share it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::{Clock, SystemClock};
-use super::oidc::{FetchError, HttpFetcher, JwksCache, JwksCachePolicy, JwksFetcher};
+use super::oidc::{FetchError, HttpFetcher, JwksAddresses, JwksCache, JwksCachePolicy, JwksFetcher};
 use super::password::{Argon2Params, HashError, Hasher};
-use super::throttle::{Throttle, ThrottlePolicy};
+use super::throttle::{AttemptLedger, Throttle, ThrottlePolicy};
 
 /// Why [`AuthServicesBuilder::build`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,9 +27,11 @@ pub enum BuildError {
 pub struct AuthServices {
     clock: Arc<dyn Clock>,
     hasher: Hasher,
-    throttle: Throttle,
+    throttle: ThrottlePolicy,
+    ledger: Arc<dyn AttemptLedger>,
     jwks: JwksCache,
     allow_http_loopback: bool,
+    jwks_addresses: JwksAddresses,
 }
 
 impl AuthServices {
@@ -47,9 +50,14 @@ impl AuthServices {
         &self.hasher
     }
 
-    /// The password throttle.
-    pub fn throttle(&self) -> &Throttle {
+    /// The password throttle's policy.
+    pub fn throttle_policy(&self) -> &ThrottlePolicy {
         &self.throttle
+    }
+
+    /// Where password attempts are counted.
+    pub fn ledger(&self) -> &dyn AttemptLedger {
+        &*self.ledger
     }
 
     /// The JWKS cache.
@@ -61,6 +69,11 @@ impl AuthServices {
     pub fn allow_http_loopback(&self) -> bool {
         self.allow_http_loopback
     }
+
+    /// Which addresses a JWKS URL may point at, and the fetcher connect to.
+    pub fn jwks_addresses(&self) -> JwksAddresses {
+        self.jwks_addresses
+    }
 }
 
 /// Builds [`AuthServices`].
@@ -70,10 +83,12 @@ pub struct AuthServicesBuilder {
     argon2: Argon2Params,
     max_concurrent_hashes: usize,
     throttle: ThrottlePolicy,
+    ledger: Option<Arc<dyn AttemptLedger>>,
     jwks: JwksCachePolicy,
     fetcher: Option<Arc<dyn JwksFetcher>>,
     fetch_timeout: Duration,
     allow_http_loopback: bool,
+    allow_private_jwks_urls: bool,
 }
 
 impl Default for AuthServicesBuilder {
@@ -84,10 +99,12 @@ impl Default for AuthServicesBuilder {
             argon2: Argon2Params::default(),
             max_concurrent_hashes: 2 * cores,
             throttle: ThrottlePolicy::default(),
+            ledger: None,
             jwks: JwksCachePolicy::default(),
             fetcher: None,
             fetch_timeout: Duration::from_secs(5),
             allow_http_loopback: false,
+            allow_private_jwks_urls: false,
         }
     }
 }
@@ -112,9 +129,18 @@ impl AuthServicesBuilder {
         self
     }
 
-    /// The password throttle's policy.
+    /// The password throttle's policy (default: [`ThrottlePolicy::default`]).
     pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
         self.throttle = policy;
+        self
+    }
+
+    /// Where password attempts are counted (default: a [`Throttle`] in this
+    /// process, bounded by the policy's `max_tracked`). Give a ledger shared
+    /// by every node (the host's store is one) so that N nodes do not allow
+    /// N times the guesses.
+    pub fn attempt_ledger(mut self, ledger: Arc<dyn AttemptLedger>) -> Self {
+        self.ledger = Some(ledger);
         self
     }
 
@@ -137,9 +163,25 @@ impl AuthServicesBuilder {
     }
 
     /// Lets `jwks_url` be plain `http://` on the loopback interface (for
-    /// tests and a local IdP; default off).
+    /// tests and a local IdP; default off). This also lets JWKS URLs point
+    /// at loopback addresses (127.0.0.0/8, `::1`, `localhost`) over
+    /// `https://`, and the fetcher connect to them; private and link-local
+    /// addresses still need [`allow_private_jwks_urls`](Self::allow_private_jwks_urls).
     pub fn allow_http_loopback(mut self, allow: bool) -> Self {
         self.allow_http_loopback = allow;
+        self
+    }
+
+    /// Lets JWKS URLs point at any address: loopback, private (10/8,
+    /// 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16, fe80::/10),
+    /// unspecified and other non-public ones (default off). Off, such a URL
+    /// is refused when the provider is configured (an IP literal, or the
+    /// name `localhost`), and the default fetcher refuses to connect to a
+    /// name that resolves only to such addresses (addresses of a name are
+    /// filtered at every connection, which also defeats DNS rebinding). A
+    /// tenant's provider must not make the server reach its own network.
+    pub fn allow_private_jwks_urls(mut self, allow: bool) -> Self {
+        self.allow_private_jwks_urls = allow;
         self
     }
 
@@ -149,16 +191,29 @@ impl AuthServicesBuilder {
         // which would fail at the first verification if another crate ever
         // enabled a second backend. An error means one is installed already.
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        let jwks_addresses = match (self.allow_private_jwks_urls, self.allow_http_loopback) {
+            (true, _) => JwksAddresses::Any,
+            (false, true) => JwksAddresses::PublicAndLoopback,
+            (false, false) => JwksAddresses::Public,
+        };
         let fetcher = match self.fetcher {
             Some(f) => f,
-            None => Arc::new(HttpFetcher::new(self.allow_http_loopback, self.fetch_timeout)?),
+            None => {
+                Arc::new(HttpFetcher::with_addresses(self.allow_http_loopback, self.fetch_timeout, jwks_addresses)?)
+            }
+        };
+        let ledger = match self.ledger {
+            Some(l) => l,
+            None => Arc::new(Throttle::new(self.throttle.max_tracked)),
         };
         Ok(AuthServices {
             hasher: Hasher::new(self.argon2, self.max_concurrent_hashes)?,
-            throttle: Throttle::new(self.throttle, self.clock.clone()),
+            throttle: self.throttle,
+            ledger,
             jwks: JwksCache::new(fetcher, self.clock.clone(), self.jwks),
             clock: self.clock,
             allow_http_loopback: self.allow_http_loopback,
+            jwks_addresses,
         })
     }
 }

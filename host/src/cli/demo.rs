@@ -12,7 +12,7 @@ use provisio::auth::hash_password;
 use provisio::http::{AppState, SessionSigner};
 use provisio::store::{
     Binding, FailurePolicy, Membership, MembershipSource, MembershipTarget, NewAccount, NewDomain, NewProvider, OrgId,
-    PasswordHash, ProviderKind, SyncMode,
+    PasswordHash, ProviderKind, SyncMode, Verification,
 };
 use serde_json::json;
 
@@ -66,6 +66,9 @@ pub async fn seed(state: &AppState, data_dir: &Path, plugins_dir: &Path) -> anyh
                     email_domains: vec![EMAIL_DOMAIN.into()],
                 })
                 .await?;
+            // The operator's approval: the demo domain vouches for its own
+            // email domain (a real one proves it by DNS, or asks the operator).
+            store.verify_email_domain(&domain.id, EMAIL_DOMAIN, Verification::Operator).await?;
             let password = NewProvider { name: "password".into(), kind: ProviderKind::Password, config: "{}".into() };
             store.add_provider(&domain.id, password).await?;
             let oidc = json!({"issuer": IDP_ISSUER, "audience": IDP_AUDIENCE, "jwks": idp.jwks()});
@@ -98,7 +101,7 @@ pub async fn seed(state: &AppState, data_dir: &Path, plugins_dir: &Path) -> anyh
                 let bytes = std::fs::read(&path).with_context(|| {
                     format!("cannot read {}: build the plugins with scripts/build-plugins", path.display())
                 })?;
-                hashes.push(host.upload_plugin(bytes, "demo").await?.record.hash);
+                hashes.push(host.upload_plugin(bytes, &org.id).await?.record.hash);
             }
             let config = json!({
                 "digits": 4,

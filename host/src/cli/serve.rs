@@ -77,6 +77,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         signing_key_path: Some(config.data_dir.join("session-signing-key.pem")),
         operator_token: config.operator_token.clone().map(Secret::new),
         plugin_body_limit: config.max_plugin_bytes,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+        body_read_timeout: Duration::from_secs(config.body_read_timeout_secs),
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        max_connections: config.max_connections,
+        dns_resolver: config.dns_resolver,
         ..HttpConfig::default()
     };
     let state = AppState::new(host, http)?;

@@ -5,7 +5,7 @@
 use super::Host;
 use crate::plugin::{BindingConfig, Limits};
 use crate::runtime::{LoadError, PluginInfo};
-use crate::store::{Binding, NewPlugin, PluginRecord, StoreError};
+use crate::store::{Binding, NewPlugin, OrgId, PluginRecord, StoreError};
 
 /// Why an admin operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +33,19 @@ pub enum AdminError {
     /// The binding's limits do not parse.
     #[error("invalid binding limits: {0}")]
     Limits(String),
+    /// A limit of the binding is above the operator's ceiling.
+    #[error("the binding's `{limit}` is {asked}, above the operator's ceiling of {ceiling}")]
+    AboveCeiling {
+        /// The limit's name, as the binding writes it.
+        limit: &'static str,
+        /// What the binding asked for.
+        asked: u64,
+        /// The ceiling.
+        ceiling: u64,
+    },
+    /// The binding names a domain that does not exist.
+    #[error("no such domain")]
+    UnknownDomain,
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -49,30 +62,43 @@ pub struct UploadedPlugin {
 
 impl Host {
     /// Checks `bytes` against the plugin contract (world, imports, `name()`),
-    /// precompiles it, and stores it under its content hash. Uploading the
-    /// same bytes again is harmless.
-    pub async fn upload_plugin(&self, bytes: Vec<u8>, uploaded_by: &str) -> Result<UploadedPlugin, AdminError> {
+    /// precompiles it, and stores it under its content hash, owned by
+    /// `owner`. Uploading the same bytes again is harmless.
+    pub async fn upload_plugin(&self, bytes: Vec<u8>, owner: &OrgId) -> Result<UploadedPlugin, AdminError> {
         let plugin = self.runtime.load(&bytes).await?;
         let info = plugin.info().clone();
-        let new = NewPlugin {
-            bytes,
-            world: info.world.to_string(),
-            name: info.name.clone(),
-            uploaded_by: uploaded_by.into(),
-        };
+        let new = NewPlugin { bytes, world: info.world.to_string(), name: info.name.clone(), owner: owner.clone() };
         let record = self.store.put_plugin(new).await?;
         Ok(UploadedPlugin { record, info })
     }
 
+    /// Checks a provider configuration as completely as can be done without
+    /// a login: its shape, its bounds, its keys or key URL (the real
+    /// provider is built), so that a provider that could never work is
+    /// refused when it is added or changed.
+    pub fn check_provider(
+        &self,
+        kind: crate::store::ProviderKind,
+        config: &serde_json::Value,
+    ) -> Result<(), crate::auth::ConfigError> {
+        let config = crate::auth::ProviderConfig::from_parts(kind.as_str(), config)?;
+        crate::auth::Provider::new("check", config, &self.auth).map(|_| ())
+    }
+
     /// Binds plugins to a domain's provider, replacing any earlier binding:
     /// re-binding an older hash is the rollback, effective at the next login.
+    /// Each plugin must be one the domain's organization uploaded (any other
+    /// hash is refused exactly like one never uploaded), and each limit at
+    /// most the operator's ceiling.
     pub async fn bind(&self, binding: &Binding) -> Result<(), AdminError> {
+        let domain = self.store.domain(&binding.domain).await?.ok_or(AdminError::UnknownDomain)?;
         for (hash, slot, fits) in [
             (&binding.creator, "identity creator", crate::runtime::World::creates as fn(_) -> bool),
             (&binding.assigner, "assignment provider", crate::runtime::World::assigns),
         ] {
             let Some(hash) = hash else { continue };
-            let record = self.store.plugin(hash).await?.ok_or_else(|| AdminError::UnknownPlugin(hash.clone()))?;
+            let owned = self.store.owned_plugin(&domain.org, hash).await?;
+            let record = owned.ok_or_else(|| AdminError::UnknownPlugin(hash.clone()))?;
             let world = crate::runtime::World::parse(&record.world);
             if !world.is_some_and(fits) {
                 return Err(AdminError::WrongSlot { hash: hash.clone(), world: record.world, slot });
@@ -84,7 +110,11 @@ impl Host {
             BindingConfig::from_json(&value).map_err(|e| AdminError::Config(e.to_string()))?;
         }
         if !binding.limits.trim().is_empty() {
-            serde_json::from_str::<Limits>(&binding.limits).map_err(|e| AdminError::Limits(e.to_string()))?;
+            let limits =
+                serde_json::from_str::<Limits>(&binding.limits).map_err(|e| AdminError::Limits(e.to_string()))?;
+            if let Some((limit, asked, ceiling)) = limits.above(&self.runtime.ceilings()) {
+                return Err(AdminError::AboveCeiling { limit, asked, ceiling });
+            }
         }
         self.store.put_binding(binding).await?;
         Ok(())

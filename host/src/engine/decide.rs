@@ -9,7 +9,7 @@ use super::{Hook, Host, LoginError, PluginCall};
 use crate::builtin;
 use crate::plugin::{Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
 use crate::runtime::{CallContext, Plugin};
-use crate::store::{Binding, FailurePolicy};
+use crate::store::{Binding, FailurePolicy, OrgId};
 
 /// What one hook did, for the audit event.
 #[derive(Debug, Clone, Serialize)]
@@ -57,11 +57,15 @@ pub(crate) fn config_of(binding: Option<&Binding>) -> Result<BindingConfig, Logi
         .ok_or_else(|| LoginError::Provisioning { rule: "binding-config".into() })
 }
 
-fn limits_of(binding: &Binding, defaults: Limits) -> Result<Limits, LoginError> {
-    if binding.limits.trim().is_empty() || binding.limits.trim() == "{}" {
-        return Ok(defaults);
-    }
-    serde_json::from_str(&binding.limits).map_err(|_| LoginError::Provisioning { rule: "binding-limits".into() })
+/// The binding's limits, never above the operator's ceilings (which may
+/// have been lowered since the binding was made).
+fn limits_of(host: &Host, binding: &Binding) -> Result<Limits, LoginError> {
+    let limits = if binding.limits.trim().is_empty() || binding.limits.trim() == "{}" {
+        host.runtime.default_limits()
+    } else {
+        serde_json::from_str(&binding.limits).map_err(|_| LoginError::Provisioning { rule: "binding-limits".into() })?
+    };
+    Ok(limits.capped(&host.runtime.ceilings()))
 }
 
 /// A binding with its plugins loaded. Loading (from memory, from the
@@ -142,64 +146,106 @@ fn failure_rule(hook: &str, failure: &CallFailure) -> String {
     }
 }
 
+/// A hook's answer (or why there is none) and its audit record, which is
+/// kept whether the call succeeded or not.
+pub(crate) struct Decided<T> {
+    pub(crate) answer: Result<T, LoginError>,
+    pub(crate) record: HookRecord,
+}
+
+/// The record of a hook whose plugin could not even be called.
+fn not_called(hook: Hook, hash: Option<&str>, error: &LoginError) -> HookRecord {
+    let rule = match error {
+        LoginError::Provisioning { rule } => rule.clone(),
+        other => other.code().to_owned(),
+    };
+    HookRecord {
+        hook: hook.as_str(),
+        plugin: hash.map(str::to_owned),
+        outcome: "not-called".into(),
+        failure: Some(rule),
+        duration_us: 0,
+        fuel: 0,
+        fell_back: false,
+    }
+}
+
+/// Runs one hook of a bound plugin in a slot of `org`'s, with the binding's
+/// limits, and applies the failure policy; `builtin` decides when nothing is
+/// bound or the plugin fails and the binding falls back.
+async fn run_hook<T, F>(
+    host: &Host,
+    org: &OrgId,
+    hook: Hook,
+    bound: Option<(&Binding, &Result<Plugin, LoginError>)>,
+    config: &Arc<BindingConfig>,
+    builtin: impl Fn() -> Result<T, LoginError>,
+    call: impl FnOnce(Plugin, CallContext) -> F,
+) -> Decided<T>
+where
+    F: std::future::Future<Output = CallReport<T>>,
+{
+    let Some((binding, plugin)) = bound else {
+        return Decided { answer: builtin(), record: HookRecord::builtin(hook) };
+    };
+    let hash = match hook {
+        Hook::Create => binding.creator.as_deref(),
+        Hook::Assign => binding.assigner.as_deref(),
+    };
+    let prepared = plugin.clone().and_then(|plugin| Ok((plugin, limits_of(host, binding)?)));
+    let (plugin, limits) = match prepared {
+        Ok(ready) => ready,
+        Err(error) => return Decided { record: not_called(hook, hash, &error), answer: Err(error) },
+    };
+    let Ok(_slot) = host.slots.acquire(org).await else {
+        let error = LoginError::Provisioning { rule: "plugin-calls-saturated".into() };
+        return Decided { record: not_called(hook, hash, &error), answer: Err(error) };
+    };
+    let ctx = CallContext { limits, config: Arc::clone(config), seed: None };
+    let report = call(plugin.clone(), ctx).await;
+    let record = record(host, hook, plugin.info().hash.as_str(), &report, binding.failure_policy);
+    let answer = match report.outcome {
+        Ok(decision) => Ok(decision),
+        Err(failure) => match binding.failure_policy {
+            FailurePolicy::FallBack => builtin(),
+            FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule(hook.as_str(), &failure) }),
+        },
+    };
+    Decided { answer, record }
+}
+
 /// The identity creator's decision for `principal`.
 pub(crate) async fn creation(
     host: &Host,
+    org: &OrgId,
     bound: Option<&Bound>,
     config: &Arc<BindingConfig>,
     principal: &Principal,
-) -> Result<(Creation, HookRecord), LoginError> {
-    let builtin = || builtin::default_creation(principal, config, &mut rand::rng());
-    let Some((binding, plugin)) = bound.and_then(|b| b.creator.as_ref().map(|p| (&b.binding, p))) else {
-        return Ok((builtin(), HookRecord::builtin(Hook::Create)));
-    };
-    let plugin = plugin.clone()?;
-    let hash = plugin.info().hash.as_str();
-    let ctx = CallContext {
-        limits: limits_of(binding, host.runtime.default_limits())?,
-        config: Arc::clone(config),
-        seed: None,
-    };
-    let report = host.runtime.create(&plugin, principal, &ctx).await;
-    let rec = record(host, Hook::Create, hash, &report, binding.failure_policy);
-    match report.outcome {
-        Ok(decision) => Ok((decision, rec)),
-        Err(failure) => match binding.failure_policy {
-            FailurePolicy::FallBack => Ok((builtin(), rec)),
-            FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule("create", &failure) }),
-        },
-    }
+) -> Decided<Creation> {
+    let builtin = || Ok(builtin::default_creation(principal, config, &mut rand::rng()));
+    let plugin = bound.and_then(|b| b.creator.as_ref().map(|p| (&b.binding, p)));
+    run_hook(host, org, Hook::Create, plugin, config, builtin, |plugin, ctx| async move {
+        host.runtime.create(&plugin, principal, &ctx).await
+    })
+    .await
 }
 
 /// The assignment provider's answer for `account`.
 pub(crate) async fn assignments(
     host: &Host,
+    org: &OrgId,
     bound: Option<&Bound>,
     config: &Arc<BindingConfig>,
     account: &Account,
     principal: &Principal,
-) -> Result<(Vec<Assignment>, HookRecord), LoginError> {
+) -> Decided<Vec<Assignment>> {
     let builtin = || {
         builtin::group_mapping(principal, config)
             .map_err(|_| LoginError::Provisioning { rule: "group-mapping-config".into() })
     };
-    let Some((binding, plugin)) = bound.and_then(|b| b.assigner.as_ref().map(|p| (&b.binding, p))) else {
-        return Ok((builtin()?, HookRecord::builtin(Hook::Assign)));
-    };
-    let plugin = plugin.clone()?;
-    let hash = plugin.info().hash.as_str();
-    let ctx = CallContext {
-        limits: limits_of(binding, host.runtime.default_limits())?,
-        config: Arc::clone(config),
-        seed: None,
-    };
-    let report = host.runtime.assign(&plugin, account, principal, &ctx).await;
-    let rec = record(host, Hook::Assign, hash, &report, binding.failure_policy);
-    match report.outcome {
-        Ok(list) => Ok((list, rec)),
-        Err(failure) => match binding.failure_policy {
-            FailurePolicy::FallBack => Ok((builtin()?, rec)),
-            FailurePolicy::FailClosed => Err(LoginError::Provisioning { rule: failure_rule("assign", &failure) }),
-        },
-    }
+    let plugin = bound.and_then(|b| b.assigner.as_ref().map(|p| (&b.binding, p)));
+    run_hook(host, org, Hook::Assign, plugin, config, builtin, |plugin, ctx| async move {
+        host.runtime.assign(&plugin, account, principal, &ctx).await
+    })
+    .await
 }

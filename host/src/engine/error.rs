@@ -22,6 +22,13 @@ pub enum LoginError {
     /// The account is disabled.
     #[error("this account is disabled")]
     AccountDisabled,
+    /// The domain's organization has suspended the account.
+    #[error("this account is suspended in this organization")]
+    AccountSuspended,
+    /// The principal's email lies outside the domain's verified email
+    /// domains: the domain may not vouch for it.
+    #[error("this sign-in cannot be used for this email address")]
+    ForeignEmail,
     /// The identity provider did not vouch for the email, so it may not be
     /// linked to an existing account nor used to create one.
     #[error("the identity provider has not verified this email address")]
@@ -57,6 +64,8 @@ impl LoginError {
             Self::AuthenticationFailed => "authentication-failed",
             Self::AccountLocked => "account-locked",
             Self::AccountDisabled => "account-disabled",
+            Self::AccountSuspended => "account-suspended",
+            Self::ForeignEmail => "email-domain-not-verified",
             Self::UnverifiedEmail => "unverified-email",
             Self::Denied { .. } => "denied",
             Self::AccessDenied => "access-denied",

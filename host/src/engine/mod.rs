@@ -7,6 +7,7 @@ mod decide;
 mod error;
 mod flow;
 mod observe;
+mod slots;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub struct LoginRequest {
     pub domain: Option<String>,
     /// What the user presented.
     pub credential: Credential,
+    /// The client's address, when known: password attempts are throttled
+    /// per source address as well as per account.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// A successful login.
@@ -67,11 +71,19 @@ pub struct Host {
     runtime: Runtime,
     auth: Arc<AuthServices>,
     observers: Arc<[Arc<dyn LoginObserver>]>,
+    slots: Arc<slots::OrgSlots>,
 }
+
+/// Plugin calls one organization may have in flight at once, by default.
+pub const PLUGIN_CALLS_PER_ORG: usize = 8;
+/// How long a plugin call waits for a slot of its organization, by default.
+pub const PLUGIN_SLOT_WAIT: Duration = Duration::from_secs(10);
 
 /// Builds a [`Host`].
 #[derive(Default)]
 pub struct HostBuilder {
+    plugin_calls_per_org: Option<usize>,
+    plugin_slot_wait: Option<Duration>,
     store: Option<Store>,
     url: Option<DatabaseUrl>,
     runtime: Option<Runtime>,
@@ -118,6 +130,23 @@ impl HostBuilder {
         self
     }
 
+    /// Plugin calls one organization may have in flight at once (default
+    /// [`PLUGIN_CALLS_PER_ORG`]); its further calls wait for one of its own
+    /// slots, at most [`PLUGIN_SLOT_WAIT`], so one organization's slow
+    /// plugins never hold up another's logins.
+    pub fn plugin_calls_per_org(mut self, calls: usize) -> Self {
+        self.plugin_calls_per_org = Some(calls);
+        self
+    }
+
+    /// How long a plugin call waits for a slot of its organization before
+    /// its login fails with `plugin-calls-saturated` (default
+    /// [`PLUGIN_SLOT_WAIT`]).
+    pub fn plugin_slot_wait(mut self, wait: Duration) -> Self {
+        self.plugin_slot_wait = Some(wait);
+        self
+    }
+
     /// Opens the store, starts the runtime, and returns the host.
     pub async fn build(self) -> Result<Host, HostError> {
         let store = match (self.store, self.url) {
@@ -131,9 +160,20 @@ impl HostBuilder {
         };
         let auth = match self.auth {
             Some(a) => a,
-            None => Arc::new(AuthServices::builder().build().map_err(|e| HostError::Auth(e.to_string()))?),
+            // The password throttle counts in the store: shared by every
+            // host on the database.
+            None => Arc::new(
+                AuthServices::builder()
+                    .attempt_ledger(Arc::new(store.clone()))
+                    .build()
+                    .map_err(|e| HostError::Auth(e.to_string()))?,
+            ),
         };
-        Ok(Host { store, runtime, auth, observers: self.observers.into() })
+        let slots = slots::OrgSlots::new(
+            self.plugin_calls_per_org.unwrap_or(PLUGIN_CALLS_PER_ORG),
+            self.plugin_slot_wait.unwrap_or(PLUGIN_SLOT_WAIT),
+        );
+        Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots) })
     }
 }
 

@@ -32,6 +32,9 @@ pub enum Refusal {
     /// The session token's account is disabled.
     #[error("this account is disabled")]
     AccountDisabled,
+    /// The session token's organization has suspended its account.
+    #[error("this account is suspended in this organization")]
+    AccountSuspended,
     /// The login of an ID token was refused.
     #[error("{}", .0.public_message())]
     Login(LoginError),
@@ -48,7 +51,9 @@ impl Refusal {
             Self::Unavailable | Self::Login(LoginError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             // The configured domain is missing: the gateway's fault.
             Self::Login(LoginError::UnknownDomain | LoginError::DomainRequired) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::AccountLocked | Self::AccountDisabled | Self::Login(_) => StatusCode::FORBIDDEN,
+            Self::AccountLocked | Self::AccountDisabled | Self::AccountSuspended | Self::Login(_) => {
+                StatusCode::FORBIDDEN
+            }
         }
     }
 
@@ -58,6 +63,7 @@ impl Refusal {
             Self::Unauthorized => "unauthorized",
             Self::AccountLocked => "account-locked",
             Self::AccountDisabled => "account-disabled",
+            Self::AccountSuspended => "account-suspended",
             Self::Unavailable => "unavailable",
             Self::Login(LoginError::UnknownDomain | LoginError::DomainRequired) => "internal",
             Self::Login(e) => e.code(),
@@ -151,24 +157,32 @@ impl Verifier {
         Ok(data.claims)
     }
 
-    /// Refuses the token of an account that is locked, disabled or gone,
-    /// when the gateway has a store.
+    /// Refuses the token of an account that is locked, disabled or gone, or
+    /// that the token's organization suspended, when the gateway has a store.
     async fn check_account(&self, claims: &SessionClaims) -> Result<(), Refusal> {
         let Some(host) = &self.host else { return Ok(()) };
-        let state = match self.accounts.get(&claims.sub) {
-            Some(state) => state,
+        let key = format!("{}/{}", claims.sub, claims.org.as_deref().unwrap_or_default());
+        let standing = match self.accounts.get(&key) {
+            Some(standing) => standing,
             None => {
                 let id = AccountId::new(claims.sub.clone());
                 let account = host.store().account(&id).await.map_err(|_| Refusal::Unavailable)?;
-                let state = account.map(|a| a.state);
-                self.accounts.put(&claims.sub, state);
-                state
+                let suspended = match &claims.org {
+                    Some(org) => {
+                        host.store().is_suspended(&OrgId::new(org), &id).await.map_err(|_| Refusal::Unavailable)?
+                    }
+                    None => false,
+                };
+                let standing = account.map(|a| if suspended { Standing::Suspended } else { Standing::State(a.state) });
+                self.accounts.put(&key, standing);
+                standing
             }
         };
-        match state {
-            Some(AccountState::Active) => Ok(()),
-            Some(AccountState::Locked) => Err(Refusal::AccountLocked),
-            Some(AccountState::Disabled) => Err(Refusal::AccountDisabled),
+        match standing {
+            Some(Standing::State(AccountState::Active)) => Ok(()),
+            Some(Standing::State(AccountState::Locked)) => Err(Refusal::AccountLocked),
+            Some(Standing::State(AccountState::Disabled)) => Err(Refusal::AccountDisabled),
+            Some(Standing::Suspended) => Err(Refusal::AccountSuspended),
             None => Err(Refusal::Unauthorized),
         }
     }
@@ -178,12 +192,16 @@ impl Verifier {
         let (Some(host), Some(domain)) = (&self.host, &self.id_token_domain) else {
             return Err(Refusal::Unauthorized);
         };
-        let request =
-            LoginRequest { domain: Some(domain.clone()), credential: Credential::IdToken(Secret::new(token)) };
+        let request = LoginRequest {
+            domain: Some(domain.clone()),
+            credential: Credential::IdToken(Secret::new(token)),
+            source: None,
+        };
         let success = host.login(request).await.map_err(Refusal::Login)?;
         let (org, teams, roles) = memberships_of(&success);
-        // A login just read the account: its state is fresh.
-        self.accounts.put(success.account.id.as_str(), Some(success.account.state));
+        // A login just read the account: its standing is fresh.
+        let key = format!("{}/{}", success.account.id, org.as_deref().unwrap_or_default());
+        self.accounts.put(&key, Some(Standing::State(success.account.state)));
         Ok(Identity {
             account_id: success.account.id,
             email: success.account.email,
@@ -228,12 +246,22 @@ fn peek(token: &str) -> Option<(PeekHeader, Peek)> {
     Some((header, payload))
 }
 
-/// Accounts' states by id, each trusted for `ttl` after it was read.
+/// Where an account stands for one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Standing {
+    /// Its platform-wide state.
+    State(AccountState),
+    /// Suspended by the organization.
+    Suspended,
+}
+
+/// Accounts' standings by account and organization, each trusted for `ttl`
+/// after it was read.
 #[derive(Debug)]
 pub(super) struct AccountCache {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (Instant, Option<AccountState>)>>,
+    entries: Mutex<HashMap<String, (Instant, Option<Standing>)>>,
 }
 
 impl AccountCache {
@@ -241,18 +269,18 @@ impl AccountCache {
         Self { ttl, capacity, entries: Mutex::new(HashMap::new()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<AccountState>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Standing>)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached state (`Some(None)`: the account does not exist), when fresh.
-    fn get(&self, id: &str) -> Option<Option<AccountState>> {
+    /// The cached standing (`Some(None)`: the account does not exist), when fresh.
+    fn get(&self, id: &str) -> Option<Option<Standing>> {
         let entries = self.lock();
         let (at, state) = entries.get(id)?;
         (at.elapsed() < self.ttl).then_some(*state)
     }
 
-    fn put(&self, id: &str, state: Option<AccountState>) {
+    fn put(&self, id: &str, state: Option<Standing>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -287,14 +315,14 @@ mod tests {
     #[test]
     fn the_cache_is_bounded_and_expires() {
         let cache = AccountCache::new(Duration::from_secs(60), 2);
-        cache.put("a", Some(AccountState::Active));
-        cache.put("b", Some(AccountState::Locked));
+        cache.put("a", Some(Standing::State(AccountState::Active)));
+        cache.put("b", Some(Standing::Suspended));
         cache.put("c", None);
         assert_eq!(cache.lock().len(), 2);
         assert_eq!(cache.get("a"), None, "the oldest was dropped");
         assert_eq!(cache.get("c"), Some(None));
         let none = AccountCache::new(Duration::ZERO, 2);
-        none.put("a", Some(AccountState::Active));
+        none.put("a", Some(Standing::State(AccountState::Active)));
         assert_eq!(none.get("a"), None);
     }
 

@@ -40,6 +40,10 @@ pub enum ApiError {
     /// The body is larger than this route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The body did not arrive completely in time
+    /// ([`HttpConfig::body_read_timeout`](super::HttpConfig::body_read_timeout)).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// The body is not of the media type this route accepts.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -80,6 +84,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PluginRefused(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Login(e) => login_status(e),
@@ -97,6 +102,7 @@ impl ApiError {
             Self::NotFound => "not-found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::RequestTimeout => "request-timeout",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::PluginRefused(_) => "plugin-refused",
             Self::Unprocessable(_) => "unprocessable",
@@ -139,7 +145,7 @@ impl IntoResponse for ApiError {
 pub struct ErrorBody {
     /// Stable and machine-readable: `bad-request`, `unauthorized`,
     /// `forbidden`, `not-found`, `conflict`, `payload-too-large`,
-    /// `unsupported-media-type`, `plugin-refused`, `unprocessable`,
+    /// `request-timeout`, `unsupported-media-type`, `plugin-refused`, `unprocessable`,
     /// `unavailable`, `internal`, or a login error's code.
     pub code: String,
     /// Safe to show to a client; never internal error text.
@@ -195,11 +201,25 @@ fn rejection(status: StatusCode, text: String) -> ApiError {
 }
 
 fn json_rejection(e: &JsonRejection) -> ApiError {
-    rejection(e.status(), e.body_text())
+    body_rejection(e, e.status(), e.body_text())
 }
 
-/// A JSON body; a malformed one is a `bad-request`, an oversized one
-/// `payload-too-large`.
+/// A rejection of a body: `request-timeout` when the body did not arrive
+/// in time (the accept loop's deadline, somewhere in `error`'s causes).
+fn body_rejection(error: &(dyn std::error::Error + 'static), status: StatusCode, text: String) -> ApiError {
+    if super::listener::is_body_timeout(error) {
+        return ApiError::RequestTimeout;
+    }
+    rejection(status, text)
+}
+
+/// A JSON body, which must be an object: anything else (an array, which
+/// serde would take as a struct's fields in order, a string, …) is a
+/// `bad-request`, as are malformed JSON, a missing or unknown field (body
+/// structs deny unknown fields) and a key given twice. An oversized body is
+/// `payload-too-large`, one without a JSON content type
+/// `unsupported-media-type`, one that does not arrive in time
+/// `request-timeout`.
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
@@ -207,10 +227,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
+        match axum::Json::<Object<T>>::from_request(req, state).await {
+            Ok(axum::Json(Object(value))) => Ok(Self(value)),
             Err(e) => Err(json_rejection(&e)),
         }
+    }
+}
+
+/// `T` from a JSON object only. The check is made in the one parse of the
+/// body (no `serde_json::Value` first, which would silently keep the last
+/// of two equal keys): a map is handed to `T`, anything else is refused.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<T, A::Error> {
+                Err(serde::de::Error::custom("the body must be a JSON object, not an array"))
+            }
+        }
+
+        deserializer.deserialize_any(Visitor(std::marker::PhantomData)).map(Self)
     }
 }
 
@@ -240,6 +289,6 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         axum::body::Bytes::from_request(req, state)
             .await
             .map(Self)
-            .map_err(|e: BytesRejection| rejection(e.status(), e.body_text()))
+            .map_err(|e: BytesRejection| body_rejection(&e, e.status(), e.body_text()))
     }
 }

@@ -6,9 +6,11 @@
 //! `unverified-email`, `denied`, `access-denied` and `provisioning-failed`
 //! 403; `unknown-domain` 404; `domain-required` 400; `unavailable` 503.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// `domain` names the domain; without it a password login's domain is found
 /// from the email.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"domain": "acme", "email": "jane@acme.example", "password": "correct horse"}))]
 pub struct LoginBody {
     /// The domain's name.
@@ -115,8 +118,11 @@ pub struct LoginResponse {
 )]
 async fn login(
     State(state): State<AppState>,
+    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> Result<axum::Json<LoginResponse>, ApiError> {
+    let source = client_address(&state, connection.map(|c| c.0.0), &headers);
     let LoginBody { domain, email, password, id_token } = body;
     let credential = match (id_token, email, password) {
         (Some(token), None, None) => Credential::IdToken(Secret::new(token)),
@@ -124,7 +130,7 @@ async fn login(
         _ => return Err(ApiError::BadRequest("give either `id_token`, or `email` and `password`".into())),
     };
     let started = Instant::now();
-    let result = state.host.login(LoginRequest { domain, credential }).await;
+    let result = state.host.login(LoginRequest { domain, credential, source }).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) => e.code(),
@@ -134,6 +140,19 @@ async fn login(
     let claims = state.signer.claims(&success);
     let token = state.signer.sign(&claims).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(axum::Json(response(success, token, state.signer.ttl().as_secs())))
+}
+
+/// The client's address: from the trusted proxy's header when one is
+/// configured (its last entry, the one the proxy added), else the
+/// connection's peer.
+fn client_address(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    match &state.config().trusted_proxy_header {
+        Some(name) => {
+            let value = headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).last()?;
+            value.rsplit(',').next().and_then(|last| last.trim().parse().ok())
+        }
+        None => peer.map(|p| p.ip()),
+    }
 }
 
 fn response(success: LoginSuccess, session_token: String, expires_in: u64) -> LoginResponse {

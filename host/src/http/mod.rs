@@ -21,11 +21,18 @@
 //! Errors are JSON `{ "code", "message", "request_id" }`; every answer has
 //! an `x-request-id` header. JSON bodies are limited to
 //! [`HttpConfig::body_limit`] (64 KiB by default), plugin uploads to
-//! [`HttpConfig::plugin_body_limit`] (16 MiB by default); over the limit the
+//! [`HttpConfig::plugin_body_limit`] (32 MiB by default); over the limit the
 //! answer is `413 payload-too-large`.
+//!
+//! Connections are bounded (`listener.rs`): request headers must arrive
+//! within [`HttpConfig::header_read_timeout`], bodies within
+//! [`HttpConfig::body_read_timeout`] (else `408 request-timeout`), an idle
+//! connection is closed after [`HttpConfig::idle_timeout`], and at most
+//! [`HttpConfig::max_connections`] are served at once.
 
 mod admin;
 mod error;
+mod listener;
 mod login;
 mod metrics;
 mod openapi;
@@ -60,6 +67,30 @@ use crate::store::{ApiTokenRecord, OrgId};
 /// The header that carries a request's id, in both directions.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// Public webmail domains, which no domain may claim by default.
+pub const PUBLIC_EMAIL_DOMAINS: &[&str] = &[
+    "aol.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "googlemail.com",
+    "hotmail.com",
+    "icloud.com",
+    "live.com",
+    "mail.com",
+    "mail.ru",
+    "me.com",
+    "msn.com",
+    "outlook.com",
+    "proton.me",
+    "protonmail.com",
+    "qq.com",
+    "web.de",
+    "yahoo.com",
+    "yandex.ru",
+    "zoho.com",
+];
+
 /// How the HTTP API runs.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -76,10 +107,41 @@ pub struct HttpConfig {
     pub signing_key_path: Option<PathBuf>,
     /// The operator token, which creates organizations; `None` disables it.
     pub operator_token: Option<Secret>,
+    /// Email domains no domain may claim: public webmail, whose addresses
+    /// belong to their users, not to an organization (default
+    /// [`PUBLIC_EMAIL_DOMAINS`]).
+    pub public_email_domains: Vec<String>,
+    /// The header a trusted reverse proxy puts the client's address in
+    /// (`x-forwarded-for`: its last entry is used); `None` (the default)
+    /// takes the address of the connection. Password attempts are throttled
+    /// per client address.
+    pub trusted_proxy_header: Option<String>,
+    /// The name server (plain UDP/TCP) that email domain claims' DNS
+    /// challenges are looked up at; `None` (the default) uses the system's
+    /// (`/etc/resolv.conf`). When the resolver cannot be set up the server
+    /// still starts, and verifying a claim by DNS answers an error.
+    pub dns_resolver: Option<SocketAddr>,
     /// Largest JSON body, in bytes (default 64 KiB).
     pub body_limit: usize,
-    /// Largest plugin upload, in bytes (default 16 MiB).
+    /// Largest plugin upload, in bytes (default 32 MiB: the example Python
+    /// plugin is 18 MB).
     pub plugin_body_limit: usize,
+    /// How long a client may take to send a request's headers (default
+    /// 10 s); also how long a keep-alive connection may wait for its next
+    /// request. Past it the connection is closed without an answer.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body, counted
+    /// from its headers (default 30 s); past it the answer is
+    /// `408 request-timeout` and the connection is closed. A plugin upload
+    /// of 32 MiB needs about 1.1 MB/s.
+    pub body_read_timeout: Duration,
+    /// How long a connection may stay open with no request in flight
+    /// (default 60 s). Bounded by `header_read_timeout` too.
+    pub idle_timeout: Duration,
+    /// The most connections served at once (default 10,000; 0 is taken as
+    /// 1). Over it new connections are not accepted: they wait in the
+    /// kernel's listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -91,8 +153,15 @@ impl Default for HttpConfig {
             audience: "provisio".into(),
             signing_key_path: None,
             operator_token: None,
+            public_email_domains: PUBLIC_EMAIL_DOMAINS.iter().map(|d| (*d).to_owned()).collect(),
+            trusted_proxy_header: None,
+            dns_resolver: None,
             body_limit: 64 * 1024,
-            plugin_body_limit: 16 * 1024 * 1024,
+            plugin_body_limit: 32 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
         }
     }
 }
@@ -105,6 +174,7 @@ pub struct AppState {
     signer: Arc<SessionSigner>,
     tokens: Arc<dyn ApiTokens>,
     metrics: Arc<Metrics>,
+    dns: crate::dns::ChallengeResolver,
 }
 
 impl std::fmt::Debug for AppState {
@@ -128,6 +198,7 @@ impl AppState {
         )?;
         let tokens = Arc::new(StoreApiTokens::new(host.store().clone()));
         let metrics = Arc::new(Metrics::default());
+        let dns = crate::dns::ChallengeResolver::from_config(config.dns_resolver);
         Ok(Self {
             // The plugin calls of this state's logins reach `/metrics`.
             host: host.with_observer(metrics.clone()),
@@ -135,6 +206,7 @@ impl AppState {
             signer: Arc::new(signer),
             tokens,
             metrics,
+            dns,
         })
     }
 
@@ -164,6 +236,11 @@ impl AppState {
         &self.metrics
     }
 
+    /// Where email domain claims' DNS challenges are looked up.
+    pub fn dns(&self) -> &crate::dns::ChallengeResolver {
+        &self.dns
+    }
+
     /// Makes an API token for `org` called `name`: the token is returned
     /// (to show once) with its record; only its hash is kept.
     pub async fn issue_api_token(&self, org: &OrgId, name: &str) -> Result<(ApiTokenRecord, String), ApiError> {
@@ -178,6 +255,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (routes, document) = api(state.config.plugin_body_limit).split_for_parts();
     routes
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), tenancy::org_scope))
         .fallback(not_found)
         .layer(axum::Extension(service::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -195,13 +273,16 @@ fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` completes, then
-/// finishes the requests in flight.
+/// stops accepting and finishes the requests in flight. Connections are
+/// bounded as the [`HttpConfig`] says (see `listener.rs`), and handlers
+/// find the client's address as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let bounds = listener::Bounds::of(&state.config);
+    listener::run(listener, router(state), bounds, shutdown).await
 }
 
 async fn not_found() -> ApiError {
@@ -255,6 +336,7 @@ fn generic_code(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "bad-request",
         StatusCode::NOT_FOUND => "not-found",
+        StatusCode::REQUEST_TIMEOUT => "request-timeout",
         StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",

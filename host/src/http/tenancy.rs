@@ -132,10 +132,41 @@ impl Caller {
     }
 }
 
+/// Before anything else of a request under `/v1/orgs/{org}/` is read (its
+/// body included), checks that the caller may act on that organization: a
+/// request with another organization's token answers `404` whatever its
+/// body, exactly as for an organization that does not exist. The caller is
+/// kept in the request's extensions for the handler.
+pub(crate) async fn org_scope(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if !matched.is_some_and(|m| m.as_str().starts_with("/v1/orgs/{org}")) {
+        return next.run(request).await;
+    }
+    let org = request.uri().path().split('/').nth(3).unwrap_or_default().to_owned();
+    let (mut parts, body) = request.into_parts();
+    let caller = match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = caller.org(&state, &org).await {
+        return e.into_response();
+    }
+    parts.extensions.insert(caller);
+    next.run(axum::extract::Request::from_parts(parts, body)).await
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
         let token = header
             .strip_prefix("Bearer ")

@@ -34,6 +34,61 @@ pub struct Limits {
     pub host_argument_bytes: u64,
 }
 
+impl Limits {
+    /// The operator's ceilings by default: no binding may ask for more.
+    ///
+    /// | limit | ceiling |
+    /// |---|---|
+    /// | `wall_time` | 1 s |
+    /// | `fuel` | 1,000,000,000 |
+    /// | `memory_bytes` | 256 MiB (the runtime's `max_memory_bytes`) |
+    /// | `output_bytes` | 1 MiB |
+    /// | `log_bytes` | 1 MiB |
+    /// | `host_argument_bytes` | 64 KiB |
+    pub const CEILINGS: Self = Self {
+        wall_time: Duration::from_millis(1000),
+        fuel: 1_000_000_000,
+        memory_bytes: 256 << 20,
+        output_bytes: 1 << 20,
+        log_bytes: 1 << 20,
+        host_argument_bytes: 64 << 10,
+    };
+
+    /// Each limit with its name, as a binding writes it.
+    fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("wall_time", u64::try_from(self.wall_time.as_millis()).unwrap_or(u64::MAX)),
+            ("fuel", self.fuel),
+            ("memory_bytes", self.memory_bytes),
+            ("output_bytes", self.output_bytes),
+            ("log_bytes", self.log_bytes),
+            ("host_argument_bytes", self.host_argument_bytes),
+        ]
+    }
+
+    /// The first limit above its ceiling, if any: `(name, asked, ceiling)`,
+    /// in the units a binding writes (milliseconds for `wall_time`).
+    pub fn above(&self, ceilings: &Limits) -> Option<(&'static str, u64, u64)> {
+        self.named()
+            .into_iter()
+            .zip(ceilings.named())
+            .find(|((_, v), (_, max))| v > max)
+            .map(|((n, v), (_, m))| (n, v, m))
+    }
+
+    /// Each limit lowered to its ceiling where it is above it.
+    pub fn capped(&self, ceilings: &Limits) -> Limits {
+        Limits {
+            wall_time: self.wall_time.min(ceilings.wall_time),
+            fuel: self.fuel.min(ceilings.fuel),
+            memory_bytes: self.memory_bytes.min(ceilings.memory_bytes),
+            output_bytes: self.output_bytes.min(ceilings.output_bytes),
+            log_bytes: self.log_bytes.min(ceilings.log_bytes),
+            host_argument_bytes: self.host_argument_bytes.min(ceilings.host_argument_bytes),
+        }
+    }
+}
+
 /// Largest key a guest may pass to the `config` host import.
 pub(crate) const MAX_CONFIG_KEY_BYTES: u64 = 256;
 

@@ -51,6 +51,10 @@ pub struct RuntimeConfig {
     pub max_wasm_stack_bytes: usize,
     /// The limits of a call that does not say otherwise.
     pub default_limits: Limits,
+    /// The operator's ceilings: a binding asking for more is refused, and a
+    /// call never runs with more (default [`Limits::CEILINGS`], with
+    /// `memory_bytes` at most `max_memory_bytes`).
+    pub ceilings: Limits,
 }
 
 impl Default for RuntimeConfig {
@@ -63,6 +67,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             max_wasm_stack_bytes: 512 << 10,
             default_limits: Limits::default(),
+            ceilings: Limits::CEILINGS,
         }
     }
 }
@@ -223,6 +228,13 @@ impl Runtime {
     /// The limits a call gets when it does not say otherwise.
     pub fn default_limits(&self) -> Limits {
         self.inner.config.default_limits
+    }
+
+    /// The operator's ceilings on every limit a binding sets; memory never
+    /// above what the sandbox can give (`max_memory_bytes`).
+    pub fn ceilings(&self) -> Limits {
+        let config = &self.inner.config;
+        Limits { memory_bytes: config.ceilings.memory_bytes.min(config.max_memory_bytes), ..config.ceilings }
     }
 
     /// The SHA-256 of `bytes` in hex: how plugin versions are named.

@@ -78,8 +78,8 @@ pub(crate) async fn account_by_id(c: &mut Conn<'_>, id: &AccountId) -> Result<Op
 }
 
 pub(crate) async fn account_by_email(c: &mut Conn<'_>, email: &str) -> Result<Option<Account>, StoreError> {
-    let q = query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE lower(email) = $1"))
-        .text(&normalize_email(email));
+    let q =
+        query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE email = $1")).text(&normalize_email(email));
     c.fetch_optional(q).await?.as_ref().map(account).transpose()
 }
 
@@ -98,14 +98,22 @@ pub(crate) async fn account_by_link(
     c.fetch_optional(q).await?.as_ref().map(account).transpose()
 }
 
-pub(crate) async fn insert_account(c: &mut Conn<'_>, new: NewAccount) -> Result<Account, StoreError> {
+/// The account `new` describes, with a fresh id, not yet stored. The email
+/// must have a canonical form; names and attributes must be storable text.
+pub fn prepare_account(new: NewAccount) -> Result<Account, StoreError> {
     super::check_name("username", &new.username)?;
-    let email = normalize_email(&new.email);
-    if !email.contains('@') {
-        return Err(StoreError::Invalid { what: "email", reason: "must contain @".into() });
+    let email = crate::canonical::email(&new.email)
+        .map_err(|e| StoreError::Invalid { what: "email", reason: e.to_string() })?;
+    for (what, value) in [("given name", &new.given_name), ("family name", &new.family_name)] {
+        if let Some(value) = value {
+            super::check_text(what, value)?;
+        }
     }
-    let attributes = serde_json::to_string(&new.attributes).map_err(|e| StoreError::Database(e.to_string()))?;
-    let account = Account {
+    for (key, value) in &new.attributes {
+        super::check_text("attribute name", key)?;
+        super::check_text("attribute value", value)?;
+    }
+    Ok(Account {
         id: AccountId::random(),
         email,
         username: new.username,
@@ -115,7 +123,18 @@ pub(crate) async fn insert_account(c: &mut Conn<'_>, new: NewAccount) -> Result<
         password_hash: new.password_hash,
         attributes: new.attributes,
         created_at: now_ms(),
-    };
+    })
+}
+
+pub(crate) async fn insert_account(c: &mut Conn<'_>, new: NewAccount) -> Result<Account, StoreError> {
+    let account = prepare_account(new)?;
+    insert_prepared(c, &account).await?;
+    Ok(account)
+}
+
+/// Inserts an account made by [`prepare_account`].
+pub(crate) async fn insert_prepared(c: &mut Conn<'_>, account: &Account) -> Result<(), StoreError> {
+    let attributes = serde_json::to_string(&account.attributes).map_err(|e| StoreError::Database(e.to_string()))?;
     let q =
         query(concat!("INSERT INTO accounts (", account_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
             .text(account.id.as_str())
@@ -127,8 +146,13 @@ pub(crate) async fn insert_account(c: &mut Conn<'_>, new: NewAccount) -> Result<
             .opt_text(account.password_hash.as_ref().map(PasswordHash::as_str))
             .text(&attributes)
             .int(account.created_at);
-    c.execute_guarded(q).await?;
-    Ok(account)
+    c.execute_guarded(q).await.map(|_| ())
+}
+
+/// Whether an account has this username (case-insensitively).
+pub(crate) async fn username_taken(c: &mut Conn<'_>, username: &str) -> Result<bool, StoreError> {
+    let q = query("SELECT 1 FROM accounts WHERE lower(username) = $1").text(&username.to_lowercase());
+    Ok(c.fetch_optional(q).await?.is_some())
 }
 
 pub(crate) async fn update_names(
@@ -137,6 +161,11 @@ pub(crate) async fn update_names(
     given_name: Option<&str>,
     family_name: Option<&str>,
 ) -> Result<(), StoreError> {
+    for (what, value) in [("given name", given_name), ("family name", family_name)] {
+        if let Some(value) = value {
+            super::check_text(what, value)?;
+        }
+    }
     let q = query("UPDATE accounts SET given_name = $2, family_name = $3 WHERE id = $1")
         .text(id.as_str())
         .opt_text(given_name)
@@ -251,8 +280,62 @@ pub(crate) async fn remove_membership(c: &mut Conn<'_>, m: &Membership) -> Resul
     Ok(c.execute(q).await? > 0)
 }
 
+/// Whether the organization has suspended the account.
+pub(crate) async fn suspended(c: &mut Conn<'_>, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
+    let q = query("SELECT 1 FROM suspensions WHERE org_id = $1 AND account_id = $2")
+        .text(org.as_str())
+        .text(account.as_str());
+    Ok(c.fetch_optional(q).await?.is_some())
+}
+
+/// Suspensions: an organization's hold on one of its members, which only
+/// the organization's own logins and sessions see.
+impl Store {
+    /// Suspends the account in the organization; whether it was not
+    /// suspended already. `NotFound` without the organization or account.
+    pub async fn suspend(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
+        let q = query(
+            "INSERT INTO suspensions (org_id, account_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .text(org.as_str())
+        .text(account.as_str())
+        .int(now_ms())
+        .refers_to("organization or account");
+        let mut tx = self.db.begin().await?;
+        let added = tx.conn().execute(q).await? > 0;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Lifts the organization's suspension of the account; whether there was one.
+    pub async fn reinstate(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
+        let q = query("DELETE FROM suspensions WHERE org_id = $1 AND account_id = $2")
+            .text(org.as_str())
+            .text(account.as_str());
+        let mut tx = self.db.begin().await?;
+        let removed = tx.conn().execute(q).await? > 0;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Whether the organization has suspended the account.
+    pub async fn is_suspended(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
+        suspended(&mut self.conn().await?.conn(), org, account).await
+    }
+}
+
 /// Accounts.
 impl Store {
+    /// Whether an account has this username (case-insensitively).
+    pub async fn username_taken(&self, username: &str) -> Result<bool, StoreError> {
+        username_taken(&mut self.conn().await?.conn(), username).await
+    }
+
+    /// The pending invitations of this email to the organization, oldest first.
+    pub async fn pending_invitations(&self, org: &OrgId, email: &str) -> Result<Vec<Invitation>, StoreError> {
+        pending_invitations(&mut self.conn().await?.conn(), org, email).await
+    }
+
     /// The account with this id.
     pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         account_by_id(&mut self.conn().await?.conn(), id).await
@@ -291,8 +374,8 @@ impl Store {
             account_columns!(),
             " FROM accounts
              WHERE ($1 IS NULL OR id IN (SELECT account_id FROM memberships WHERE org_id = $1))
-               AND ($2 IS NULL OR lower(email) > $2)
-             ORDER BY lower(email) LIMIT $3"
+               AND ($2 IS NULL OR email > $2)
+             ORDER BY email LIMIT $3"
         ))
         .opt_text(org.map(OrgId::as_str))
         .opt_text(after_email.map(normalize_email).as_deref())
@@ -360,10 +443,8 @@ impl Store {
         email: &str,
         team: Option<&TeamId>,
     ) -> Result<Invitation, StoreError> {
-        let email = normalize_email(email);
-        if !email.contains('@') {
-            return Err(StoreError::Invalid { what: "email", reason: "must contain @".into() });
-        }
+        let email =
+            crate::canonical::email(email).map_err(|e| StoreError::Invalid { what: "email", reason: e.to_string() })?;
         let invitation = Invitation {
             id: InvitationId::random(),
             org: org.clone(),

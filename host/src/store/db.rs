@@ -44,10 +44,14 @@ use super::{BackendKind, DatabaseUrl, StoreError, StoreOptions};
 pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity store", include_str!("../../migrations/sqlite/0001_identity_store.sql")),
     (2, "api tokens", include_str!("../../migrations/sqlite/0002_api_tokens.sql")),
+    (3, "tenant boundary", include_str!("../../migrations/sqlite/0003_tenant_boundary.sql")),
+    (4, "login attempts", include_str!("../../migrations/sqlite/0004_login_attempts.sql")),
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql")),
     (2, "api tokens", include_str!("../../migrations/postgres/0002_api_tokens.sql")),
+    (3, "tenant boundary", include_str!("../../migrations/postgres/0003_tenant_boundary.sql")),
+    (4, "login attempts", include_str!("../../migrations/postgres/0004_login_attempts.sql")),
 ];
 
 /// sqlx's migrator over embedded migrations: what `sqlx::migrate!` builds,
@@ -307,6 +311,16 @@ impl Query {
         self
     }
 
+    /// The last guard before the database: no text value holds a NUL (which
+    /// PostgreSQL cannot store and SQLite would), whichever path it came by.
+    fn check(&self) -> Result<(), StoreError> {
+        let nul = self.args.iter().any(|a| matches!(a, Arg::Text(Some(t)) if t.contains('\0')));
+        match nul {
+            true => Err(StoreError::Invalid { what: "text", reason: "contains a NUL character".into() }),
+            false => Ok(()),
+        }
+    }
+
     fn into_parts<DB>(self) -> (sqlx::query::Query<'static, DB, DB::Arguments>, Option<&'static str>)
     where
         DB: SqlxDatabase,
@@ -341,6 +355,7 @@ pub(crate) enum Conn<'c> {
 impl Conn<'_> {
     /// Runs a statement; the number of rows it changed.
     pub(crate) async fn execute(&mut self, q: Query) -> Result<u64, StoreError> {
+        q.check()?;
         match self {
             Self::Sqlite(c) => {
                 let (q, refers_to) = q.into_parts::<Sqlite>();
@@ -355,6 +370,7 @@ impl Conn<'_> {
 
     /// Every row of a query.
     pub(crate) async fn fetch_all(&mut self, q: Query) -> Result<Vec<Row>, StoreError> {
+        q.check()?;
         match self {
             Self::Sqlite(c) => {
                 let (q, refers_to) = q.into_parts::<Sqlite>();
@@ -371,6 +387,7 @@ impl Conn<'_> {
 
     /// The first row of a query, if any.
     pub(crate) async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
+        q.check()?;
         match self {
             Self::Sqlite(c) => {
                 let (q, refers_to) = q.into_parts::<Sqlite>();

@@ -15,7 +15,8 @@ pub enum StoreError {
     Conflict {
         /// Which uniqueness rule: `"account email"`, `"account username"`,
         /// `"link"`, `"organization name"`, `"team name"`, `"role name"`,
-        /// `"domain name"`, `"email domain"`, `"provider name"`, `"api token"`,
+        /// `"domain name"`, `"email domain claim"`, `"verified email domain"`,
+        /// `"provider name"`, `"api token"`,
         /// or `"record"` when the database did not say.
         what: &'static str,
     },
@@ -56,14 +57,19 @@ pub enum StoreError {
 /// after `UNIQUE constraint failed: `, with the name a `Conflict` reports.
 /// Both spellings come from the migrations under `host/migrations/`.
 const UNIQUE_RULES: &[(&str, &str, &str)] = &[
-    ("accounts_email_key", "index 'accounts_email_key'", "account email"),
+    ("accounts_email_key", "accounts.email", "account email"),
     ("accounts_username_key", "index 'accounts_username_key'", "account username"),
     ("links_pkey", "links.provider_id, links.subject", "link"),
     ("organizations_name_key", "organizations.name", "organization name"),
     ("teams_org_id_name_key", "teams.org_id, teams.name", "team name"),
     ("roles_org_id_name_key", "roles.org_id, roles.name", "role name"),
     ("domains_name_key", "domains.name", "domain name"),
-    ("email_domains_pkey", "email_domains.email_domain", "email domain"),
+    (
+        "email_domain_claims_pkey",
+        "email_domain_claims.domain_id, email_domain_claims.email_domain",
+        "email domain claim",
+    ),
+    ("email_domain_claims_verified", "email_domain_claims.email_domain", "verified email domain"),
     ("providers_domain_id_name_key", "providers.domain_id, providers.name", "provider name"),
     ("api_tokens_pkey", "api_tokens.hash", "api token"),
 ];
@@ -117,6 +123,7 @@ mod tests {
     fn both_spellings_of_a_unique_rule_name_it() {
         assert_eq!(unique_rule(Some("accounts_email_key"), "duplicate key"), "account email");
         assert_eq!(unique_rule(None, "UNIQUE constraint failed: index 'accounts_username_key'"), "account username");
+        assert_eq!(unique_rule(None, "UNIQUE constraint failed: accounts.email"), "account email");
         assert_eq!(unique_rule(None, "UNIQUE constraint failed: links.provider_id, links.subject"), "link");
         assert_eq!(unique_rule(None, "UNIQUE constraint failed: elsewhere.x"), "record");
     }

@@ -143,6 +143,23 @@ text_enum! {
         Scim = "scim",
     }
 
+    /// Where a domain's claim on an email domain stands.
+    ClaimState {
+        /// Claimed, not yet verified: counts for nothing.
+        Pending = "pending",
+        /// Verified: the domain's providers and SCIM client vouch for
+        /// addresses under it.
+        Verified = "verified",
+    }
+
+    /// How a claim was verified.
+    Verification {
+        /// The challenge token was found in the email domain's DNS.
+        Dns = "dns",
+        /// The operator approved it.
+        Operator = "operator",
+    }
+
     /// Where an invitation stands.
     InvitationState {
         /// Waiting for the invited email's first login.

@@ -39,7 +39,9 @@
 //! the username is taken by someone else: pick another and insert again.
 
 mod accounts;
+pub mod attempts;
 mod audit;
+mod claims;
 mod db;
 mod error;
 mod ids;
@@ -52,15 +54,16 @@ mod url;
 
 use std::time::Duration;
 
+pub use accounts::prepare_account;
 pub use error::StoreError;
 pub use ids::{
-    AccountId, AccountState, BackendKind, DomainId, FailurePolicy, InvitationId, InvitationState, MembershipKind,
-    MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, SyncMode, TeamId,
+    AccountId, AccountState, BackendKind, ClaimState, DomainId, FailurePolicy, InvitationId, InvitationState,
+    MembershipKind, MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, SyncMode, TeamId, Verification,
 };
 pub use model::{
-    Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, Invitation, Membership, MembershipTarget,
-    NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization, PasswordHash,
-    PluginRecord, Provider, Role, Team, normalize_email, now_ms,
+    Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, EmailDomainClaim, Invitation, Membership,
+    MembershipTarget, NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization,
+    PasswordHash, PluginRecord, Provider, Role, Team, normalize_email, now_ms,
 };
 pub use tx::Tx;
 pub use url::DatabaseUrl;
@@ -149,7 +152,13 @@ fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
     if name.len() > MAX_NAME {
         return Err(StoreError::Invalid { what, reason: format!("longer than {MAX_NAME} bytes") });
     }
-    Ok(())
+    check_text(what, name)
+}
+
+/// Refuses text that may not be stored (control and invisible format
+/// characters, see [`crate::canonical::text`]) before the database sees it.
+fn check_text(what: &'static str, value: &str) -> Result<(), StoreError> {
+    crate::canonical::text(value).map_err(|e| StoreError::Invalid { what, reason: e.to_string() })
 }
 
 /// Reads a stored enum value, failing on a value no migration allows.

@@ -16,10 +16,11 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// An email address as the store keeps it: trimmed and lower-cased, so that
-/// `Jane@X.com` and `jane@x.com` are one account.
+/// An email address as the store looks it up: its canonical form
+/// ([`crate::canonical::email`]), so that `Jane@Bücher.example` and
+/// `jane@xn--bcher-kva.example` are one account.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    crate::canonical::email_key(email)
 }
 
 /// A tenant.
@@ -91,8 +92,12 @@ pub struct Domain {
     pub jit: bool,
     /// The team a new member joins when the IdP sent no group information.
     pub default_team: Option<TeamId>,
-    /// The email domains it claims, lower-cased and sorted.
+    /// The email domains it claims (pending or verified), in their
+    /// canonical form, sorted.
     pub email_domains: Vec<String>,
+    /// The claimed email domains that are verified: the only ones its
+    /// providers may vouch for, sorted.
+    pub verified_email_domains: Vec<String>,
     /// Its authentication providers, in the order a login tries them.
     pub providers: Vec<Provider>,
 }
@@ -108,8 +113,35 @@ pub struct NewDomain {
     pub jit: bool,
     /// A team of the same organization, or none.
     pub default_team: Option<TeamId>,
-    /// Email domains to claim; each may belong to one domain only.
+    /// Email domains to claim; the claims are pending until verified.
     pub email_domains: Vec<String>,
+}
+
+/// A domain's claim on an email domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailDomainClaim {
+    /// The domain claiming.
+    pub domain: DomainId,
+    /// The email domain, in its canonical form (IDNA ASCII, lower case).
+    pub email_domain: String,
+    /// Pending or verified.
+    pub state: ClaimState,
+    /// The token that proves control of the email domain when published as
+    /// a TXT record at `_provisio-challenge.<email_domain>`.
+    pub challenge: String,
+    /// When it was claimed.
+    pub created_at: i64,
+    /// When it was verified.
+    pub verified_at: Option<i64>,
+    /// How it was verified.
+    pub verified_by: Option<Verification>,
+}
+
+impl EmailDomainClaim {
+    /// The DNS name whose TXT record proves control of the email domain.
+    pub fn challenge_name(&self) -> String {
+        format!("_provisio-challenge.{}", self.email_domain)
+    }
 }
 
 /// One way of checking credentials inside a domain.
@@ -170,7 +202,7 @@ impl fmt::Debug for PasswordHash {
 pub struct Account {
     /// Its identifier.
     pub id: AccountId,
-    /// Its email, lower-cased; unique case-insensitively.
+    /// Its email, in its canonical form (`crate::canonical::email`); unique.
     pub email: String,
     /// Its username; unique case-insensitively.
     pub username: String,
@@ -262,7 +294,7 @@ pub struct Invitation {
     pub id: InvitationId,
     /// The organization invited to.
     pub org: OrgId,
-    /// The invited email, lower-cased.
+    /// The invited email, in its canonical form.
     pub email: String,
     /// The team the invitee joins on acceptance, if any.
     pub team: Option<TeamId>,
@@ -282,8 +314,9 @@ pub struct NewPlugin {
     pub world: String,
     /// What its `name()` returned.
     pub name: String,
-    /// Who uploaded it (an admin or token name).
-    pub uploaded_by: String,
+    /// The organization uploading it: it becomes one of the version's
+    /// owners, and only owners may bind it.
+    pub owner: OrgId,
 }
 
 /// An uploaded plugin version, without its bytes.
@@ -297,9 +330,10 @@ pub struct PluginRecord {
     pub world: String,
     /// What its `name()` returned.
     pub name: String,
-    /// When it was first uploaded.
+    /// When it was first uploaded (by the organization asking, in the
+    /// answers of [`super::Store::owned_plugin`] and [`super::Store::list_owned_plugins`]).
     pub uploaded_at: i64,
-    /// Who first uploaded it.
+    /// Who first uploaded it: `org:<id>`.
     pub uploaded_by: String,
 }
 
@@ -352,6 +386,9 @@ pub struct NewAuditEvent {
 pub struct AuditEvent {
     /// Increasing with insertion order.
     pub id: i64,
+    /// How many alike events this row stands for (see
+    /// [`super::Store::count_audit`]); 1 for an event recorded on its own.
+    pub occurrences: i64,
     /// What was recorded.
     #[serde(flatten)]
     pub event: NewAuditEvent,

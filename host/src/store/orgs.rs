@@ -1,10 +1,10 @@
-//! Organizations, their teams and roles, their authentication domains (with
-//! claimed email domains) and the domains' ordered providers.
+//! Organizations, their teams and roles, their authentication domains and
+//! the domains' ordered providers (email domain claims are in `claims.rs`).
 
 use super::db::{Conn, Row, query};
 use super::{
-    Domain, DomainId, NewDomain, NewProvider, OrgId, Organization, Provider, ProviderId, ProviderKind, Role, RoleId,
-    Store, StoreError, Team, TeamId, check_name, now_ms, parse_stored,
+    ClaimState, Domain, DomainId, NewDomain, NewProvider, OrgId, Organization, Provider, ProviderId, ProviderKind,
+    Role, RoleId, Store, StoreError, Team, TeamId, check_name, now_ms, parse_stored,
 };
 
 fn organization(row: &Row) -> Result<Organization, StoreError> {
@@ -30,18 +30,6 @@ fn provider(row: &Row) -> Result<Provider, StoreError> {
     })
 }
 
-/// An email domain as stored: trimmed, lower-cased, without `@`.
-fn email_domain(value: &str) -> Result<String, StoreError> {
-    let value = value.trim().to_lowercase();
-    if value.is_empty() || value.contains('@') || value.contains(char::is_whitespace) {
-        return Err(StoreError::Invalid {
-            what: "email domain",
-            reason: format!("{value:?} is not a domain name such as example.com"),
-        });
-    }
-    Ok(value)
-}
-
 pub(crate) async fn team_by_name(c: &mut Conn<'_>, org: &OrgId, name: &str) -> Result<Option<Team>, StoreError> {
     let q = query("SELECT id, org_id, name FROM teams WHERE org_id = $1 AND name = $2").text(org.as_str()).text(name);
     c.fetch_optional(q).await?.as_ref().map(team).transpose()
@@ -59,14 +47,15 @@ pub(crate) async fn organization_by_id(c: &mut Conn<'_>, id: &OrgId) -> Result<O
 
 /// The domain whose row `q` selects (columns id, org_id, name, jit,
 /// default_team_id), with its email domains and providers.
-async fn load_domain(c: &mut Conn<'_>, q: super::db::Query) -> Result<Option<Domain>, StoreError> {
+pub(crate) async fn load_domain(c: &mut Conn<'_>, q: super::db::Query) -> Result<Option<Domain>, StoreError> {
     let Some(row) = c.fetch_optional(q).await? else {
         return Ok(None);
     };
     let id = DomainId::new(row.get::<String>(0)?);
-    let emails =
-        query("SELECT email_domain FROM email_domains WHERE domain_id = $1 ORDER BY email_domain").text(id.as_str());
-    let email_domains = c.fetch_all(emails).await?.iter().map(|r| r.get(0)).collect::<Result<_, _>>()?;
+    let claims = super::claims::claims_of(c, &id).await?;
+    let verified_email_domains =
+        claims.iter().filter(|c| c.state == ClaimState::Verified).map(|c| c.email_domain.clone()).collect();
+    let email_domains = claims.into_iter().map(|c| c.email_domain).collect();
     let providers = providers_of(c, &id).await?;
     Ok(Some(Domain {
         org: OrgId::new(row.get::<String>(1)?),
@@ -74,6 +63,7 @@ async fn load_domain(c: &mut Conn<'_>, q: super::db::Query) -> Result<Option<Dom
         jit: row.get(3)?,
         default_team: row.get::<Option<String>>(4)?.map(TeamId::new),
         email_domains,
+        verified_email_domains,
         providers,
         id,
     }))
@@ -184,7 +174,10 @@ impl Store {
     /// (`"email domain"`) is taken.
     pub async fn create_domain(&self, new: NewDomain) -> Result<Domain, StoreError> {
         check_name("domain name", &new.name)?;
-        let email_domains: Vec<String> = new.email_domains.iter().map(|d| email_domain(d)).collect::<Result<_, _>>()?;
+        let mut email_domains: Vec<String> =
+            new.email_domains.iter().map(|d| super::claims::email_domain(d)).collect::<Result<_, _>>()?;
+        email_domains.sort();
+        email_domains.dedup();
         let id = DomainId::random();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -203,9 +196,7 @@ impl Store {
         .refers_to("team of the organization");
         c.execute(insert).await?;
         for d in &email_domains {
-            let q =
-                query("INSERT INTO email_domains (email_domain, domain_id) VALUES ($1, $2)").text(d).text(id.as_str());
-            c.execute(q).await?;
+            super::claims::insert_claim(&mut c, &id, d).await?;
         }
         let domain = load_domain(&mut c, query(DOMAIN_BY_ID).text(id.as_str())).await?;
         tx.commit().await?;
@@ -220,17 +211,6 @@ impl Store {
     /// The domain with this name: how a login names its domain.
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<Domain>, StoreError> {
         let q = query("SELECT id, org_id, name, jit, default_team_id FROM domains WHERE name = $1").text(name);
-        load_domain(&mut self.conn().await?.conn(), q).await
-    }
-
-    /// The domain claiming this email domain (`example.com`, any case): how
-    /// a login finds its domain from the email's domain part.
-    pub async fn domain_by_email_domain(&self, email_domain: &str) -> Result<Option<Domain>, StoreError> {
-        let q = query(
-            "SELECT id, org_id, name, jit, default_team_id FROM domains
-             WHERE id = (SELECT domain_id FROM email_domains WHERE email_domain = $1)",
-        )
-        .text(&email_domain.trim().to_lowercase());
         load_domain(&mut self.conn().await?.conn(), q).await
     }
 
@@ -267,30 +247,6 @@ impl Store {
         tx.commit().await
     }
 
-    /// Claims another email domain for the domain; `Conflict { what:
-    /// "email domain" }` when any domain already claims it.
-    pub async fn add_email_domain(&self, id: &DomainId, email_domain_name: &str) -> Result<(), StoreError> {
-        let q = query("INSERT INTO email_domains (email_domain, domain_id) VALUES ($1, $2)")
-            .text(&email_domain(email_domain_name)?)
-            .text(id.as_str())
-            .refers_to("domain");
-        let mut tx = self.db.begin().await?;
-        tx.conn().execute(q).await?;
-        tx.commit().await
-    }
-
-    /// Gives up an email domain; `NotFound` when the domain does not claim it.
-    pub async fn remove_email_domain(&self, id: &DomainId, email_domain_name: &str) -> Result<(), StoreError> {
-        let q = query("DELETE FROM email_domains WHERE email_domain = $1 AND domain_id = $2")
-            .text(&email_domain(email_domain_name)?)
-            .text(id.as_str());
-        let mut tx = self.db.begin().await?;
-        if tx.conn().execute(q).await? == 0 {
-            return Err(StoreError::NotFound { what: "email domain" });
-        }
-        tx.commit().await
-    }
-
     /// Adds a provider at the end of the domain's order; `Conflict { what:
     /// "provider name" }` when the domain has one of that name.
     pub async fn add_provider(&self, domain: &DomainId, new: NewProvider) -> Result<Provider, StoreError> {
@@ -321,6 +277,19 @@ impl Store {
     /// The domain's providers, in the order a login tries them.
     pub async fn list_providers(&self, domain: &DomainId) -> Result<Vec<Provider>, StoreError> {
         providers_of(&mut self.conn().await?.conn(), domain).await
+    }
+
+    /// Removes a provider of the domain, with its binding and its links to
+    /// accounts; `NotFound` when the domain has no such provider.
+    pub async fn remove_provider(&self, domain: &DomainId, provider: &ProviderId) -> Result<(), StoreError> {
+        let q = query("DELETE FROM providers WHERE id = $1 AND domain_id = $2")
+            .text(provider.as_str())
+            .text(domain.as_str());
+        let mut tx = self.db.begin().await?;
+        if tx.conn().execute(q).await? == 0 {
+            return Err(StoreError::NotFound { what: "provider" });
+        }
+        tx.commit().await
     }
 
     /// Replaces a provider's settings.
@@ -356,15 +325,5 @@ impl Store {
             c.execute(q).await?;
         }
         tx.commit().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn email_domains_are_normalised() {
-        assert_eq!(super::email_domain(" Example.COM ").ok().as_deref(), Some("example.com"));
-        assert!(super::email_domain("jane@example.com").is_err());
-        assert!(super::email_domain("").is_err());
     }
 }

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::db::{Row, query};
 use super::{
-    Binding, DomainId, FailurePolicy, NewPlugin, PluginRecord, ProviderId, Store, StoreError, SyncMode, now_ms,
+    Binding, DomainId, FailurePolicy, NewPlugin, OrgId, PluginRecord, ProviderId, Store, StoreError, SyncMode, now_ms,
     parse_stored,
 };
 
@@ -35,12 +35,15 @@ fn binding(row: &Row) -> Result<Binding, StoreError> {
 
 /// Plugins.
 impl Store {
-    /// Stores a plugin version. Idempotent: the same bytes uploaded again
-    /// keep their first record, which is returned.
+    /// Stores a plugin version and makes `new.owner` one of its owners.
+    /// Idempotent: the same bytes uploaded again keep their first record;
+    /// the answer is the version as its owner sees it (with the time this
+    /// owner first uploaded it).
     pub async fn put_plugin(&self, new: NewPlugin) -> Result<PluginRecord, StoreError> {
         let hash = hex::encode(Sha256::digest(&new.bytes));
         let size = i64::try_from(new.bytes.len())
             .map_err(|_| StoreError::Invalid { what: "plugin", reason: "too large".into() })?;
+        let now = now_ms();
         let q = query(
             "INSERT INTO plugins (hash, bytes, size, world, name, uploaded_at, uploaded_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
@@ -50,17 +53,25 @@ impl Store {
         .int(size)
         .text(&new.world)
         .text(&new.name)
-        .int(now_ms())
-        .text(&new.uploaded_by);
+        .int(now)
+        .text(&format!("org:{}", new.owner));
+        let owner =
+            query("INSERT INTO plugin_owners (org_id, hash, uploaded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .text(new.owner.as_str())
+                .text(&hash)
+                .int(now)
+                .refers_to("organization");
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         c.execute(q).await?;
-        let record = c.fetch_optional(query(PLUGIN_BY_HASH).text(&hash)).await?.as_ref().map(plugin).transpose()?;
+        c.execute(owner).await?;
+        let record = c.fetch_optional(owned(&new.owner, &hash)).await?.as_ref().map(plugin).transpose()?;
         tx.commit().await?;
         record.ok_or(StoreError::NotFound { what: "plugin" })
     }
 
-    /// The record of a plugin version.
+    /// The record of a plugin version, whoever owns it (for the runtime and
+    /// the operator; an organization asks [`Store::owned_plugin`]).
     pub async fn plugin(&self, hash: &str) -> Result<Option<PluginRecord>, StoreError> {
         self.conn()
             .await?
@@ -70,6 +81,12 @@ impl Store {
             .as_ref()
             .map(plugin)
             .transpose()
+    }
+
+    /// The record of a plugin version `org` uploaded; `None` for any other
+    /// hash, known or not.
+    pub async fn owned_plugin(&self, org: &OrgId, hash: &str) -> Result<Option<PluginRecord>, StoreError> {
+        self.conn().await?.conn().fetch_optional(owned(org, hash)).await?.as_ref().map(plugin).transpose()
     }
 
     /// The bytes of a plugin version, for the runtime to load.
@@ -85,6 +102,27 @@ impl Store {
         );
         self.conn().await?.conn().fetch_all(q).await?.iter().map(plugin).collect()
     }
+
+    /// The plugin versions `org` uploaded, newest first.
+    pub async fn list_owned_plugins(&self, org: &OrgId) -> Result<Vec<PluginRecord>, StoreError> {
+        let q = query(
+            "SELECT p.hash, p.size, p.world, p.name, o.uploaded_at, p.uploaded_by
+             FROM plugin_owners o JOIN plugins p ON p.hash = o.hash
+             WHERE o.org_id = $1 ORDER BY o.uploaded_at DESC, p.hash",
+        )
+        .text(org.as_str());
+        self.conn().await?.conn().fetch_all(q).await?.iter().map(plugin).collect()
+    }
+}
+
+/// The version `hash` as its owner `org` sees it.
+fn owned(org: &OrgId, hash: &str) -> super::db::Query {
+    query(
+        "SELECT p.hash, p.size, p.world, p.name, o.uploaded_at, p.uploaded_by
+         FROM plugin_owners o JOIN plugins p ON p.hash = o.hash WHERE o.org_id = $1 AND o.hash = $2",
+    )
+    .text(org.as_str())
+    .text(hash)
 }
 
 const PLUGIN_BY_HASH: &str = "SELECT hash, size, world, name, uploaded_at, uploaded_by FROM plugins WHERE hash = $1";

@@ -59,6 +59,13 @@ impl Tx {
         accounts::insert_account(&mut self.inner.conn(), new).await
     }
 
+    /// Inserts an account made by [`super::prepare_account`] (its id was
+    /// chosen before the transaction, to show it to the plugins). The same
+    /// `Conflict`s as [`Tx::insert_account`].
+    pub async fn insert_prepared_account(&mut self, account: &Account) -> Result<(), StoreError> {
+        accounts::insert_prepared(&mut self.inner.conn(), account).await
+    }
+
     /// Replaces the account's given and family names.
     pub async fn update_names(
         &mut self,
@@ -108,6 +115,11 @@ impl Tx {
     /// Removes a membership of exactly this source; whether it was there.
     pub async fn remove_membership(&mut self, membership: &Membership) -> Result<bool, StoreError> {
         accounts::remove_membership(&mut self.inner.conn(), membership).await
+    }
+
+    /// Whether the organization has suspended the account.
+    pub async fn suspended(&mut self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
+        accounts::suspended(&mut self.inner.conn(), org, account).await
     }
 
     /// The organization's team of this name.

@@ -2,7 +2,7 @@
 //! the mapping, with its bounds.
 //!
 //! - `sub` is required (a non-empty string); `email` (or the configured
-//!   claim) too, lower-cased; `email_verified` is true only for `true` or
+//!   claim) too, in its canonical form (`crate::canonical::email`); `email_verified` is true only for `true` or
 //!   the string `"true"`.
 //! - `given_name` and `family_name` are taken as sent (at most 255 bytes
 //!   each; other types are ignored). A lone `name` is **not** split into
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::auth::outcome::{Oversized, RejectReason};
-use crate::auth::{MAX_CLAIM_BYTES, MAX_GROUP_BYTES, MAX_GROUPS, normalize_email};
+use crate::auth::{MAX_CLAIM_BYTES, MAX_GROUP_BYTES, MAX_GROUPS};
 use crate::plugin::Principal;
 use crate::plugin::validate::{MAX_EMAIL, MAX_PERSON_NAME};
 
@@ -57,29 +57,48 @@ const NOT_COPIED: &[&str] = &[
     "groups",
 ];
 
-/// `iss`, `aud`, `exp` and `nbf`, at `now` (Unix seconds).
+/// `iss`, `aud` and `azp`, `exp`, `nbf` and `iat`, at `now` (Unix seconds).
 pub(super) fn check_registered(claims: &Claims, config: &OidcConfig, now: i64) -> Result<(), RejectReason> {
     if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
         return Err(RejectReason::WrongIssuer);
     }
-    let meant_for_us = |v: &Value| v.as_str().is_some_and(|a| config.audience.iter().any(|c| c == a));
-    let audience_ok = match claims.get("aud") {
-        Some(Value::Array(list)) => list.iter().any(meant_for_us),
-        Some(one) => meant_for_us(one),
-        None => false,
+    let ours = |a: &str| config.audience.iter().any(|c| c == a);
+    let meant_for_us = |v: &Value| v.as_str().is_some_and(ours);
+    let (audience_ok, audiences) = match claims.get("aud") {
+        Some(Value::Array(list)) => (list.iter().any(meant_for_us), list.len()),
+        Some(one) => (meant_for_us(one), 1),
+        None => (false, 0),
     };
     if !audience_ok {
         return Err(RejectReason::WrongAudience);
+    }
+    // OpenID Connect Core 3.1.3.7, points 4 and 5: a token for several
+    // audiences names the one it was issued to, and that must be us.
+    match claims.get("azp") {
+        None | Some(Value::Null) if audiences > 1 => return Err(RejectReason::WrongAuthorizedParty),
+        None | Some(Value::Null) => {}
+        Some(Value::String(azp)) if ours(azp) => {}
+        Some(Value::String(_)) => return Err(RejectReason::WrongAuthorizedParty),
+        Some(_) => return Err(RejectReason::MalformedClaim("azp".into())),
     }
     let leeway = i64::try_from(config.leeway_secs).unwrap_or(i64::MAX);
     let exp = numeric_date(claims, "exp")?.ok_or_else(|| RejectReason::MalformedClaim("exp".into()))?;
     if now >= exp.saturating_add(leeway) {
         return Err(RejectReason::Expired);
     }
+    let lifetime = i64::try_from(config.max_token_lifetime_secs).unwrap_or(i64::MAX);
+    if exp > now.saturating_add(lifetime).saturating_add(leeway) {
+        return Err(RejectReason::LifetimeTooLong);
+    }
     if let Some(nbf) = numeric_date(claims, "nbf")?
         && now.saturating_add(leeway) < nbf
     {
         return Err(RejectReason::NotYetValid);
+    }
+    if let Some(iat) = numeric_date(claims, "iat")?
+        && now.saturating_add(leeway) < iat
+    {
+        return Err(RejectReason::IssuedInFuture);
     }
     Ok(())
 }
@@ -110,13 +129,8 @@ pub(super) fn principal(
     };
     let email = match claims.get(&config.email_claim) {
         None | Some(Value::Null) => return Err(RejectReason::MissingEmail),
-        Some(Value::String(e)) => {
-            let e = normalize_email(bounded(&config.email_claim, e, MAX_EMAIL)?);
-            if !is_email(&e) {
-                return Err(RejectReason::InvalidEmail);
-            }
-            e
-        }
+        Some(Value::String(e)) => crate::canonical::email(bounded(&config.email_claim, e, MAX_EMAIL)?)
+            .map_err(|_| RejectReason::InvalidEmail)?,
         Some(_) => return Err(RejectReason::InvalidEmail),
     };
     let email_verified = match claims.get("email_verified") {
@@ -199,19 +213,6 @@ fn copyable(key: &str, config: &OidcConfig) -> bool {
         && key != config.email_claim
         && key != config.groups_claim
         && !["token", "secret", "password"].iter().any(|w| lower.contains(w))
-}
-
-/// `local@domain`, both parts non-empty, no spaces or control characters.
-fn is_email(e: &str) -> bool {
-    match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    }
 }
 
 fn bounded<'a>(name: &str, value: &'a str, max: usize) -> Result<&'a str, RejectReason> {

@@ -11,13 +11,19 @@
 //!
 //! Fetching is behind [`JwksFetcher`]; [`HttpFetcher`] is the real one
 //! (HTTPS with rustls and the Mozilla roots, no redirects, bounded time and
-//! size).
+//! size, and only to the addresses its [`JwksAddresses`] allows: an IP
+//! literal is checked before connecting, and a name's addresses are filtered
+//! by its resolver at every connection, so a name that resolves to a
+//! private address, at first or later, is never connected to).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt as _, Empty, Limited};
@@ -25,8 +31,10 @@ use hyper::body::Bytes;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::address::{JwksAddresses, classify};
 use super::jwks::{JwksError, KeySet, MAX_JWKS_BYTES};
 use crate::auth::clock::Clock;
 
@@ -37,6 +45,10 @@ pub enum FetchError {
     /// The URL does not parse, or its scheme is not allowed.
     #[error("invalid JWKS URL")]
     InvalidUrl,
+    /// The URL's host is an address the fetcher may not connect to
+    /// (loopback, private, link-local, …; see [`JwksAddresses`]).
+    #[error("the JWKS URL's host {0} is not a public address")]
+    NonPublicAddress(String),
     /// Connecting or talking to the server failed.
     #[error("cannot fetch the JWKS: {0}")]
     Transport(String),
@@ -66,8 +78,45 @@ pub trait JwksFetcher: Send + Sync + fmt::Debug {
 
 /// The real fetcher: an HTTP/1.1 client over rustls.
 pub struct HttpFetcher {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector<AllowedResolver>>, Empty<Bytes>>,
     timeout: Duration,
+    addresses: JwksAddresses,
+}
+
+/// `getaddrinfo` on the blocking pool, keeping only the addresses allowed:
+/// a name with none left fails to resolve.
+#[derive(Clone)]
+struct AllowedResolver {
+    inner: GaiResolver,
+    addresses: JwksAddresses,
+}
+
+type ResolveFuture = Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, io::Error>> + Send>>;
+
+impl tower::Service<Name> for AllowedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = ResolveFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> ResolveFuture {
+        let host = name.as_str().to_owned();
+        let addresses = self.addresses;
+        let lookup = self.inner.call(name);
+        Box::pin(async move {
+            let kept: Vec<SocketAddr> = lookup.await?.filter(|a| addresses.allows(a.ip())).collect();
+            if kept.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("{host} resolves to no public address"),
+                ));
+            }
+            Ok(kept.into_iter())
+        })
+    }
 }
 
 impl fmt::Debug for HttpFetcher {
@@ -78,19 +127,40 @@ impl fmt::Debug for HttpFetcher {
 
 impl HttpFetcher {
     /// A client for `https://` URLs only, or, with `allow_http`, for plain
-    /// `http://` URLs too; each fetch is given `timeout` in all.
+    /// `http://` URLs too, that connects to any address (for URLs the
+    /// operator chose, such as a gateway's); each fetch is given `timeout`
+    /// in all. For URLs a tenant chose, use [`HttpFetcher::with_addresses`].
     pub fn new(allow_http: bool, timeout: Duration) -> Result<Self, FetchError> {
+        Self::with_addresses(allow_http, timeout, JwksAddresses::Any)
+    }
+
+    /// [`HttpFetcher::new`] that connects only to the `addresses` allowed:
+    /// an IP literal is checked before connecting, a name's addresses are
+    /// filtered when it is resolved, and a name left with none fails.
+    pub fn with_addresses(allow_http: bool, timeout: Duration, addresses: JwksAddresses) -> Result<Self, FetchError> {
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| FetchError::Transport(e.to_string()))?;
         let builder = if allow_http { builder.https_or_http() } else { builder.https_only() };
-        let connector = builder.enable_http1().build();
+        let mut http = HttpConnector::new_with_resolver(AllowedResolver { inner: GaiResolver::new(), addresses });
+        // The HTTPS connector checks the scheme.
+        http.enforce_http(false);
+        let connector = builder.enable_http1().wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(connector);
-        Ok(Self { client, timeout })
+        Ok(Self { client, timeout, addresses })
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let uri: hyper::Uri = url.parse().map_err(|_| FetchError::InvalidUrl)?;
+        // The connector does not resolve an IP literal: check it here.
+        let host = uri.host().ok_or(FetchError::InvalidUrl)?;
+        let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        if let Ok(ip) = literal.parse::<IpAddr>()
+            && !self.addresses.allows(ip)
+        {
+            let why = classify(ip).map(|k| format!(" ({k})")).unwrap_or_default();
+            return Err(FetchError::NonPublicAddress(format!("{ip}{why}")));
+        }
         let request = hyper::Request::get(uri)
             .header(hyper::header::ACCEPT, "application/jwk-set+json, application/json")
             .header(hyper::header::USER_AGENT, "provisio")

@@ -11,24 +11,37 @@
 //! 3. a key of the provider's JWKS fits its `kid` and `alg` (for a JWKS URL,
 //!    an unknown `kid` makes the cache fetch the document again, rate-limited);
 //! 4. the signature verifies with that key;
-//! 5. `iss` is the configured issuer, `aud` names a configured audience,
-//!    `exp` is not past and `nbf` not in the future, both with the leeway;
+//! 5. `iss` is the configured issuer, `aud` names a configured audience;
+//!    when `aud` lists several audiences, `azp` is present, and when `azp`
+//!    is present it is a configured audience (OpenID Connect Core 3.1.3.7);
+//!    `exp` is not past, nor further ahead than `max_token_lifetime_secs`;
+//!    `nbf` and `iat`, when present, are not in the future; all with the
+//!    leeway;
 //! 6. its claims fit the bounds and the principal's shape (see `claims`).
 //!
-//! `azp`, `nonce` and `iat` are not checked: the nonce belongs to the
-//! authorization flow that obtained the token, which is not the host's.
+//! `nonce` is not checked: it belongs to the authorization flow that
+//! obtained the token, which is not the host's.
+//!
+//! A `jwks_url` must be `https://` (plain `http://` only on loopback, when
+//! the services allow it) and, unless the services allow private JWKS URLs,
+//! must not point at a loopback, private, link-local or other non-public
+//! address (see `address`); the fetcher enforces the same at connection.
 
+mod address;
 mod claims;
 mod fetch;
 mod jwks;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use address::NonPublic;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use address::JwksAddresses;
 pub use fetch::{FetchError, FetchFuture, HttpFetcher, JwksCache, JwksCachePolicy, JwksFetcher};
 pub use jwks::{JwksError, KeySet, MAX_JWKS_BYTES, MAX_KEYS};
 
@@ -145,10 +158,15 @@ pub struct OidcConfig {
     /// The claim holding the email (default `email`).
     #[serde(default = "default_email_claim")]
     pub email_claim: String,
-    /// Clock skew tolerated on `exp` and `nbf`, in seconds (default 60, at
-    /// most 600).
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (default
+    /// 60, at most 600).
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
+    /// How far in the future a token's `exp` may lie, in seconds (default
+    /// 86,400, between 60 and 604,800): a token that claims to live longer
+    /// (`exp: 1e300`) is refused.
+    #[serde(default = "default_max_lifetime")]
+    pub max_token_lifetime_secs: u64,
     /// Allowed signature algorithms (default `RS256`, `ES256`, `EdDSA`).
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<SigningAlgorithm>,
@@ -172,6 +190,9 @@ fn default_email_claim() -> String {
 }
 fn default_leeway() -> u64 {
     60
+}
+fn default_max_lifetime() -> u64 {
+    86_400
 }
 fn default_algorithms() -> Vec<SigningAlgorithm> {
     vec![SigningAlgorithm::RS256, SigningAlgorithm::ES256, SigningAlgorithm::EdDSA]
@@ -208,9 +229,9 @@ fn field(field: &'static str, problem: impl Into<String>) -> ConfigError {
 }
 
 impl OidcProvider {
-    /// Checks the configuration; `allow_http_loopback` lets `jwks_url` be a
-    /// plain `http://` URL on 127.0.0.1, `[::1]` or `localhost`.
-    pub fn new(config: OidcConfig, allow_http_loopback: bool) -> Result<Self, ConfigError> {
+    /// Checks the configuration against the services' rules for JWKS URLs
+    /// ([`AuthServices::allow_http_loopback`], [`AuthServices::jwks_addresses`]).
+    pub fn new(config: OidcConfig, services: &AuthServices) -> Result<Self, ConfigError> {
         if config.issuer.is_empty() {
             return Err(field("issuer", "must not be empty"));
         }
@@ -222,6 +243,9 @@ impl OidcProvider {
         }
         if config.leeway_secs > 600 {
             return Err(field("leeway_secs", "must be at most 600"));
+        }
+        if !(60..=604_800).contains(&config.max_token_lifetime_secs) {
+            return Err(field("max_token_lifetime_secs", "must be between 60 and 604800"));
         }
         if config.algorithms.is_empty() {
             return Err(field("algorithms", "must allow at least one algorithm"));
@@ -235,7 +259,7 @@ impl OidcProvider {
         let keys = match (&config.jwks, &config.jwks_url) {
             (Some(doc), None) => KeySource::Inline(Arc::new(KeySet::from_value(doc).map_err(ConfigError::Jwks)?)),
             (None, Some(url)) => {
-                check_url(url, allow_http_loopback)?;
+                check_url(url, services.allow_http_loopback(), services.jwks_addresses())?;
                 KeySource::Url(url.clone())
             }
             _ => return Err(field("jwks", "give exactly one of `jwks` and `jwks_url`")),
@@ -366,15 +390,36 @@ fn is_access_token_type(typ: &str) -> bool {
 }
 
 /// A JWKS URL must be `https://` with a host; plain `http://` only on the
-/// loopback interface and only when allowed.
-fn check_url(url: &str, allow_http_loopback: bool) -> Result<(), ConfigError> {
-    let bad = |problem: &str| field("jwks_url", problem);
-    let uri: hyper::Uri = url.parse().map_err(|_| bad("not a URL"))?;
-    let host = uri.host().ok_or_else(|| bad("has no host"))?;
+/// loopback interface and only when allowed; its host must be an address
+/// (or `localhost`) that `addresses` allows, and not a number in another
+/// notation of an IPv4 address.
+fn check_url(url: &str, allow_http_loopback: bool, addresses: JwksAddresses) -> Result<(), ConfigError> {
+    let bad = |problem: String| field("jwks_url", problem);
+    let uri: hyper::Uri = url.parse().map_err(|_| bad("not a URL".into()))?;
+    let host = uri.host().ok_or_else(|| bad("has no host".into()))?;
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let ip = literal.parse::<IpAddr>().ok();
+    let loopback = ip.map_or(address::is_localhost(host), |ip| address::classify(ip) == Some(NonPublic::Loopback));
     match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if allow_http_loopback && matches!(host, "127.0.0.1" | "[::1]" | "localhost") => Ok(()),
-        Some("http") => Err(bad("must be an https:// URL")),
-        _ => Err(bad("must be an https:// URL")),
+        Some("https") => {}
+        Some("http") if allow_http_loopback && loopback => {}
+        _ => return Err(bad("must be an https:// URL".into())),
+    }
+    let refused = |what: String| {
+        bad(format!("points at {what}: JWKS URLs must reach a public address unless the operator allows private ones"))
+    };
+    match ip {
+        Some(ip) if !addresses.allows(ip) => {
+            let kind = address::classify(ip).map_or_else(|| "a non-public address".to_owned(), |k| k.to_string());
+            Err(refused(format!("{kind} ({ip})")))
+        }
+        Some(_) => Ok(()),
+        None if address::is_localhost(host) && !addresses.allows(IpAddr::from([127, 0, 0, 1])) => {
+            Err(refused(format!("a loopback address ({host})")))
+        }
+        None if address::is_numeric_host(host) => {
+            Err(bad(format!("has a numeric host `{host}`: write an IP address in dotted form or a DNS name")))
+        }
+        None => Ok(()),
     }
 }

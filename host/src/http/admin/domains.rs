@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::org::own_team;
 use super::views::{DomainView, ProviderView};
@@ -25,6 +25,7 @@ pub(crate) async fn own_domain(state: &AppState, org: &OrgId, domain: &str) -> R
 
 /// A domain to create.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DomainBody {
     /// Its unique name: what a login's `domain` says.
     name: String,
@@ -36,7 +37,9 @@ pub(crate) struct DomainBody {
     /// identity provider sent no group.
     #[serde(default)]
     default_team: Option<String>,
-    /// Email domains to claim; each may belong to one domain only.
+    /// Email domains to claim. Claims are pending until verified (by the
+    /// DNS challenge, or the operator's approval): only verified ones let
+    /// the domain's providers vouch for addresses under them.
     #[serde(default)]
     email_domains: Vec<String>,
 }
@@ -85,7 +88,8 @@ pub(crate) async fn create_domain(
         Some(team) => Some(own_team(&state, &org, team).await?),
         None => None,
     };
-    let new = NewDomain { org, name: body.name, jit: body.jit, default_team, email_domains: body.email_domains };
+    let email_domains = super::claims::claimable(&state, &body.email_domains)?;
+    let new = NewDomain { org, name: body.name, jit: body.jit, default_team, email_domains };
     let domain = DomainView::from(state.host.store().create_domain(new).await?);
     Ok((StatusCode::CREATED, axum::Json(domain)))
 }
@@ -111,6 +115,7 @@ pub(crate) async fn get_domain(
 /// A change to a domain: fields left out keep their value; `default_team:
 /// null` removes the default team.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DomainPatch {
     /// Turns just-in-time provisioning of memberships on or off.
     #[serde(default)]
@@ -120,7 +125,8 @@ pub(crate) struct DomainPatch {
     #[schema(value_type = Option<String>)]
     default_team: Option<Option<String>>,
     /// The complete list of email domains the domain claims (replaces the
-    /// current one; a domain claimed by another domain answers 409).
+    /// current one; new claims are pending; an email domain another domain
+    /// holds verified answers 409).
     #[serde(default)]
     email_domains: Option<Vec<String>>,
     /// The domain's provider ids in the order to try them (each exactly once).
@@ -161,7 +167,7 @@ pub(crate) async fn update_domain(
     let store = state.host.store();
     store.update_domain(&current.id, jit, default_team.as_ref()).await?;
     if let Some(wanted) = patch.email_domains {
-        let wanted: Vec<String> = wanted.iter().map(|d| d.trim().to_ascii_lowercase()).collect();
+        let wanted = super::claims::claimable(&state, &wanted)?;
         for added in wanted.iter().filter(|d| !current.email_domains.contains(d)) {
             store.add_email_domain(&current.id, added).await?;
         }
@@ -178,6 +184,7 @@ pub(crate) async fn update_domain(
 
 /// A provider to add at the end of the domain's order.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ProviderBody {
     /// Its name, unique in the domain: what a principal's `provider` says.
     name: String,
@@ -220,15 +227,94 @@ pub(crate) async fn add_provider(
     let domain = own_domain(&state, &org, &domain).await?;
     // Checked now, so that a provider that could never work is refused here
     // rather than at every login.
-    crate::auth::ProviderConfig::from_parts(body.kind.as_str(), &body.config)
-        .map_err(|e| ApiError::Unprocessable(format!("invalid provider configuration: {e}")))?;
+    check_provider(&state, body.kind, &body.config)?;
     let new = NewProvider { name: body.name, kind: body.kind, config: body.config.to_string() };
     let provider = ProviderView::from(state.host.store().add_provider(&domain.id, new).await?);
     Ok((StatusCode::CREATED, axum::Json(provider)))
 }
 
+/// Refuses a provider configuration that could never work, naming what is
+/// wrong.
+fn check_provider(state: &AppState, kind: ProviderKind, config: &serde_json::Value) -> Result<(), ApiError> {
+    state
+        .host
+        .check_provider(kind, config)
+        .map_err(|e| ApiError::Unprocessable(format!("invalid provider configuration: {e}")))
+}
+
+/// `/v1/orgs/{org}/domains/{domain}/providers/{provider}`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ProviderPath {
+    /// The organization's id.
+    org: String,
+    /// The domain's id.
+    domain: String,
+    /// The provider's id.
+    provider: String,
+}
+
+/// A provider's new settings.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProviderPatch {
+    /// Its settings, replacing the current ones; checked as at creation.
+    #[schema(value_type = Object)]
+    config: serde_json::Value,
+}
+
+/// Replaces a provider's settings; checked as at creation, effective at the
+/// next login.
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/domains/{domain}/providers/{provider}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(ProviderPath),
+    request_body = ProviderPatch,
+    responses((status = 200, description = "Changed.", body = ProviderView), BodyErrors, AdminErrors, Unprocessable),
+)]
+pub(crate) async fn update_provider(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ProviderPath { org, domain, provider }): Path<ProviderPath>,
+    Json(patch): Json<ProviderPatch>,
+) -> Result<axum::Json<ProviderView>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let domain = own_domain(&state, &org, &domain).await?;
+    let mut found = domain.providers.into_iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    check_provider(&state, found.kind, &patch.config)?;
+    found.config = patch.config.to_string();
+    state.host.store().set_provider_config(&found.id, &found.config).await?;
+    Ok(axum::Json(found.into()))
+}
+
+/// Removes a provider from its domain, with its binding and the links of
+/// its identities to accounts (the accounts stay; a later login through
+/// another provider links again by verified email).
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/domains/{domain}/providers/{provider}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(ProviderPath),
+    responses((status = 204, description = "Removed."), AdminErrors),
+)]
+pub(crate) async fn remove_provider(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ProviderPath { org, domain, provider }): Path<ProviderPath>,
+) -> Result<StatusCode, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let domain = own_domain(&state, &org, &domain).await?;
+    let found = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    state.host.store().remove_provider(&domain.id, &found.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A binding of a domain's provider, as the API reads and writes it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct BindingBody {
     /// The identity creator's hash; none for the built-in one.
     #[serde(default)]

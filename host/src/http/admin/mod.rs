@@ -6,6 +6,7 @@
 //!
 //! [`Caller::org`]: super::Caller::org
 
+mod claims;
 mod domains;
 mod org;
 mod plugins;
@@ -33,6 +34,12 @@ pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(domains::list_domains, domains::create_domain))
         .routes(routes!(domains::get_domain, domains::update_domain))
         .routes(routes!(domains::add_provider))
+        .routes(routes!(domains::update_provider, domains::remove_provider))
+        .routes(routes!(claims::list_claims))
+        .routes(routes!(claims::approve_claim))
+        .routes(routes!(claims::verify_claim))
+        .routes(routes!(org::lock_platform_account))
+        .routes(routes!(org::unlock_platform_account))
         .routes(routes!(domains::list_bindings))
         .routes(routes!(domains::put_binding))
         .routes(routes!(tokens::list_tokens, tokens::issue_token))

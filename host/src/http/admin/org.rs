@@ -17,6 +17,7 @@ use crate::store::{Account, AccountId, AccountState, OrgId, TeamId};
 
 /// `{ "name": … }`: what creating an organization, team or role needs.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct NameBody {
     /// The name, unique among its kind (organizations platform-wide, teams
     /// and roles in their organization).
@@ -181,6 +182,7 @@ pub(crate) async fn own_team(state: &AppState, org: &OrgId, team: &str) -> Resul
 
 /// An invitation to make.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct InvitationBody {
     /// The invited email; the invitation is accepted at its first login.
     email: String,
@@ -291,55 +293,106 @@ pub(crate) async fn list_accounts(
     Ok(axum::Json(accounts.into_iter().map(AdminAccount::from).collect()))
 }
 
-/// Locks a member's account: its logins are refused (in every organization
-/// it belongs to) until it is unlocked.
+/// Suspends a member in the organization: logins through the
+/// organization's domains are refused (`account-suspended`) and its session
+/// tokens stop working there, until unlocked. The account, its memberships
+/// and its standing in other organizations are untouched: locking the
+/// platform-wide account is the operator's (`POST /v1/accounts/{account}/lock`).
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/accounts/{account}/lock",
     tag = "admin",
     security(("bearer" = [])),
     params(AccountPath),
-    responses((status = 204, description = "Locked."), AdminErrors, Unprocessable),
+    responses((status = 204, description = "Suspended in the organization."), AdminErrors),
 )]
 pub(crate) async fn lock_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(AccountPath { org, account }): Path<AccountPath>,
 ) -> Result<StatusCode, ApiError> {
-    set_state(&state, &caller, &org, &account, AccountState::Locked).await
+    let (org, account) = member(&state, &caller, &org, &account).await?;
+    state.host.store().suspend(&org, &account).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// Unlocks a member's account.
+/// Lifts the organization's suspension of a member.
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/accounts/{account}/unlock",
     tag = "admin",
     security(("bearer" = [])),
     params(AccountPath),
-    responses((status = 204, description = "Unlocked."), AdminErrors, Unprocessable),
+    responses((status = 204, description = "No longer suspended."), AdminErrors),
 )]
 pub(crate) async fn unlock_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(AccountPath { org, account }): Path<AccountPath>,
 ) -> Result<StatusCode, ApiError> {
-    set_state(&state, &caller, &org, &account, AccountState::Active).await
+    let (org, account) = member(&state, &caller, &org, &account).await?;
+    state.host.store().reinstate(&org, &account).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// Accounts are platform-wide: an organization may lock or unlock only its
-/// members, and a lock holds for every organization the account is in.
-async fn set_state(
-    state: &AppState,
-    caller: &Caller,
-    org: &str,
-    account: &str,
-    to: AccountState,
-) -> Result<StatusCode, ApiError> {
+/// The organization in the path and one of its members; anything else is
+/// `NotFound`.
+async fn member(state: &AppState, caller: &Caller, org: &str, account: &str) -> Result<(OrgId, AccountId), ApiError> {
     let org = caller.org(state, org).await?;
     let account = AccountId::new(account);
     if state.host.store().memberships(&account, Some(&org)).await?.is_empty() {
         return Err(ApiError::NotFound);
     }
+    Ok((org, account))
+}
+
+/// `/v1/accounts/{account}/…`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct PlatformAccountPath {
+    /// The account's id.
+    account: String,
+}
+
+/// The operator locks an account platform-wide: its logins are refused in
+/// every organization (`account-locked`) until unlocked.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account}/lock",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(PlatformAccountPath),
+    responses((status = 204, description = "Locked."), OperatorErrors, Unprocessable),
+)]
+pub(crate) async fn lock_platform_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(PlatformAccountPath { account }): Path<PlatformAccountPath>,
+) -> Result<StatusCode, ApiError> {
+    set_state(&state, &caller, &account, AccountState::Locked).await
+}
+
+/// The operator unlocks an account platform-wide.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account}/unlock",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(PlatformAccountPath),
+    responses((status = 204, description = "Unlocked."), OperatorErrors, Unprocessable),
+)]
+pub(crate) async fn unlock_platform_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(PlatformAccountPath { account }): Path<PlatformAccountPath>,
+) -> Result<StatusCode, ApiError> {
+    set_state(&state, &caller, &account, AccountState::Active).await
+}
+
+/// The platform-wide account state is the operator's alone.
+async fn set_state(state: &AppState, caller: &Caller, account: &str, to: AccountState) -> Result<StatusCode, ApiError> {
+    caller.operator()?;
+    let account = AccountId::new(account);
     let current = state.host.store().account(&account).await?.ok_or(ApiError::NotFound)?;
     if current.state == AccountState::Disabled {
         return Err(ApiError::Unprocessable("the account is disabled, not locked".into()));

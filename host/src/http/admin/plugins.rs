@@ -1,12 +1,10 @@
 //! Plugin uploads and the audit log.
 //!
-//! The store keeps plugin versions by content hash only, with the first
-//! uploader: an organization's plugin list is the versions it uploaded first
-//! and those its domains' bindings name. Uploading bytes another
-//! organization uploaded before answers the same report (the bytes are the
-//! proof of having them), and the version is then listed once bound.
-
-use std::collections::BTreeSet;
+//! The store keeps plugin versions by content hash, with the organizations
+//! that uploaded each: an organization lists and binds only the versions it
+//! uploaded itself. Uploading bytes another organization uploaded before
+//! answers the same report (the bytes are the proof of having them) and
+//! makes the uploader an owner too; knowing a hash alone gives nothing.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,12 +19,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, Query, RawBody};
 use crate::http::openapi::{AdminErrors, QueryError};
 use crate::http::tenancy::Caller;
-use crate::store::{AuditFilter, OrgId};
-
-/// The `uploaded_by` an organization's uploads are recorded with.
-fn uploader(org: &OrgId) -> String {
-    format!("org:{org}")
-}
+use crate::store::AuditFilter;
 
 /// An upload's answer: the stored version and the `plugin check` report.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,7 +32,7 @@ pub(crate) struct UploadAnswer {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub(crate) enum UploadErrors {
-    /// `payload-too-large`: over the plugin upload limit (16 MiB by default).
+    /// `payload-too-large`: over the plugin upload limit (32 MiB by default).
     #[response(status = 413)]
     PayloadTooLarge(ErrorBody),
     /// `plugin-refused`: not a component, no Provisio world, a forbidden
@@ -72,13 +65,14 @@ pub(crate) async fn upload_plugin(
     RawBody(bytes): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
-    let uploaded = state.host.upload_plugin(bytes.to_vec(), &uploader(&org)).await?;
+    let uploaded = state.host.upload_plugin(bytes.to_vec(), &org).await?;
     let answer = UploadAnswer { plugin: uploaded.record.into(), check: uploaded.info.into() };
     Ok((StatusCode::CREATED, axum::Json(answer)))
 }
 
-/// The plugin versions the organization uploaded first, and those its
-/// domains' bindings name.
+/// The plugin versions the organization uploaded: the only ones it may
+/// bind. Another organization's versions are not listed, even when they
+/// are the same bytes.
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/plugins",
@@ -93,18 +87,8 @@ pub(crate) async fn list_plugins(
     Path(OrgPath { org }): Path<OrgPath>,
 ) -> Result<axum::Json<Vec<PluginView>>, ApiError> {
     let org = caller.org(&state, &org).await?;
-    let store = state.host.store();
-    let mut bound = BTreeSet::new();
-    for domain in store.list_domains(&org).await? {
-        for binding in store.list_bindings(&domain.id).await? {
-            bound.extend(binding.creator);
-            bound.extend(binding.assigner);
-        }
-    }
-    let mine = uploader(&org);
-    let plugins = store.list_plugins().await?;
-    let plugins = plugins.into_iter().filter(|p| p.uploaded_by == mine || bound.contains(&p.hash));
-    Ok(axum::Json(plugins.map(PluginView::from).collect()))
+    let plugins = state.host.store().list_owned_plugins(&org).await?;
+    Ok(axum::Json(plugins.into_iter().map(PluginView::from).collect()))
 }
 
 /// Which audit events to list: all of the organization's, or only those of
@@ -147,6 +131,10 @@ pub(crate) struct AuditView {
     provider: Option<String>,
     /// The account's id, when there is one.
     account: Option<String>,
+    /// How many alike events this one stands for: failed logins without an
+    /// account are counted per domain, outcome and minute rather than
+    /// written one each.
+    occurrences: i64,
     /// `success`, or the login error's code.
     outcome: String,
     /// The rule that failed, if one did.
@@ -201,6 +189,7 @@ pub(crate) async fn list_audit(
             domain: e.event.domain.map(|d| d.to_string()),
             provider: e.event.provider,
             account: e.event.account.map(|a| a.to_string()),
+            occurrences: e.occurrences,
             outcome: e.event.outcome,
             rule: e.event.rule,
             detail: serde_json::from_str(&e.event.detail).unwrap_or(serde_json::Value::String(e.event.detail)),

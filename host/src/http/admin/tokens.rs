@@ -17,6 +17,7 @@ use crate::http::tenancy::Caller;
 
 /// `{ "name": … }`: what the new token is for.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TokenBody {
     name: String,
 }

@@ -89,18 +89,55 @@ pub(crate) struct DomainView {
     jit: bool,
     /// The team a new member joins when the identity provider sent no group.
     default_team: Option<TeamId>,
-    /// The email domains it claims (a password login's domain is found by
-    /// its email), lower-cased and sorted.
+    /// The email domains it claims, pending or verified, in their canonical
+    /// (IDNA ASCII) form, sorted.
     email_domains: Vec<String>,
+    /// The claimed email domains that are verified: its providers vouch only
+    /// for addresses under these, and a password login's domain is found by
+    /// them.
+    verified_email_domains: Vec<String>,
     /// Its authentication providers, in the order a login tries them.
     providers: Vec<ProviderView>,
 }
 
 impl From<crate::store::Domain> for DomainView {
     fn from(d: crate::store::Domain) -> Self {
-        let crate::store::Domain { id, org, name, jit, default_team, email_domains, providers } = d;
+        let crate::store::Domain { id, org, name, jit, default_team, email_domains, verified_email_domains, providers } =
+            d;
         let providers = providers.into_iter().map(ProviderView::from).collect();
-        Self { id, org, name, jit, default_team, email_domains, providers }
+        Self { id, org, name, jit, default_team, email_domains, verified_email_domains, providers }
+    }
+}
+
+/// A domain's claim on an email domain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ClaimView {
+    /// The email domain, in its canonical (IDNA ASCII) form.
+    email_domain: String,
+    /// `pending` or `verified`: only verified claims count.
+    #[schema(value_type = String)]
+    state: crate::store::ClaimState,
+    /// The DNS name to publish the challenge at, as a TXT record.
+    challenge_name: String,
+    /// The TXT record's value that proves control of the email domain.
+    challenge: String,
+    /// When it was verified, unix milliseconds.
+    verified_at: Option<i64>,
+    /// `dns` or `operator`.
+    #[schema(value_type = Option<String>)]
+    verified_by: Option<crate::store::Verification>,
+}
+
+impl From<crate::store::EmailDomainClaim> for ClaimView {
+    fn from(c: crate::store::EmailDomainClaim) -> Self {
+        Self {
+            challenge_name: c.challenge_name(),
+            email_domain: c.email_domain,
+            state: c.state,
+            challenge: c.challenge,
+            verified_at: c.verified_at,
+            verified_by: c.verified_by,
+        }
     }
 }
 

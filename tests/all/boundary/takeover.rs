@@ -1,0 +1,106 @@
+//! Finding 1: an organization's own identity provider vouching for another
+//! organization's people, and its admin token locking them out.
+
+use axum::http::{Method, StatusCode};
+use provisio::store::{AccountState, MembershipSource, MembershipTarget};
+use serde_json::json;
+
+use super::{Tenant, account, operator};
+use crate::TestDatabase;
+use crate::http::{config, state};
+
+/// The attacker's IdP mints a token for Alice, whose email domain the victim
+/// verified: the login is refused with `email-domain-not-verified`, audited
+/// in the attacker's log, and Alice's account, names and memberships are
+/// exactly as before. The attacker cannot claim her email domain either.
+#[tokio::test]
+async fn another_organizations_idp_cannot_sign_in_as_its_people() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let victim = Tenant::new(&app, "victim", "victim.example", "rsa.pem", true).await;
+        let attacker = Tenant::new(&app, "attacker", "attacker.example", "rsa-other.pem", true).await;
+        let names = json!({"given_name": "Alice", "family_name": "Liddell"});
+        let alice = victim.id_login(&app, "alice", "alice@victim.example", names).await.expect(StatusCode::OK, "alice");
+        let before = account(&store, "alice@victim.example").await;
+
+        // The attacker cannot claim her email domain, nor approve its own claims.
+        let path = format!("/v1/orgs/{{org}}/domains/{}", attacker.domain);
+        let claims = json!({"email_domains": ["attacker.example", "victim.example"]});
+        let claimed = attacker.call(&app, Method::PATCH, &path, Some(claims)).await;
+        claimed.error(StatusCode::CONFLICT, "conflict", "claiming another organization's verified email domain");
+        let approve =
+            format!("/v1/orgs/{}/domains/{}/email-domains/attacker.example/approve", attacker.org, attacker.domain);
+        let own = attacker.call(&app, Method::POST, &approve, None).await;
+        own.error(StatusCode::FORBIDDEN, "forbidden", "an organization approving its own claim");
+
+        // A token its own IdP minted for Alice, with other names.
+        let forged = json!({"given_name": "Mallory", "family_name": "Owned"});
+        let refused = attacker.id_login(&app, "mallory", "alice@victim.example", forged).await;
+        refused.error(StatusCode::FORBIDDEN, "email-domain-not-verified", "a foreign email");
+        assert_eq!(account(&store, "alice@victim.example").await, before, "Alice's account is unchanged");
+        let alice_id = provisio::store::AccountId::new(alice["account"]["id"].as_str().unwrap_or_default());
+        let attacker_org = provisio::store::OrgId::new(&attacker.org);
+        let memberships = store.memberships(&alice_id, Some(&attacker_org)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(memberships.is_empty(), "no membership in the attacker's organization: {memberships:?}");
+        let audit = attacker.audit(&app).await;
+        assert!(
+            audit.iter().any(|e| e["outcome"] == "email-domain-not-verified" && e["account"].is_null()),
+            "the refusal is audited in the attacker's log: {audit:?}"
+        );
+
+        // Its admin token cannot lock her: she is not its member.
+        let lock = format!("/v1/orgs/{{org}}/accounts/{}/lock", alice_id);
+        attacker.call(&app, Method::POST, &lock, None).await.error(StatusCode::NOT_FOUND, "not-found", "lock");
+        let platform = format!("/v1/accounts/{alice_id}/lock");
+        let platform = attacker.call(&app, Method::POST, &platform, None).await;
+        platform.error(StatusCode::FORBIDDEN, "forbidden", "an organization locking a platform account");
+        victim.id_login(&app, "alice", "alice@victim.example", json!({})).await.expect(StatusCode::OK, "alice again");
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// An organization's lock is a suspension there: the person's logins and
+/// sessions elsewhere go on, the platform-wide state is untouched; only the
+/// operator locks the account itself.
+#[tokio::test]
+async fn an_organizations_lock_is_a_suspension_there_only() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let home = Tenant::new(&app, "home", "home.example", "rsa.pem", true).await;
+        let other = Tenant::new(&app, "other", "other.example", "rsa-other.pem", true).await;
+        let bob = home.id_login(&app, "bob", "bob@home.example", json!({})).await.expect(StatusCode::OK, "bob");
+        let bob_id = provisio::store::AccountId::new(bob["account"]["id"].as_str().unwrap_or_default());
+        // Bob is a member of the other organization too (say, by an invitation).
+        let member = provisio::store::Membership {
+            account: bob_id.clone(),
+            org: provisio::store::OrgId::new(&other.org),
+            target: MembershipTarget::Organization,
+            source: MembershipSource::Admin,
+        };
+        store.add_membership(&member).await.unwrap_or_else(|e| panic!("{e}"));
+
+        let lock = format!("/v1/orgs/{{org}}/accounts/{bob_id}/lock");
+        other.call(&app, Method::POST, &lock, None).await.expect(StatusCode::NO_CONTENT, "the other suspends Bob");
+        let still = store.account(&bob_id).await.unwrap_or_else(|e| panic!("{e}")).map(|a| a.state);
+        assert_eq!(still, Some(AccountState::Active), "the platform-wide account is untouched");
+        home.id_login(&app, "bob", "bob@home.example", json!({})).await.expect(StatusCode::OK, "Bob at home");
+
+        home.call(&app, Method::POST, &lock, None).await.expect(StatusCode::NO_CONTENT, "home suspends Bob");
+        let refused = home.id_login(&app, "bob", "bob@home.example", json!({})).await;
+        refused.error(StatusCode::FORBIDDEN, "account-suspended", "suspended at home");
+        let unlock = format!("/v1/orgs/{{org}}/accounts/{bob_id}/unlock");
+        home.call(&app, Method::POST, &unlock, None).await.expect(StatusCode::NO_CONTENT, "home reinstates Bob");
+        home.id_login(&app, "bob", "bob@home.example", json!({})).await.expect(StatusCode::OK, "Bob is back");
+
+        // The platform-wide lock is the operator's.
+        let platform = format!("/v1/accounts/{bob_id}/lock");
+        operator(&app, Method::POST, &platform, None).await.expect(StatusCode::NO_CONTENT, "operator lock");
+        let locked = home.id_login(&app, "bob", "bob@home.example", json!({})).await;
+        locked.error(StatusCode::FORBIDDEN, "account-locked", "locked platform-wide");
+        store.close().await;
+        db.cleanup().await;
+    }
+}

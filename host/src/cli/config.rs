@@ -17,6 +17,18 @@
 //! idle_timeout_secs = 60                           # a connection with no request in flight
 //! max_connections = 10000                          # more wait in the listen backlog
 //! dns_resolver = "127.0.0.1:53"                    # for email domain challenges; default: /etc/resolv.conf
+//! plugin_calls_per_org = 8                         # one organization's plugin calls at once
+//! trusted_proxy_header = "x-forwarded-for"         # the client address, from a trusted proxy
+//! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
+//! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
+//!
+//! [ceilings]                                       # no binding may ask for more
+//! wall_time = 1000                                 # milliseconds
+//! fuel = 1000000000
+//! memory_bytes = 268435456
+//! output_bytes = 1048576
+//! log_bytes = 1048576
+//! host_argument_bytes = 65536
 //! ```
 //!
 //! Environment: `PROVISIO_LISTEN`, `PROVISIO_DATABASE_URL`, `PROVISIO_DATA_DIR`,
@@ -24,13 +36,17 @@
 //! `PROVISIO_AUDIENCE`, `PROVISIO_MAX_PLUGIN_BYTES`, `PROVISIO_MAX_LOADED_BYTES`,
 //! `PROVISIO_MAX_ARTIFACT_BYTES`, `PROVISIO_HEADER_READ_TIMEOUT_SECS`,
 //! `PROVISIO_BODY_READ_TIMEOUT_SECS`, `PROVISIO_IDLE_TIMEOUT_SECS`,
-//! `PROVISIO_MAX_CONNECTIONS`, `PROVISIO_DNS_RESOLVER`.
+//! `PROVISIO_MAX_CONNECTIONS`, `PROVISIO_DNS_RESOLVER`, `PROVISIO_PLUGIN_CALLS_PER_ORG`,
+//! `PROVISIO_TRUSTED_PROXY_HEADER`, `PROVISIO_ALLOW_PRIVATE_JWKS_URLS` (`true` or
+//! `false`), and `PROVISIO_CEILING_<LIMIT>` for each ceiling (e.g.
+//! `PROVISIO_CEILING_WALL_TIME`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use provisio::http::HttpConfig;
+use provisio::plugin::Limits;
 use provisio::runtime::RuntimeConfig;
 use serde::Deserialize;
 
@@ -74,6 +90,43 @@ pub struct ServeConfig {
     /// DNS challenges are looked up at; `None`: the system's
     /// (`/etc/resolv.conf`).
     pub dns_resolver: Option<SocketAddr>,
+    /// The operator's ceilings on every limit a binding may set (see
+    /// `Limits::CEILINGS` for the defaults).
+    #[serde(deserialize_with = "ceilings")]
+    pub ceilings: Limits,
+    /// Plugin calls one organization may have in flight at once.
+    pub plugin_calls_per_org: usize,
+    /// The header a trusted reverse proxy gives the client's address in.
+    pub trusted_proxy_header: Option<String>,
+    /// Lets organizations' JWKS URLs point at loopback, private and
+    /// link-local addresses (default false).
+    pub allow_private_jwks_urls: bool,
+    /// Email domains no domain may claim.
+    pub public_email_domains: Vec<String>,
+}
+
+/// The ceilings table: each limit left out keeps its default ceiling.
+fn ceilings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Limits, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Table {
+        wall_time: Option<u64>,
+        fuel: Option<u64>,
+        memory_bytes: Option<u64>,
+        output_bytes: Option<u64>,
+        log_bytes: Option<u64>,
+        host_argument_bytes: Option<u64>,
+    }
+    let t = Table::deserialize(d)?;
+    let c = Limits::CEILINGS;
+    Ok(Limits {
+        wall_time: t.wall_time.map_or(c.wall_time, std::time::Duration::from_millis),
+        fuel: t.fuel.unwrap_or(c.fuel),
+        memory_bytes: t.memory_bytes.unwrap_or(c.memory_bytes),
+        output_bytes: t.output_bytes.unwrap_or(c.output_bytes),
+        log_bytes: t.log_bytes.unwrap_or(c.log_bytes),
+        host_argument_bytes: t.host_argument_bytes.unwrap_or(c.host_argument_bytes),
+    })
 }
 
 impl Default for ServeConfig {
@@ -94,6 +147,11 @@ impl Default for ServeConfig {
             idle_timeout_secs: HttpConfig::default().idle_timeout.as_secs(),
             max_connections: HttpConfig::default().max_connections,
             dns_resolver: None,
+            ceilings: Limits::CEILINGS,
+            plugin_calls_per_org: provisio::engine::PLUGIN_CALLS_PER_ORG,
+            trusted_proxy_header: None,
+            allow_private_jwks_urls: false,
+            public_email_domains: HttpConfig::default().public_email_domains,
         }
     }
 }
@@ -156,6 +214,34 @@ impl ServeConfig {
             config.dns_resolver =
                 Some(v.parse().with_context(|| format!("PROVISIO_DNS_RESOLVER={v} is not an ip:port address"))?);
         }
+        if let Some(v) = env("PROVISIO_PLUGIN_CALLS_PER_ORG") {
+            config.plugin_calls_per_org =
+                v.parse().context("PROVISIO_PLUGIN_CALLS_PER_ORG must be a number of calls")?;
+        }
+        if let Some(v) = env("PROVISIO_TRUSTED_PROXY_HEADER") {
+            config.trusted_proxy_header = Some(v);
+        }
+        if let Some(v) = env("PROVISIO_ALLOW_PRIVATE_JWKS_URLS") {
+            config.allow_private_jwks_urls =
+                v.parse().context("PROVISIO_ALLOW_PRIVATE_JWKS_URLS must be `true` or `false`")?;
+        }
+        let c = &mut config.ceilings;
+        let numbers: [(&str, &mut u64); 5] = [
+            ("PROVISIO_CEILING_FUEL", &mut c.fuel),
+            ("PROVISIO_CEILING_MEMORY_BYTES", &mut c.memory_bytes),
+            ("PROVISIO_CEILING_OUTPUT_BYTES", &mut c.output_bytes),
+            ("PROVISIO_CEILING_LOG_BYTES", &mut c.log_bytes),
+            ("PROVISIO_CEILING_HOST_ARGUMENT_BYTES", &mut c.host_argument_bytes),
+        ];
+        for (name, field) in numbers {
+            if let Some(v) = env(name) {
+                *field = v.parse().with_context(|| format!("{name} must be a number"))?;
+            }
+        }
+        if let Some(v) = env("PROVISIO_CEILING_WALL_TIME") {
+            let ms = v.parse().context("PROVISIO_CEILING_WALL_TIME must be a number of milliseconds")?;
+            c.wall_time = std::time::Duration::from_millis(ms);
+        }
         Ok(config)
     }
 }
@@ -184,6 +270,17 @@ mod tests {
         assert_eq!((c.header_read_timeout_secs, c.body_read_timeout_secs), (3, 30));
         assert_eq!((c.idle_timeout_secs, c.max_connections), (5, 7));
         assert_eq!(c.max_plugin_bytes, 32 << 20);
+        assert_eq!(c.ceilings, Limits::CEILINGS, "the documented ceilings by default");
+
+        // A ceiling from the file, another from the environment; the rest kept.
+        std::fs::write(&file, "[ceilings]\nwall_time = 2500\n")?;
+        let env = |k: &str| (k == "PROVISIO_CEILING_FUEL").then(|| "77".to_owned());
+        let c = ServeConfig::load(Some(&file), env)?;
+        assert_eq!(c.ceilings.wall_time, std::time::Duration::from_millis(2500));
+        assert_eq!(c.ceilings.fuel, 77);
+        assert_eq!(c.ceilings.memory_bytes, Limits::CEILINGS.memory_bytes);
+        std::fs::write(&file, "[ceilings]\nwall_tim = 1\n")?;
+        assert!(ServeConfig::load(Some(&file), |_| None).is_err(), "an unknown ceiling is refused");
         Ok(())
     }
 }

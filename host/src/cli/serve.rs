@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use provisio::auth::Secret;
+use provisio::auth::{AuthServices, Secret};
 use provisio::engine::Host;
 use provisio::http::{AppState, HttpConfig};
 use provisio::runtime::RuntimeConfig;
@@ -65,10 +65,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_dir: Some(config.data_dir.join("artifacts")),
         max_loaded_bytes: config.max_loaded_bytes,
         max_artifact_bytes: config.max_artifact_bytes,
+        ceilings: config.ceilings,
         ..RuntimeConfig::default()
     };
     let url = DatabaseUrl::new(config.database_url.clone());
-    let host = Host::builder().database_url(url.clone()).runtime_config(runtime).build().await?;
+    let auth = AuthServices::builder().allow_private_jwks_urls(config.allow_private_jwks_urls);
+    let host = Host::builder()
+        .database_url(url.clone())
+        .runtime_config(runtime)
+        .auth_builder(auth)
+        .plugin_calls_per_org(config.plugin_calls_per_org)
+        .build()
+        .await?;
     let http = HttpConfig {
         listen: address,
         session_ttl: Duration::from_secs(config.session_ttl_secs),
@@ -77,6 +85,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         signing_key_path: Some(config.data_dir.join("session-signing-key.pem")),
         operator_token: config.operator_token.clone().map(Secret::new),
         plugin_body_limit: config.max_plugin_bytes,
+        trusted_proxy_header: config.trusted_proxy_header.clone(),
+        public_email_domains: config.public_email_domains.clone(),
         header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
         body_read_timeout: Duration::from_secs(config.body_read_timeout_secs),
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),

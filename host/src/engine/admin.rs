@@ -81,8 +81,7 @@ impl Host {
         kind: crate::store::ProviderKind,
         config: &serde_json::Value,
     ) -> Result<(), crate::auth::ConfigError> {
-        let config = crate::auth::ProviderConfig::from_parts(kind.as_str(), config)?;
-        crate::auth::Provider::new("check", config, &self.auth).map(|_| ())
+        crate::auth::check_provider(kind.as_str(), config, &self.auth).map(|_| ())
     }
 
     /// Binds plugins to a domain's provider, replacing any earlier binding:

@@ -82,6 +82,7 @@ pub const PLUGIN_SLOT_WAIT: Duration = Duration::from_secs(10);
 /// Builds a [`Host`].
 #[derive(Default)]
 pub struct HostBuilder {
+    auth_builder: Option<crate::auth::AuthServicesBuilder>,
     plugin_calls_per_org: Option<usize>,
     plugin_slot_wait: Option<Duration>,
     store: Option<Store>,
@@ -120,6 +121,14 @@ impl HostBuilder {
     /// Uses these authentication services (hasher, throttle, JWKS cache, clock).
     pub fn auth_services(mut self, auth: Arc<AuthServices>) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Builds the authentication services from `builder`, with the store
+    /// as the password throttle's ledger (unless [`HostBuilder::auth_services`]
+    /// gives ready-made ones).
+    pub fn auth_builder(mut self, builder: crate::auth::AuthServicesBuilder) -> Self {
+        self.auth_builder = Some(builder);
         self
     }
 
@@ -163,7 +172,8 @@ impl HostBuilder {
             // The password throttle counts in the store: shared by every
             // host on the database.
             None => Arc::new(
-                AuthServices::builder()
+                self.auth_builder
+                    .unwrap_or_default()
                     .attempt_ledger(Arc::new(store.clone()))
                     .build()
                     .map_err(|e| HostError::Auth(e.to_string()))?,

@@ -7,6 +7,8 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `POST /v1/login` | anyone | log in; answers the account, memberships and a session token |
+//! | `GET /v1/me/invitations`, `POST …/{id}/accept` | a session token | the person's invitations from any organization, and accepting one |
+//! | `POST /v1/accounts/{account}/lock`, `…/unlock` | operator | the platform-wide account state |
 //! | `GET /.well-known/jwks.json` | anyone | the keys that verify session tokens |
 //! | `GET /healthz`, `/readyz`, `/metrics` | anyone | liveness, store reachability, Prometheus text |
 //! | `GET /openapi.json` | anyone | the OpenAPI 3.1 document of every route |
@@ -34,6 +36,7 @@ mod admin;
 mod error;
 mod listener;
 mod login;
+mod me;
 mod metrics;
 mod openapi;
 mod service;
@@ -269,6 +272,7 @@ fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::frame())
         .merge(service::routes())
         .merge(login::routes())
+        .merge(me::routes())
         .merge(admin::routes(plugin_body_limit))
 }
 

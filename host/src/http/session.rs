@@ -153,6 +153,18 @@ impl SessionSigner {
         }
     }
 
+    /// The claims of a session token this signer issued, when its signature,
+    /// issuer, audience and expiry hold.
+    pub fn verify(&self, token: &str) -> Option<SessionClaims> {
+        let jwk = self.jwks.keys.first()?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<SessionClaims>(token, &key, &validation).ok().map(|d| d.claims)
+    }
+
     /// Signs `claims`.
     pub fn sign(&self, claims: &SessionClaims) -> Result<String, KeyError> {
         self.sign_any(claims)

@@ -483,6 +483,48 @@ impl Store {
         self.conn().await?.conn().fetch_all(q).await?.iter().map(invitation).collect()
     }
 
+    /// The pending invitations of this email, from every organization,
+    /// oldest first.
+    pub async fn invitations_for(&self, email: &str) -> Result<Vec<Invitation>, StoreError> {
+        let q = query(
+            "SELECT id, org_id, email, team_id, state, created_at FROM invitations
+             WHERE email = $1 AND state = 'pending' ORDER BY created_at, id",
+        )
+        .text(&normalize_email(email));
+        self.conn().await?.conn().fetch_all(q).await?.iter().map(invitation).collect()
+    }
+
+    /// Accepts a pending invitation of `account`'s email, in one transaction:
+    /// the account becomes a member of the inviting organization (and of the
+    /// invitation's team), with source `invitation`. `NotFound` when the
+    /// account has no such pending invitation.
+    pub async fn accept_invitation(&self, id: &InvitationId, account: &Account) -> Result<Invitation, StoreError> {
+        let q = query(
+            "SELECT id, org_id, email, team_id, state, created_at FROM invitations
+             WHERE id = $1 AND email = $2 AND state = 'pending'",
+        )
+        .text(id.as_str())
+        .text(&account.email);
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let found = c.fetch_optional(q).await?.as_ref().map(invitation).transpose()?;
+        let invitation = found.ok_or(StoreError::NotFound { what: "pending invitation" })?;
+        close_invitation(&mut c, id, InvitationState::Accepted).await?;
+        let targets =
+            std::iter::once(MembershipTarget::Organization).chain(invitation.team.clone().map(MembershipTarget::Team));
+        for target in targets {
+            let m = Membership {
+                account: account.id.clone(),
+                org: invitation.org.clone(),
+                target,
+                source: MembershipSource::Invitation,
+            };
+            add_membership(&mut c, &m).await?;
+        }
+        tx.commit().await?;
+        Ok(Invitation { state: InvitationState::Accepted, ..invitation })
+    }
+
     /// Withdraws a pending invitation; `NotFound` when it is not pending.
     pub async fn revoke_invitation(&self, id: &InvitationId) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;

@@ -104,3 +104,53 @@ async fn an_organizations_lock_is_a_suspension_there_only() {
         db.cleanup().await;
     }
 }
+
+/// Another organization's invitation is never accepted behind a person's
+/// back: signed in through the domain that vouches for their email, they
+/// see it and accept it themself; nobody else can accept it for them.
+#[tokio::test]
+async fn another_organizations_invitation_is_accepted_by_the_person() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let home = Tenant::new(&app, "home", "home.example", "rsa.pem", true).await;
+        let partner = Tenant::new(&app, "partner", "partner.example", "rsa-other.pem", true).await;
+        let invited = partner.call(
+            &app,
+            Method::POST,
+            "/v1/orgs/{org}/invitations",
+            Some(json!({"email": "Carol@home.example"})),
+        );
+        let invitation =
+            invited.await.expect(StatusCode::CREATED, "invite")["id"].as_str().unwrap_or_default().to_owned();
+
+        // Carol's own login does not accept it for her.
+        let carol = home.id_login(&app, "carol", "carol@home.example", json!({})).await.expect(StatusCode::OK, "carol");
+        let members =
+            partner.call(&app, Method::GET, "/v1/orgs/{org}/accounts", None).await.expect(StatusCode::OK, "list");
+        assert_eq!(members, json!([]), "not a member before she accepts");
+        let dave = home.id_login(&app, "dave", "dave@home.example", json!({})).await.expect(StatusCode::OK, "dave");
+        let session = |answer: &serde_json::Value| answer["session_token"].as_str().unwrap_or_default().to_owned();
+        let (carol_token, dave_token) = (session(&carol), session(&dave));
+
+        let mine = crate::http::json_call(&app, Method::GET, "/v1/me/invitations", Some(&carol_token), None).await;
+        let mine = mine.expect(StatusCode::OK, "her invitations");
+        assert_eq!(mine[0]["id"], invitation.as_str(), "{mine}");
+        let theirs = crate::http::json_call(&app, Method::GET, "/v1/me/invitations", Some(&dave_token), None).await;
+        assert_eq!(theirs.expect(StatusCode::OK, "his"), json!([]));
+        let accept = format!("/v1/me/invitations/{invitation}/accept");
+        let stolen = crate::http::json_call(&app, Method::POST, &accept, Some(&dave_token), None).await;
+        stolen.error(StatusCode::NOT_FOUND, "not-found", "someone else's invitation");
+        let forged = crate::http::json_call(&app, Method::POST, &accept, Some(&partner.token), None).await;
+        forged.error(StatusCode::UNAUTHORIZED, "unauthorized", "an organization token is no session");
+        let accepted = crate::http::json_call(&app, Method::POST, &accept, Some(&carol_token), None).await;
+        assert_eq!(accepted.expect(StatusCode::OK, "accept")["state"], "accepted");
+        let members =
+            partner.call(&app, Method::GET, "/v1/orgs/{org}/accounts", None).await.expect(StatusCode::OK, "list");
+        assert_eq!(members[0]["email"], "carol@home.example", "{members}");
+        let again = crate::http::json_call(&app, Method::POST, &accept, Some(&carol_token), None).await;
+        again.error(StatusCode::NOT_FOUND, "not-found", "an invitation is accepted once");
+        store.close().await;
+        db.cleanup().await;
+    }
+}

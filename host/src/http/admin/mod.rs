@@ -13,6 +13,8 @@ mod plugins;
 mod tokens;
 mod views;
 
+pub(crate) use views::InvitationView;
+
 use axum::extract::DefaultBodyLimit;
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -10,6 +10,7 @@ mod providers;
 mod smaller;
 mod stall;
 mod takeover;
+mod throttle;
 
 use axum::Router;
 use axum::http::{Method, StatusCode};

@@ -74,3 +74,23 @@ async fn nonsense_and_webmail_claims_are_refused() {
     assert_eq!(domain["email_domains"], json!(["acme.example"]), "nothing was claimed: {domain}");
     store.close().await;
 }
+
+/// The shipped Python example (18 MB) fits the default upload limit: an
+/// upload of its size is judged as a component, not refused for its size.
+#[tokio::test]
+async fn the_python_example_fits_the_default_upload_limit() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let acme = Tenant::new(&app, "acme", "acme.example", "rsa.pem", true).await;
+    let python = std::fs::metadata(crate::root().join("target/plugins/python-allowlist.wasm"))
+        .unwrap_or_else(|e| panic!("the Python example is built by scripts/build-plugins: {e}"))
+        .len();
+    let size = usize::try_from(python).unwrap_or(usize::MAX);
+    let judged = upload(&app, &acme.org, &acme.token, vec![0; size]).await;
+    judged.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "a body of the Python example's size");
+    let limit = provisio::http::HttpConfig::default().plugin_body_limit;
+    let refused = upload(&app, &acme.org, &acme.token, vec![0; limit + 1]).await;
+    refused.error(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "over the limit");
+    store.close().await;
+}

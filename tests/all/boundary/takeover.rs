@@ -68,7 +68,8 @@ async fn another_organizations_idp_cannot_sign_in_as_its_people() {
 async fn an_organizations_lock_is_a_suspension_there_only() {
     for db in TestDatabase::all() {
         let store = db.open().await;
-        let app = provisio::http::router(state(&store, config()).await);
+        let state = state(&store, config()).await;
+        let app = provisio::http::router(state.clone());
         let home = Tenant::new(&app, "home", "home.example", "rsa.pem", true).await;
         let other = Tenant::new(&app, "other", "other.example", "rsa-other.pem", true).await;
         let bob = home.id_login(&app, "bob", "bob@home.example", json!({})).await.expect(StatusCode::OK, "bob");
@@ -88,9 +89,19 @@ async fn an_organizations_lock_is_a_suspension_there_only() {
         assert_eq!(still, Some(AccountState::Active), "the platform-wide account is untouched");
         home.id_login(&app, "bob", "bob@home.example", json!({})).await.expect(StatusCode::OK, "Bob at home");
 
+        // A session Bob had before he is suspended stops working there.
+        let session = bob["session_token"].as_str().unwrap_or_default().to_owned();
+        let gateway = provisio::gateway::Gateway::local(state.host().clone(), state.signer())
+            .account_check_ttl(std::time::Duration::ZERO)
+            .build()
+            .unwrap_or_else(|e| panic!("gateway: {e}"));
+        let bearer = format!("Bearer {session}");
+        assert!(gateway.authenticate(Some(&bearer)).await.is_ok(), "Bob's session works");
         home.call(&app, Method::POST, &lock, None).await.expect(StatusCode::NO_CONTENT, "home suspends Bob");
         let refused = home.id_login(&app, "bob", "bob@home.example", json!({})).await;
         refused.error(StatusCode::FORBIDDEN, "account-suspended", "suspended at home");
+        let stopped = gateway.authenticate(Some(&bearer)).await.err().map(|r| r.code());
+        assert_eq!(stopped, Some("account-suspended"), "Bob's session at home stops");
         let unlock = format!("/v1/orgs/{{org}}/accounts/{bob_id}/unlock");
         home.call(&app, Method::POST, &unlock, None).await.expect(StatusCode::NO_CONTENT, "home reinstates Bob");
         home.id_login(&app, "bob", "bob@home.example", json!({})).await.expect(StatusCode::OK, "Bob is back");

@@ -62,6 +62,27 @@ enum AdminCommand {
         #[arg(long, default_value = "on-create")]
         sync_mode: String,
     },
+    /// Replace a provider's settings (checked as when it was added).
+    UpdateProvider {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// The provider's id.
+        #[arg(long)]
+        provider: String,
+        /// Its new settings, a JSON file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Remove a provider from its domain, with its binding and its links.
+    RemoveProvider {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// The provider's id.
+        #[arg(long)]
+        provider: String,
+    },
     /// Show the latest audit events.
     Audit {
         /// At most this many.
@@ -99,6 +120,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
                 body.to_string().into_bytes(),
                 "application/json",
             )
+        }
+        AdminCommand::UpdateProvider { domain, provider, config } => {
+            let body = json!({"config": read_json(&Some(config.clone()))?});
+            let uri = format!("{base}/domains/{domain}/providers/{provider}");
+            ("PATCH", uri, body.to_string().into_bytes(), "application/json")
+        }
+        AdminCommand::RemoveProvider { domain, provider } => {
+            ("DELETE", format!("{base}/domains/{domain}/providers/{provider}"), Vec::new(), "application/json")
         }
         AdminCommand::Audit { limit } => ("GET", format!("{base}/audit?limit={limit}"), Vec::new(), "application/json"),
     };

@@ -624,6 +624,9 @@ pub async fn setup_tenant(client: &Client, operator_token: &str, spec: &TenantSp
         "email_domains": [spec.email_domain]});
     let domain = post(format!("/v1/orgs/{org}/domains"), domain, "create the domain").await;
     let domain_id = id_of(&domain, "domain");
+    // The operator approves the domain's claim: only verified email domains count.
+    let approve = format!("/v1/orgs/{org}/domains/{domain_id}/email-domains/{}/approve", spec.email_domain);
+    client.call(Method::POST, &approve, Some(operator_token), None).await.expect(StatusCode::OK, "approve the claim");
     let provider = json!({"name": "idp", "kind": "oidc", "config": spec.provider_config});
     let provider = post(format!("/v1/orgs/{org}/domains/{domain_id}/providers"), provider, "add the provider").await;
     let provider = id_of(&provider, "provider");

@@ -41,12 +41,15 @@ fn violation(rule: &'static str, detail: impl Into<String>) -> Violation {
     Violation { rule, detail: detail.into() }
 }
 
-fn bounded(rule: &'static str, what: &str, value: &str, max: usize) -> Result<(), Violation> {
+/// At most `max` bytes (`rule` names a breach) of text that may be stored
+/// and shown: no control or invisible format character (`text_rule` names
+/// a breach, see [`crate::canonical::text`]).
+fn bounded(rule: &'static str, text_rule: &'static str, what: &str, value: &str, max: usize) -> Result<(), Violation> {
     if value.len() > max {
         return Err(violation(rule, format!("{what} is {} bytes, at most {max} allowed", value.len())));
     }
-    if value.chars().any(char::is_control) {
-        return Err(violation(rule, format!("{what} contains control characters")));
+    if let Err(e) = crate::canonical::text(value) {
+        return Err(violation(text_rule, format!("{what} {e}")));
     }
     Ok(())
 }
@@ -64,7 +67,7 @@ pub fn plugin_name(name: &str) -> Result<(), Violation> {
     if name.trim().is_empty() {
         return Err(violation("plugin-name", "the plugin's name is empty"));
     }
-    bounded("plugin-name", "the plugin's name", name, MAX_PLUGIN_NAME)
+    bounded("plugin-name", "plugin-name", "the plugin's name", name, MAX_PLUGIN_NAME)
 }
 
 /// Checks an identity creator's decision.
@@ -74,7 +77,7 @@ pub fn creation(decision: &Creation) -> Result<(), Violation> {
             if account.email.is_empty() || !account.email.contains('@') {
                 return Err(violation("email-form", "the new account's email is not an address"));
             }
-            bounded("email-form", "the new account's email", &account.email, MAX_EMAIL)?;
+            bounded("email-form", "email-form", "the new account's email", &account.email, MAX_EMAIL)?;
             if let Some(hint) = &account.username_hint
                 && !is_username(&hint.to_ascii_lowercase())
             {
@@ -88,7 +91,7 @@ pub fn creation(decision: &Creation) -> Result<(), Violation> {
             }
             for (what, name) in [("given name", &account.given_name), ("family name", &account.family_name)] {
                 if let Some(name) = name {
-                    bounded("person-name-size", what, name, MAX_PERSON_NAME)?;
+                    bounded("person-name-size", "person-name-text", what, name, MAX_PERSON_NAME)?;
                 }
             }
             if account.attributes.len() > MAX_ATTRIBUTES {
@@ -101,8 +104,8 @@ pub fn creation(decision: &Creation) -> Result<(), Violation> {
                 if name.is_empty() {
                     return Err(violation("attributes-size", "an attribute has an empty name"));
                 }
-                bounded("attributes-size", "an attribute name", name, MAX_ATTRIBUTE_NAME)?;
-                bounded("attributes-size", "an attribute value", value, MAX_ATTRIBUTE_VALUE)?;
+                bounded("attributes-size", "attributes-text", "an attribute name", name, MAX_ATTRIBUTE_NAME)?;
+                bounded("attributes-size", "attributes-text", "an attribute value", value, MAX_ATTRIBUTE_VALUE)?;
             }
             Ok(())
         }
@@ -122,7 +125,13 @@ pub fn creation(decision: &Creation) -> Result<(), Violation> {
             if denial.message.trim().is_empty() {
                 return Err(violation("denial-message-size", "the denial message is empty"));
             }
-            bounded("denial-message-size", "the denial message", &denial.message, MAX_DENIAL_MESSAGE)
+            bounded(
+                "denial-message-size",
+                "denial-message-text",
+                "the denial message",
+                &denial.message,
+                MAX_DENIAL_MESSAGE,
+            )
         }
     }
 }
@@ -139,7 +148,7 @@ pub fn assignments(list: &[Assignment]) -> Result<(), Violation> {
         if a.name().trim().is_empty() {
             return Err(violation("assignment-name-size", "an assignment names nothing"));
         }
-        bounded("assignment-name-size", "an assigned name", a.name(), MAX_ASSIGNMENT_NAME)?;
+        bounded("assignment-name-size", "assignment-name-text", "an assigned name", a.name(), MAX_ASSIGNMENT_NAME)?;
     }
     Ok(())
 }
@@ -177,6 +186,13 @@ mod tests {
         }
         let many = vec![Assignment::Team("t".into()); MAX_ASSIGNMENTS + 1];
         assert_eq!(assignments(&many).err().map(|v| v.rule), Some("assignments-size"));
-        assert_eq!(assignments(&[Assignment::Role("a\nb".into())]).err().map(|v| v.rule), Some("assignment-name-size"));
+        assert_eq!(assignments(&[Assignment::Role("a\nb".into())]).err().map(|v| v.rule), Some("assignment-name-text"));
+        assert_eq!(
+            assignments(&[Assignment::Team("admins\u{200b}".into())]).err().map(|v| v.rule),
+            Some("assignment-name-text"),
+            "a look-alike team name"
+        );
+        let bidi = Creation::Deny(Denial { code: "no".into(), message: "unlock \u{202e}moc.live//:sptth".into() });
+        assert_eq!(creation(&bidi).err().map(|v| v.rule), Some("denial-message-text"));
     }
 }

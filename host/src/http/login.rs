@@ -148,7 +148,7 @@ async fn login(
 fn client_address(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
     match &state.config().trusted_proxy_header {
         Some(name) => {
-            let value = headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).last()?;
+            let value = headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).next_back()?;
             value.rsplit(',').next().and_then(|last| last.trim().parse().ok())
         }
         None => peer.map(|p| p.ip()),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use provisio::auth::{Argon2Params, AuthServices};
 use provisio::engine::Host;
 use provisio::http::{AppState, HttpConfig};

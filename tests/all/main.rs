@@ -7,6 +7,7 @@
 mod auth;
 mod boundary;
 mod cli;
+mod compile_bombs;
 mod connections;
 mod dns_verification;
 mod engine;
@@ -15,6 +16,7 @@ mod examples;
 mod gateway;
 mod hostile;
 mod http;
+mod lifting;
 mod load;
 mod oidc_provider;
 mod races;

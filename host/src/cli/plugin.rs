@@ -1,6 +1,13 @@
 //! `provisio plugin check` and `provisio plugin test`: the plugin developer's
-//! loop, running a component exactly as the server would.
+//! loop, running a component exactly as the server would, and judging its
+//! decision by the rules a login applies (`provisio::plugin::judge`).
+//!
+//! Every string a plugin controls (names, decisions, messages, log lines) is
+//! shown with control and invisible format characters escaped, in the human
+//! report and in `--json`, so that a plugin cannot forge or hide report
+//! lines on a terminal.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,15 +16,27 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use provisio::plugin::{Account, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
+use provisio::canonical::escaped;
+use provisio::plugin::judge::{self, Judged, Unknown};
+use provisio::plugin::{Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
 use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
 use serde::Serialize;
 
 /// Exit status when the component would be refused at upload.
 const EXIT_REFUSED: u8 = 65;
+/// Exit status of a malformed decision, and of one a login would refuse.
+const EXIT_MALFORMED: u8 = 5;
 
 /// Arguments of `provisio plugin test`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+The decision is judged by the rules a login applies, with the same rule names: \
+the created email must be the principal's (created-email-mismatch), the username \
+hint well-formed (username-form), and, given --org-name, --teams and --roles, \
+assignments must name the organization (assignment-foreign-organization) and its \
+teams (assignment-unknown-team) and roles (assignment-unknown-role). A decision a \
+login would refuse exits with status 5, like a malformed one. Assignments that \
+cannot be judged without those flags are reported as not judged.")]
 pub struct TestArgs {
     /// The component (`.wasm`).
     file: PathBuf,
@@ -32,18 +51,42 @@ pub struct TestArgs {
     #[arg(long)]
     limits: Option<PathBuf>,
     /// Which hook to run; `both` runs what the plugin exports, creator first.
-    #[arg(long, value_enum, default_value_t = Hook::Both)]
-    hook: Hook,
+    #[arg(long, value_enum, default_value_t = HookArg::Both)]
+    hook: HookArg,
     /// Make random numbers and clocks deterministic, so a run replays identically.
     #[arg(long)]
     seed: Option<u64>,
+    /// The name of the domain's organization, which `organization`
+    /// assignments must name; without it they are not judged.
+    #[arg(long, value_name = "NAME")]
+    org_name: Option<String>,
+    /// The organization's team names, comma-separated (`--teams ''` for none);
+    /// without it `team` assignments are not judged.
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    teams: Option<Vec<String>>,
+    /// The organization's role names, comma-separated (`--roles ''` for none);
+    /// without it `role` assignments are not judged.
+    #[arg(long, value_name = "X,Y", value_delimiter = ',')]
+    roles: Option<Vec<String>>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
+impl TestArgs {
+    /// What the flags tell of the organization.
+    fn organization(&self) -> judge::Organization {
+        let names = |list: &Option<Vec<String>>| {
+            list.as_ref().map(|l| {
+                l.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).map(str::to_owned).collect::<BTreeSet<_>>()
+            })
+        };
+        judge::Organization { name: self.org_name.clone(), teams: names(&self.teams), roles: names(&self.roles) }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Hook {
+enum HookArg {
     Create,
     Assign,
     Both,
@@ -73,11 +116,11 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Ok(plugin) => {
             let info = plugin.info();
             if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(info)?));
+                emit_json(info)?;
             } else {
                 let mut out = String::new();
                 writeln!(out, "ok        {}", file.display())?;
-                writeln!(out, "name      {}", info.name)?;
+                writeln!(out, "name      {}", escaped(&info.name))?;
                 writeln!(out, "world     provisio:plugin/{}@0.1.0", info.world)?;
                 writeln!(out, "sha256    {}", info.hash)?;
                 writeln!(out, "size      {} bytes", info.size_bytes)?;
@@ -85,7 +128,7 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 writeln!(out, "compiled  {} bytes in memory", info.compiled_bytes)?;
                 writeln!(out, "imports   {}", info.imports.len())?;
                 for import in &info.imports {
-                    writeln!(out, "          {import}")?;
+                    writeln!(out, "          {}", escaped(import))?;
                 }
                 emit(&out);
             }
@@ -93,9 +136,9 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
         Err(refusal) => {
             if json {
-                emit(&format!("{}\n", serde_json::json!({ "refused": refusal })));
+                emit_json(&serde_json::json!({ "refused": refusal }))?;
             } else {
-                emit(&format!("refused   {}: {refusal}\n", file.display()));
+                emit(&format!("refused   {}: {}\n", file.display(), escaped(&refusal)));
             }
             Ok(ExitCode::from(EXIT_REFUSED))
         }
@@ -106,9 +149,61 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
 struct TestReport<'a> {
     plugin: &'a provisio::runtime::PluginInfo,
     #[serde(skip_serializing_if = "Option::is_none")]
-    create: Option<CallReport<Creation>>,
+    create: Option<Hook<Creation>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    assign: Option<CallReport<Vec<provisio::plugin::Assignment>>>,
+    assign: Option<Hook<Vec<Assignment>>>,
+}
+
+/// One hook's call, and how its decision was judged (when it made one).
+#[derive(Serialize)]
+struct Hook<T> {
+    #[serde(flatten)]
+    call: CallReport<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judged: Option<Judgement>,
+}
+
+/// How a decision fared against the rules a login applies.
+#[derive(Debug, Default, Serialize)]
+struct Judgement {
+    /// The rule a login would refuse the decision under; `null` when none.
+    refused: Option<&'static str>,
+    /// The assignment that broke it, by its index in the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused_at: Option<usize>,
+    /// Per assignment, in order: why it was not judged (`null` when it was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_judged: Vec<Option<&'static str>>,
+}
+
+impl Judgement {
+    fn of(verdict: Result<(), judge::Rule>) -> Self {
+        Self { refused: verdict.err(), ..Self::default() }
+    }
+
+    fn of_assignments(answer: &[Assignment], org: &judge::Organization) -> Self {
+        match judge::assignments(answer, org) {
+            Err(rule) => {
+                let at = answer.iter().position(|a| judge::assignment(a, org).is_err());
+                Self { refused: Some(rule), refused_at: at, not_judged: Vec::new() }
+            }
+            Ok(judged) => {
+                let not_judged: Vec<_> = judged.into_iter().map(missing).collect();
+                let any = not_judged.iter().any(Option::is_some);
+                Self { not_judged: if any { not_judged } else { Vec::new() }, ..Self::default() }
+            }
+        }
+    }
+}
+
+/// Why an assignment was not judged, as the report says it.
+fn missing(judged: Judged) -> Option<&'static str> {
+    match judged {
+        Judged::Allowed => None,
+        Judged::NotJudged(Unknown::OrganizationName) => Some("no --org-name given"),
+        Judged::NotJudged(Unknown::Teams) => Some("no --teams given"),
+        Judged::NotJudged(Unknown::Roles) => Some("no --roles given"),
+    }
 }
 
 /// `provisio plugin test FILE --principal P.json`.
@@ -127,30 +222,39 @@ pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let plugin = match load(&runtime, &args.file).await? {
         Ok(plugin) => plugin,
         Err(refusal) => {
-            eprintln!("refused: {refusal}");
+            eprintln!("refused: {}", escaped(&refusal));
             return Ok(ExitCode::from(EXIT_REFUSED));
         }
     };
     let ctx = CallContext { limits, config: Arc::new(config), seed: args.seed };
+    let org = args.organization();
     let world = plugin.info().world;
     let mut report = TestReport { plugin: plugin.info(), create: None, assign: None };
 
     let mut account = None;
-    if world.creates() && args.hook != Hook::Assign {
+    if world.creates() && args.hook != HookArg::Assign {
         let created = runtime.create(&plugin, &principal, &ctx).await;
-        account = match &created.outcome {
-            Ok(Creation::Create(new)) => Some(preview_account(&new.username_hint, &new.email, new)),
+        let judged = match &created.outcome {
+            Ok(Creation::Create(new)) => Some(Judgement::of(judge::creation(new, &principal))),
             Ok(Creation::Deny(_)) | Err(_) => None,
         };
-        let stop = created.outcome.is_err() || account.is_none();
-        report.create = Some(created);
+        account = match (&created.outcome, &judged) {
+            (Ok(Creation::Create(new)), Some(Judgement { refused: None, .. })) => {
+                Some(preview_account(&new.username_hint, &new.email, new))
+            }
+            _ => None,
+        };
+        let stop = account.is_none();
+        report.create = Some(Hook { call: created, judged });
         if stop {
             return finish(&report, args.json);
         }
     }
-    if world.assigns() && args.hook != Hook::Create {
+    if world.assigns() && args.hook != HookArg::Create {
         let account = account.unwrap_or_else(|| account_for(&principal));
-        report.assign = Some(runtime.assign(&plugin, &account, &principal, &ctx).await);
+        let assigned = runtime.assign(&plugin, &account, &principal, &ctx).await;
+        let judged = assigned.outcome.as_ref().ok().map(|answer| Judgement::of_assignments(answer, &org));
+        report.assign = Some(Hook { call: assigned, judged });
     }
     finish(&report, args.json)
 }
@@ -181,18 +285,25 @@ fn account_for(p: &Principal) -> Account {
 
 fn finish(report: &TestReport<'_>, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        emit(&format!("{}\n", serde_json::to_string_pretty(report)?));
+        emit_json(report)?;
     } else {
         let mut out = String::new();
         print_human(&mut out, report)?;
         emit(&out);
     }
-    let failure = report
-        .create
-        .as_ref()
-        .and_then(|r| r.outcome.as_ref().err())
-        .or_else(|| report.assign.as_ref().and_then(|r| r.outcome.as_ref().err()));
-    Ok(ExitCode::from(failure.map_or(0, exit_code)))
+    let create = report.create.as_ref().map(|h| hook_status(&h.call, h.judged.as_ref()));
+    let assign = report.assign.as_ref().map(|h| hook_status(&h.call, h.judged.as_ref()));
+    Ok(ExitCode::from([create, assign].into_iter().flatten().find(|&code| code != 0).unwrap_or(0)))
+}
+
+/// A hook's exit status: its failure's, 5 for a decision a login would
+/// refuse, 0 otherwise.
+fn hook_status<T>(call: &CallReport<T>, judged: Option<&Judgement>) -> u8 {
+    match (&call.outcome, judged) {
+        (Err(failure), _) => exit_code(failure),
+        (Ok(_), Some(Judgement { refused: Some(_), .. })) => EXIT_MALFORMED,
+        (Ok(_), _) => 0,
+    }
 }
 
 /// Exit status per outcome: 0 a decision (a denial included), then one per failure kind.
@@ -201,57 +312,83 @@ fn exit_code(failure: &CallFailure) -> u8 {
         CallFailure::PluginError { .. } => 2,
         CallFailure::Trap { .. } => 3,
         CallFailure::LimitExceeded { .. } => 4,
-        CallFailure::Malformed { .. } => 5,
+        CallFailure::Malformed { .. } => EXIT_MALFORMED,
         _ => 6,
     }
 }
 
+/// The human report. Every string a plugin controls goes through
+/// [`escaped`], so none holds a control character (a line break, a carriage
+/// return, an escape sequence) or an invisible format character.
 fn print_human(out: &mut String, report: &TestReport<'_>) -> std::fmt::Result {
     let info = report.plugin;
-    writeln!(out, "plugin  {} ({}, sha256 {})", info.name, info.world, &info.hash[..16])?;
-    if let Some(r) = &report.create {
+    writeln!(out, "plugin  {} ({}, sha256 {})", escaped(&info.name), info.world, &info.hash[..16])?;
+    if let Some(Hook { call: r, judged }) = &report.create {
         match &r.outcome {
             Ok(Creation::Create(a)) => {
                 writeln!(out, "create  create account")?;
-                writeln!(out, "          email        {}", a.email)?;
-                writeln!(out, "          username     {}", a.username_hint.as_deref().unwrap_or("(host derives)"))?;
-                writeln!(out, "          given name   {}", a.given_name.as_deref().unwrap_or("-"))?;
-                writeln!(out, "          family name  {}", a.family_name.as_deref().unwrap_or("-"))?;
+                writeln!(out, "          email        {}", escaped(&a.email))?;
+                let username = a.username_hint.as_deref().map_or("(host derives)".into(), shown);
+                writeln!(out, "          username     {username}")?;
+                writeln!(out, "          given name   {}", a.given_name.as_deref().map_or("-".into(), shown))?;
+                writeln!(out, "          family name  {}", a.family_name.as_deref().map_or("-".into(), shown))?;
                 for (k, v) in &a.attributes {
-                    writeln!(out, "          attribute    {k} = {v}")?;
+                    writeln!(out, "          attribute    {} = {}", escaped(k), escaped(v))?;
                 }
             }
-            Ok(Creation::Deny(d)) => writeln!(out, "create  deny [{}] {}", d.code, d.message)?,
+            Ok(Creation::Deny(d)) => writeln!(out, "create  deny [{}] {}", escaped(&d.code), escaped(&d.message))?,
             Err(f) => print_failure(out, "create", f)?,
         }
+        print_judgement(out, judged.as_ref())?;
         print_stats(out, r)?;
     }
-    if let Some(r) = &report.assign {
+    if let Some(Hook { call: r, judged }) = &report.assign {
         match &r.outcome {
             Ok(list) if list.is_empty() => writeln!(out, "assign  no memberships")?,
             Ok(list) => {
                 writeln!(out, "assign  {} membership(s)", list.len())?;
-                for a in list {
-                    let (kind, name) = match a {
-                        provisio::plugin::Assignment::Organization(n) => ("organization", n),
-                        provisio::plugin::Assignment::Team(n) => ("team", n),
-                        provisio::plugin::Assignment::Role(n) => ("role", n),
+                let not_judged = judged.as_ref().map_or(&[][..], |j| &j.not_judged[..]);
+                let refused_at = judged.as_ref().and_then(|j| j.refused_at);
+                for (i, a) in list.iter().enumerate() {
+                    let kind = match a {
+                        Assignment::Organization(_) => "organization",
+                        Assignment::Team(_) => "team",
+                        Assignment::Role(_) => "role",
                     };
-                    writeln!(out, "          {kind:<13}{name}")?;
+                    let name = escaped(a.name());
+                    match not_judged.get(i).copied().flatten() {
+                        _ if refused_at == Some(i) => writeln!(out, "          {kind:<13}{name}  (refused)")?,
+                        Some(why) => writeln!(out, "          {kind:<13}{name}  (not judged: {why})")?,
+                        None => writeln!(out, "          {kind:<13}{name}")?,
+                    }
                 }
             }
             Err(f) => print_failure(out, "assign", f)?,
         }
+        print_judgement(out, judged.as_ref())?;
         print_stats(out, r)?;
     }
     Ok(())
 }
 
+/// A plugin-controlled string as the human report shows it.
+fn shown(text: &str) -> String {
+    escaped(text).to_string()
+}
+
+/// The line saying a login would refuse the decision, with the rule's name.
+fn print_judgement(out: &mut String, judged: Option<&Judgement>) -> std::fmt::Result {
+    if let Some(rule) = judged.and_then(|j| j.refused) {
+        writeln!(out, "        REFUSED by the host: {rule} ({})", judge::describe(rule))?;
+    }
+    Ok(())
+}
+
 fn print_failure(out: &mut String, hook: &str, failure: &CallFailure) -> std::fmt::Result {
-    writeln!(out, "{hook:<8}FAILED {failure}")?;
+    writeln!(out, "{hook:<8}FAILED {}", escaped(&failure.to_string()))?;
     if let CallFailure::Trap { backtrace, .. } = failure {
         for frame in backtrace.iter().take(16) {
-            writeln!(out, "          at {frame}")?;
+            writeln!(out, "          at {}", escaped(frame))?;
         }
     }
     Ok(())
@@ -274,7 +411,7 @@ fn print_stats<T>(out: &mut String, r: &CallReport<T>) -> std::fmt::Result {
     for line in s.logs.iter().take(SHOWN_LOG_LINES) {
         let text: String = line.message.chars().take(SHOWN_LOG_CHARS).collect();
         let cut = if text.len() < line.message.len() { "…" } else { "" };
-        writeln!(out, "        log {:<5} {text}{cut}", line.level.to_string())?;
+        writeln!(out, "        log {:<5} {}{cut}", line.level.to_string(), escaped(&text))?;
     }
     if s.logs.len() > SHOWN_LOG_LINES {
         writeln!(out, "        log ({} more lines; --json shows all)", s.logs.len() - SHOWN_LOG_LINES)?;
@@ -282,7 +419,70 @@ fn print_stats<T>(out: &mut String, r: &CallReport<T>) -> std::fmt::Result {
     Ok(())
 }
 
+/// Writes `value` as pretty JSON, with every control and invisible format
+/// character escaped: serde_json escapes only U+0000 to U+001F, and leaves C1
+/// controls (U+009B is a terminal's CSI) and bidirectional overrides raw.
+fn emit_json(value: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    emit(&format!("{}\n", json_escaped(&text)));
+    Ok(())
+}
+
+/// `json` (serialized, so every such character is inside a string) with the
+/// characters [`provisio::canonical::text`] refuses written as `\uXXXX`;
+/// the structural line breaks of pretty printing stay.
+fn json_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut buf = [0u8; 4];
+    for c in json.chars() {
+        if c == '\n' || provisio::canonical::text(c.encode_utf8(&mut buf)).is_ok() {
+            out.push(c);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            let _ = write!(out, "\\u{unit:04x}");
+        }
+    }
+    out
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn emit(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use provisio::plugin::{CallStats, LogLevel, LogLine};
+
+    use super::*;
+
+    const FORGERY: &str =
+        "\u{1b}]0;owned\u{7}\r\u{1b}[2Kcreate  create account\n  email ceo@victim.example\u{9b}\u{202e}";
+
+    #[test]
+    fn log_lines_and_failures_are_shown_escaped_on_their_own_line() {
+        let logs = vec![LogLine { level: LogLevel::Info, message: FORGERY.into() }];
+        let report: CallReport<()> = CallReport { outcome: Ok(()), stats: CallStats { logs, ..CallStats::default() } };
+        let failure = CallFailure::Trap { message: FORGERY.into(), backtrace: vec![FORGERY.into()] };
+        let mut out = String::new();
+        assert!(print_failure(&mut out, "create", &failure).and_then(|()| print_stats(&mut out, &report)).is_ok());
+        assert!(!out.chars().any(|c| c != '\n' && provisio::canonical::text(&c.to_string()).is_err()), "{out:?}");
+        assert_eq!(out.lines().count(), 4, "failure, frame, stats and log lines only: {out}");
+        assert!(out.contains(r"at \u{1b}]0;owned\u{7}\u{d}"), "{out}");
+        assert!(out.contains(r"log info  \u{1b}]0;owned\u{7}\u{d}\u{1b}[2Kcreate"), "{out}");
+    }
+
+    #[test]
+    fn json_output_escapes_what_serde_json_leaves_raw() {
+        let value = serde_json::json!({ "message": FORGERY, "tag": "a\u{e0041}b" });
+        let text = json_escaped(&serde_json::to_string_pretty(&value).unwrap_or_default());
+        assert!(!text.chars().any(|c| c != '\n' && provisio::canonical::text(&c.to_string()).is_err()), "{text:?}");
+        for escape in [r"\u001b", r"\u009b", r"\u202e", r"\udb40\udc41"] {
+            assert!(text.contains(escape), "{escape}: {text}");
+        }
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(back, value, "the same JSON value");
+    }
 }

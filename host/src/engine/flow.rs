@@ -21,7 +21,7 @@ use serde_json::json;
 use super::decide::{self, Bound, HookRecord};
 use super::{Host, LoginError, LoginRequest, LoginSuccess};
 use crate::auth::{Chain, Credential, ProviderConfig};
-use crate::plugin::{self, Assignment, BindingConfig, Creation, Principal, validate};
+use crate::plugin::{self, Assignment, BindingConfig, Creation, Principal};
 use crate::store::{
     Account, AccountState, Domain, Invitation, Membership, MembershipSource, MembershipTarget, NewAccount,
     NewAuditEvent, Organization, Provider, ProviderKind, StoreError, SyncMode, Tx, normalize_email, now_ms,
@@ -354,19 +354,18 @@ impl Login<'_> {
                 return Err(LoginError::Denied { code: denial.code, message: denial.message });
             }
         };
-        // The host validates the decision before acting on it.
-        if normalize_email(&new.email) != principal.email {
-            return Err(LoginError::Provisioning { rule: "created-email-mismatch".into() });
-        }
+        // The host judges the decision before acting on it (`plugin::judge`).
+        let refused = |rule: plugin::judge::Rule| LoginError::Provisioning { rule: rule.into() };
+        plugin::judge::created_email(&new, principal).map_err(refused)?;
         let base = match &new.username_hint {
-            Some(hint) => hint.to_ascii_lowercase(),
-            None => {
-                crate::builtin::username_with_digits(&crate::builtin::username_base(principal), 4, &mut rand::rng())
-            }
-        };
-        if !validate::is_username(&base) {
-            return Err(LoginError::Provisioning { rule: "username-form".into() });
+            Some(hint) => plugin::judge::username(hint),
+            None => plugin::judge::username(&crate::builtin::username_with_digits(
+                &crate::builtin::username_base(principal),
+                4,
+                &mut rand::rng(),
+            )),
         }
+        .map_err(refused)?;
         trail.decisions.insert("creation".into(), json!({"create": {"username_hint": new.username_hint}}));
         let username = self.free_username(&base).await?;
         let row = NewAccount {
@@ -400,23 +399,44 @@ impl Login<'_> {
     /// organization; a name outside it fails the login with the rule named.
     async fn resolve_assignments(&self, answer: &[Assignment]) -> Result<Vec<MembershipTarget>, LoginError> {
         let (store, org) = (&self.host.store, &self.org);
+        // Read the named teams and roles, in order, up to the first name
+        // outside the organization; the judge then names that breach.
+        let (mut teams, mut roles) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
+        for a in answer {
+            let found = match a {
+                Assignment::Organization(name) => *name == org.name,
+                Assignment::Team(name) if teams.contains_key(name) => true,
+                Assignment::Role(name) if roles.contains_key(name) => true,
+                Assignment::Team(name) => {
+                    let team = store.team_by_name(&org.id, name).await.map_err(unavailable)?;
+                    team.map(|team| teams.insert(name.clone(), team.id)).is_some()
+                }
+                Assignment::Role(name) => {
+                    let role = store.role_by_name(&org.id, name).await.map_err(unavailable)?;
+                    role.map(|role| roles.insert(name.clone(), role.id)).is_some()
+                }
+            };
+            if !found {
+                break;
+            }
+        }
+        let known = plugin::judge::Organization {
+            name: Some(org.name.clone()),
+            teams: Some(teams.keys().cloned().collect()),
+            roles: Some(roles.keys().cloned().collect()),
+        };
+        plugin::judge::assignments(answer, &known).map_err(|rule| LoginError::Provisioning { rule: rule.into() })?;
+        // Every name was judged the organization's, so each resolves.
         let mut targets = vec![MembershipTarget::Organization];
         for a in answer {
             let target = match a {
-                Assignment::Organization(name) if *name == org.name => MembershipTarget::Organization,
-                Assignment::Organization(_) => {
-                    return Err(LoginError::Provisioning { rule: "assignment-foreign-organization".into() });
-                }
-                Assignment::Team(name) => match store.team_by_name(&org.id, name).await.map_err(unavailable)? {
-                    Some(team) => MembershipTarget::Team(team.id),
-                    None => return Err(LoginError::Provisioning { rule: "assignment-unknown-team".into() }),
-                },
-                Assignment::Role(name) => match store.role_by_name(&org.id, name).await.map_err(unavailable)? {
-                    Some(role) => MembershipTarget::Role(role.id),
-                    None => return Err(LoginError::Provisioning { rule: "assignment-unknown-role".into() }),
-                },
+                Assignment::Organization(_) => Some(MembershipTarget::Organization),
+                Assignment::Team(name) => teams.get(name).cloned().map(MembershipTarget::Team),
+                Assignment::Role(name) => roles.get(name).cloned().map(MembershipTarget::Role),
             };
-            if !targets.contains(&target) {
+            if let Some(target) = target
+                && !targets.contains(&target)
+            {
                 targets.push(target);
             }
         }

@@ -3,6 +3,7 @@
 //! outcomes of a call.
 
 mod config;
+pub mod judge;
 pub(crate) mod limits;
 mod outcome;
 pub(crate) mod types;

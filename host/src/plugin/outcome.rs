@@ -58,7 +58,9 @@ pub enum CallFailure {
     },
     /// The decision broke a rule of the contract (sizes, forms).
     Malformed {
-        /// The stable name of the rule, for example `username-form`.
+        /// The stable name of the rule, for example `username-form`, or
+        /// `abi` for a value the canonical ABI forbids (a string that is not
+        /// UTF-8, a bad discriminant, a pointer out of bounds).
         rule: &'static str,
         /// What was wrong, without echoing large values.
         detail: String,

@@ -1,7 +1,7 @@
 //! The contract's structural rules for what a plugin returns: sizes and forms
 //! that hold whatever the domain. Rules that need the login's context (the
 //! email equals the verified one, names belong to the domain's organization)
-//! are the engine's.
+//! are in `judge`, which the engine and `provisio plugin test` both call.
 
 use super::{Assignment, Creation};
 

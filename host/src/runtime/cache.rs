@@ -11,6 +11,7 @@
 //! milliseconds or more).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -40,6 +41,12 @@ pub struct PluginCacheStats {
     pub compiled: u64,
     /// Loads answered by a precompiled artifact from disk.
     pub from_disk: u64,
+    /// Components handed to the compiler, whether they compiled or not
+    /// (a component refused by the bounds never is).
+    pub compiles: u64,
+    /// The most compiles that ran at once (at most
+    /// `RuntimeConfig::max_concurrent_compiles`).
+    pub peak_compiles: u64,
     /// Time spent in those loads (compiling or deserializing, checking the
     /// contract, asking the plugin its name), in seconds.
     pub load_seconds: f64,
@@ -67,12 +74,36 @@ pub(super) struct PluginCache {
     /// One lock per hash being loaded, so that concurrent first uses of a
     /// plugin compile it once.
     loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Compiles running now, shared with their [`Compiling`] guards.
+    compiling: Arc<AtomicU64>,
+}
+
+/// Counts one compile as running until dropped.
+pub(super) struct Compiling(Arc<AtomicU64>);
+
+impl Drop for Compiling {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl PluginCache {
     pub(super) fn new(max_bytes: u64) -> Self {
         let stats = PluginCacheStats { max_bytes, ..PluginCacheStats::default() };
-        Self { state: Mutex::new(State { stats, ..State::default() }), loading: Mutex::new(HashMap::new()) }
+        Self {
+            state: Mutex::new(State { stats, ..State::default() }),
+            loading: Mutex::new(HashMap::new()),
+            compiling: Arc::default(),
+        }
+    }
+
+    /// Counts a compile starting; it is over when the guard is dropped.
+    pub(super) fn compiling(&self) -> Compiling {
+        let now = self.compiling.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut state = self.state();
+        state.stats.compiles += 1;
+        state.stats.peak_compiles = state.stats.peak_compiles.max(now);
+        Compiling(self.compiling.clone())
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 
 use super::bindings::{AssignerGuest, CreatorGuest, wit};
-use super::state::CallState;
+use super::state::{CallState, MemoryRefused};
 use super::{CallContext, Plugin, Runtime};
 use crate::plugin::types::assignments_text_bytes;
 use crate::plugin::{
@@ -28,9 +28,15 @@ pub(super) enum Answer {
     Assignments(Vec<Assignment>),
 }
 
-/// How long past its deadline a call that is awaiting the host (not running
-/// guest code, which the epoch deadline stops) may go before it is abandoned.
-const HOST_AWAIT_GRACE: Duration = Duration::from_millis(50);
+/// Bytes of structure that wasmtime counts, beyond the text, when it lifts a
+/// value the guest passes to the host (a list costs its length times the
+/// size of one host entry, 32 bytes for an assignment): 256 assignments or
+/// 32 attributes take well under this.
+const HOSTCALL_STRUCTURE_BYTES: u64 = 16 << 10;
+
+/// What wasmtime says when a value passed from guest to host exceeds the
+/// store's hostcall budget (its error type is private).
+const HOSTCALL_BUDGET_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// Most bytes of a plugin's own error message kept in the report.
 const MAX_PLUGIN_ERROR: usize = 1024;
@@ -59,6 +65,10 @@ pub(super) async fn run(runtime: &Runtime, plugin: &Plugin, ctx: &CallContext, c
     store.limiter(|s| &mut s.limiter);
     // Fuel is always armed; `set_fuel` only fails when fuel is disabled.
     let _ = store.set_fuel(limits.fuel);
+    // Bound what the host lifts from the guest, in one host-import call or
+    // in the decision, before allocating it: a list header claiming millions
+    // of entries, or entries aliasing one huge string, fail at once.
+    store.set_hostcall_fuel(usize::try_from(hostcall_budget(&limits)).unwrap_or(usize::MAX));
     // Check the clock at every epoch tick: interrupt past the deadline,
     // otherwise yield so that other tasks on this thread keep running.
     store.set_epoch_deadline(1);
@@ -66,7 +76,9 @@ pub(super) async fn run(runtime: &Runtime, plugin: &Plugin, ctx: &CallContext, c
         Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
     });
 
-    let result = tokio::time::timeout(limits.wall_time + HOST_AWAIT_GRACE, invoke(&mut store, plugin, &call)).await;
+    // Guest code is interrupted by the epoch deadline; a wait on the host
+    // (a WASI poll, a sleep) is abandoned at the same deadline.
+    let result = tokio::time::timeout_at(deadline.into(), invoke(&mut store, plugin, &call)).await;
     let duration = started.elapsed();
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let state = store.data_mut();
@@ -79,12 +91,15 @@ pub(super) async fn run(runtime: &Runtime, plugin: &Plugin, ctx: &CallContext, c
         Ok(Ok(Err(message))) => Err(CallFailure::PluginError { message: truncate(message, MAX_PLUGIN_ERROR) }),
         Ok(Ok(Ok(answer))) => check_answer(answer, ctx),
     };
+    let logs = state.log.take();
     let mut stats = CallStats {
         duration,
         fuel_used,
         peak_memory_bytes: state.limiter.peak as u64,
-        logs: state.log.take(),
-        logs_truncated: state.log.stdio_full() || matches!(state.exceeded, Some((LimitKind::LogBytes, _))),
+        logs,
+        logs_truncated: state.log.stdio_full()
+            || state.log.cut()
+            || matches!(state.exceeded, Some((LimitKind::LogBytes, _))),
     };
     if stats.logs_truncated {
         stats.logs.push(crate::plugin::LogLine {
@@ -141,6 +156,13 @@ async fn invoke(
     })
 }
 
+/// How many bytes a guest may pass to the host in one host-import call or in
+/// its decision, as wasmtime counts them while lifting: the larger of the
+/// output and host-argument limits, plus room for the values' structure.
+fn hostcall_budget(limits: &crate::plugin::Limits) -> u64 {
+    limits.output_bytes.max(limits.host_argument_bytes).saturating_add(HOSTCALL_STRUCTURE_BYTES)
+}
+
 /// Applies the output-size limit and the contract's structural rules.
 fn check_answer(answer: Answer, ctx: &CallContext) -> Result<Answer, CallFailure> {
     let max = ctx.limits.output_bytes;
@@ -164,8 +186,22 @@ fn classify(error: &wasmtime::Error, state: &CallState, ctx: &CallContext, stack
     if let Some((kind, value)) = state.exceeded {
         return limit(kind, value);
     }
-    if state.limiter.hit {
+    // A refused `memory.grow` traps where it happens, so only the trap it
+    // caused is the memory limit; any other trap is reported as what it is.
+    if error.chain().any(|e| e.is::<MemoryRefused>()) {
         return limit(LimitKind::Memory, limits.memory_bytes);
+    }
+    if error.chain().any(|e| e.to_string().contains(HOSTCALL_BUDGET_EXHAUSTED)) {
+        // Raised inside a host import (the guest's frames are on the stack),
+        // it is an argument too large; raised after the export returned,
+        // while lifting its decision, the output is.
+        return match error.is::<WasmBacktrace>() {
+            true => limit(LimitKind::HostArgument, limits.host_argument_bytes),
+            false => limit(LimitKind::OutputBytes, limits.output_bytes),
+        };
+    }
+    if let Some(detail) = abi_violation(error) {
+        return CallFailure::Malformed { rule: ABI_RULE, detail };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => return limit(LimitKind::WallTime, millis(limits.wall_time)),
@@ -196,6 +232,26 @@ fn classify(error: &wasmtime::Error, state: &CallState, ctx: &CallContext, stack
         })
         .unwrap_or_default();
     CallFailure::Trap { message, backtrace }
+}
+
+/// The rule a value that is not a valid canonical-ABI encoding of its WIT
+/// type breaks (invalid UTF-8, a bad discriminant, a pointer out of bounds).
+const ABI_RULE: &str = "abi";
+
+/// What was malformed, when wasmtime refused to lift a value the guest passed
+/// (its decision, or a host import's argument) because its encoding is
+/// invalid. Wasmtime reports these as plain errors, not traps.
+fn abi_violation(error: &wasmtime::Error) -> Option<String> {
+    if error.is::<Trap>() {
+        return None;
+    }
+    if error.chain().any(|e| e.is::<std::str::Utf8Error>()) {
+        return Some("a string is not valid UTF-8".to_owned());
+    }
+    const LIFT_ERRORS: [&str; 5] =
+        ["out of bounds of memory", "discriminant", "not aligned", "byte length too large", "return pointer"];
+    let cause = error.root_cause().to_string();
+    LIFT_ERRORS.iter().any(|m| cause.contains(m)).then(|| truncate(cause, 256))
 }
 
 fn millis(d: Duration) -> u64 {

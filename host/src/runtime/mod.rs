@@ -2,12 +2,15 @@
 //!
 //! A [`Runtime`] owns one engine configured for untrusted code. [`Runtime::load`]
 //! checks a component against the contract (which world, which imports),
-//! compiles it once per content hash and keeps it ready to instantiate;
+//! refuses it when it goes beyond the structural [`Bounds`] that keep its
+//! compile cheap, compiles it once per content hash (at most
+//! `max_concurrent_compiles` at once) and keeps it ready to instantiate;
 //! [`Runtime::create`] and [`Runtime::assign`] run one call each in a fresh
 //! sandbox with per-call limits and report a typed outcome.
 
 mod artifacts;
 mod bindings;
+mod bounds;
 mod cache;
 mod call;
 mod engine;
@@ -24,6 +27,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 pub use self::artifacts::ArtifactCacheStats;
+pub use self::bounds::{Bounds, Complexity};
 pub use self::cache::PluginCacheStats;
 pub use self::inspect::World;
 use self::state::CallState;
@@ -55,6 +59,13 @@ pub struct RuntimeConfig {
     /// call never runs with more (default [`Limits::CEILINGS`], with
     /// `memory_bytes` at most `max_memory_bytes`).
     pub ceilings: Limits,
+    /// The structural bounds a component must stay within before it is
+    /// compiled (see [`Bounds`] for the defaults).
+    pub bounds: Bounds,
+    /// Compiles that may run at once (at least 1); further loads that must
+    /// compile wait for a free slot, so that a burst of uploads queues
+    /// instead of multiplying the compilers' threads and memory.
+    pub max_concurrent_compiles: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +79,8 @@ impl Default for RuntimeConfig {
             max_wasm_stack_bytes: 512 << 10,
             default_limits: Limits::default(),
             ceilings: Limits::CEILINGS,
+            bounds: Bounds::default(),
+            max_concurrent_compiles: 2,
         }
     }
 }
@@ -119,6 +132,19 @@ pub enum LoadError {
     /// An import or export has a different shape than the contract's.
     #[error("the component does not match the contract: {0}")]
     Mismatch(String),
+    /// The component goes beyond one of the structural bounds checked before
+    /// compiling (see [`Bounds`]).
+    #[error(
+        "the component is too complex to compile: its `{bound}` is {value}, over the bound of {limit} (see the upload bounds in the README); make the plugin smaller"
+    )]
+    TooComplex {
+        /// The bound's name, as the table of [`Bounds`] lists it.
+        bound: &'static str,
+        /// What the component has.
+        value: u64,
+        /// The bound.
+        limit: u64,
+    },
     /// The plugin's `name()` call failed.
     #[error("the plugin's name() call failed: {0}")]
     Name(String),
@@ -192,6 +218,9 @@ struct Inner {
     artifacts: Option<Arc<artifacts::ArtifactCache>>,
     loaded: cache::PluginCache,
     slots: tokio::sync::Semaphore,
+    /// One permit per compile running, moved into the blocking thread that
+    /// compiles, so that a cancelled load keeps its slot until it is over.
+    compiles: Arc<tokio::sync::Semaphore>,
     config: RuntimeConfig,
     _ticker: engine::EpochTicker,
 }
@@ -212,6 +241,7 @@ impl Runtime {
         };
         let ticker = engine::EpochTicker::start(&engine)?;
         let slots = tokio::sync::Semaphore::new(config.max_concurrent_calls as usize);
+        let compiles = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_compiles.max(1) as usize));
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -219,6 +249,7 @@ impl Runtime {
                 artifacts,
                 loaded: cache::PluginCache::new(config.max_loaded_bytes),
                 slots,
+                compiles,
                 config,
                 _ticker: ticker,
             }),
@@ -247,8 +278,10 @@ impl Runtime {
     /// are answered from memory (while the plugin stays among the
     /// `max_loaded_bytes` most recently used), and across restarts or
     /// evictions from the artifact cache. Concurrent loads of the same bytes
-    /// wait for one compile. Compiling runs on a blocking thread, not on the
-    /// caller's.
+    /// wait for one compile. Before compiling, the component is checked
+    /// against the [`Bounds`] (a refusal is [`LoadError::TooComplex`]);
+    /// compiling waits for one of `max_concurrent_compiles` slots and runs
+    /// on a blocking thread, not on the caller's.
     pub async fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let hash = Self::content_hash(bytes);
         self.single_flight(&hash, || self.load_uncached(hash.clone(), bytes)).await
@@ -360,17 +393,31 @@ impl Runtime {
     }
 
     /// The component for `bytes`: deserialized from the artifact cache, else
-    /// compiled (and stored there). Both run on a blocking thread.
+    /// checked against the [`Bounds`] and compiled (and stored there), once
+    /// one of the `max_concurrent_compiles` slots is free. All of it runs on
+    /// blocking threads.
     async fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
-        let engine = self.inner.engine.clone();
-        let artifacts = self.inner.artifacts.clone();
-        let (hash, bytes) = (hash.to_owned(), bytes.to_vec());
-        let work = move || {
-            if let Some(cache) = &artifacts
-                && let Some(component) = cache.load(&engine, &hash)
-            {
-                return Ok((component, true));
+        let stopped = |e: tokio::task::JoinError| LoadError::Invalid(format!("the compiler stopped: {e}"));
+        let (engine, artifacts, bounds) =
+            (self.inner.engine.clone(), self.inner.artifacts.clone(), self.inner.config.bounds);
+        let (hash, bytes) = (hash.to_owned(), Arc::<[u8]>::from(bytes));
+        let cached = {
+            let (engine, artifacts, hash, bytes) = (engine.clone(), artifacts.clone(), hash.clone(), bytes.clone());
+            move || match artifacts.as_ref().and_then(|cache| cache.load(&engine, &hash)) {
+                Some(component) => Ok(Some(component)),
+                // Compiled components passed the bounds once: only new ones are walked.
+                None => bounds.check(&bytes).map(|_| None),
             }
+        };
+        if let Some(component) = tokio::task::spawn_blocking(cached).await.map_err(stopped)?? {
+            return Ok((component, true));
+        }
+        let closed = |_| LoadError::Invalid("the plugin runtime is shutting down".into());
+        let permit = self.inner.compiles.clone().acquire_owned().await.map_err(closed)?;
+        let compiling = self.inner.loaded.compiling();
+        let work = move || {
+            // Fields drop in order: the compile is over before its slot is free.
+            let _slot = (compiling, permit);
             let component = Component::new(&engine, &bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
             if let Some(cache) = &artifacts {
                 // A cache that cannot be written costs a recompile later, nothing more.
@@ -378,9 +425,7 @@ impl Runtime {
             }
             Ok((component, false))
         };
-        tokio::task::spawn_blocking(work)
-            .await
-            .unwrap_or_else(|e| Err(LoadError::Invalid(format!("the compiler stopped: {e}"))))
+        tokio::task::spawn_blocking(work).await.map_err(stopped)?
     }
 
     async fn name(&self, plugin: &Plugin) -> Result<String, LoadError> {

@@ -97,24 +97,31 @@ impl host_iface::Host for CallState {
     }
 }
 
+/// What every log line costs against the budget beyond its bytes, about what
+/// it takes in a report's JSON: so that empty lines are not free.
+pub(super) const LOG_LINE_OVERHEAD: u64 = 64;
+
 /// The guest's log for one call: host `log` lines plus captured stdout and
-/// stderr, within one byte budget per channel.
+/// stderr, within one byte budget per channel; each line costs its bytes
+/// plus [`LOG_LINE_OVERHEAD`].
 pub(super) struct GuestLog {
     lines: Vec<LogLine>,
     bytes: u64,
     budget: u64,
+    /// Whether `take` left out stdout or stderr lines beyond the budget.
+    cut: bool,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
 
 impl GuestLog {
     fn new(budget: u64, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> Self {
-        Self { lines: Vec::new(), bytes: 0, budget, stdout, stderr }
+        Self { lines: Vec::new(), bytes: 0, budget, cut: false, stdout, stderr }
     }
 
     /// Appends a line; false when it would exceed the budget.
     fn push(&mut self, level: LogLevel, message: String) -> bool {
-        let len = message.len() as u64;
+        let len = message.len() as u64 + LOG_LINE_OVERHEAD;
         if self.bytes + len > self.budget {
             return false;
         }
@@ -147,17 +154,30 @@ impl GuestLog {
         Some(message.chars().take(512).collect())
     }
 
-    /// All lines: host log lines first, then stdout (info) and stderr (warn).
+    /// All lines: host log lines first, then stdout (info) and stderr (warn),
+    /// each of these two channels within the budget at the same cost per line
+    /// as `log` (the lines beyond it are left out, and `cut` tells).
     pub(super) fn take(&mut self) -> Vec<LogLine> {
         let mut lines = std::mem::take(&mut self.lines);
         for (pipe, level) in [(&self.stdout, LogLevel::Info), (&self.stderr, LogLevel::Warn)] {
             let text = pipe.contents();
             let text = String::from_utf8_lossy(&text);
-            lines.extend(
-                text.lines().filter(|l| !l.trim().is_empty()).map(|l| LogLine { level, message: l.to_owned() }),
-            );
+            let mut spent = 0u64;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                spent += line.len() as u64 + LOG_LINE_OVERHEAD;
+                if spent > self.budget {
+                    self.cut = true;
+                    break;
+                }
+                lines.push(LogLine { level, message: line.to_owned() });
+            }
         }
         lines
+    }
+
+    /// Whether `take` left out lines of stdout or stderr beyond the budget.
+    pub(super) fn cut(&self) -> bool {
+        self.cut
     }
 }
 
@@ -166,21 +186,36 @@ pub(super) struct MemoryLimiter {
     limit: usize,
     total: usize,
     pub(super) peak: usize,
-    pub(super) hit: bool,
 }
 
 impl MemoryLimiter {
     fn new(limit: u64) -> Self {
-        Self { limit: usize::try_from(limit).unwrap_or(usize::MAX), total: 0, peak: 0, hit: false }
+        Self { limit: usize::try_from(limit).unwrap_or(usize::MAX), total: 0, peak: 0 }
     }
 }
+
+/// The error a growth beyond the memory limit traps with, where it happens
+/// (rather than `memory.grow` answering -1): the call ends there, and only
+/// this trap is reported as the memory limit.
+#[derive(Debug)]
+pub(super) struct MemoryRefused {
+    desired: usize,
+    limit: usize,
+}
+
+impl std::fmt::Display for MemoryRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "linear memory of {} bytes refused: the limit is {} bytes", self.desired, self.limit)
+    }
+}
+
+impl std::error::Error for MemoryRefused {}
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let total = self.total - current.min(self.total) + desired;
         if total > self.limit {
-            self.hit = true;
-            return Ok(false);
+            return Err(wasmtime::Error::new(MemoryRefused { desired: total, limit: self.limit }));
         }
         self.total = total;
         self.peak = self.peak.max(total);

@@ -17,7 +17,7 @@
 //! idle_timeout_secs = 60                           # a connection with no request in flight
 //! max_connections = 10000                          # more wait in the listen backlog
 //! dns_resolver = "127.0.0.1:53"                    # for email domain challenges; default: /etc/resolv.conf
-//! plugin_calls_per_org = 8                         # one organization's plugin calls at once
+//! plugin_calls_per_org = 1                         # one organization's plugin calls at once (default: half the cores)
 //! trusted_proxy_header = "x-forwarded-for"         # the client address, from a trusted proxy
 //! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
 //! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
@@ -148,7 +148,7 @@ impl Default for ServeConfig {
             max_connections: HttpConfig::default().max_connections,
             dns_resolver: None,
             ceilings: Limits::CEILINGS,
-            plugin_calls_per_org: provisio::engine::PLUGIN_CALLS_PER_ORG,
+            plugin_calls_per_org: provisio::engine::default_plugin_calls_per_org(),
             trusted_proxy_header: None,
             allow_private_jwks_urls: false,
             public_email_domains: HttpConfig::default().public_email_domains,

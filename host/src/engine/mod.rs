@@ -74,8 +74,13 @@ pub struct Host {
     slots: Arc<slots::OrgSlots>,
 }
 
-/// Plugin calls one organization may have in flight at once, by default.
-pub const PLUGIN_CALLS_PER_ORG: usize = 8;
+/// Plugin calls one organization may have in flight at once, by default:
+/// half this machine's cores, at least one, so that one organization's
+/// spinning plugins can take at most half the CPU from the others (see
+/// BENCHMARKS.md, "A noisy neighbour").
+pub fn default_plugin_calls_per_org() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1)
+}
 /// How long a plugin call waits for a slot of its organization, by default.
 pub const PLUGIN_SLOT_WAIT: Duration = Duration::from_secs(10);
 
@@ -140,7 +145,7 @@ impl HostBuilder {
     }
 
     /// Plugin calls one organization may have in flight at once (default
-    /// [`PLUGIN_CALLS_PER_ORG`]); its further calls wait for one of its own
+    /// [`default_plugin_calls_per_org`]); its further calls wait for one of its own
     /// slots, at most [`PLUGIN_SLOT_WAIT`], so one organization's slow
     /// plugins never hold up another's logins.
     pub fn plugin_calls_per_org(mut self, calls: usize) -> Self {
@@ -180,7 +185,7 @@ impl HostBuilder {
             ),
         };
         let slots = slots::OrgSlots::new(
-            self.plugin_calls_per_org.unwrap_or(PLUGIN_CALLS_PER_ORG),
+            self.plugin_calls_per_org.unwrap_or_else(default_plugin_calls_per_org),
             self.plugin_slot_wait.unwrap_or(PLUGIN_SLOT_WAIT),
         );
         Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots) })

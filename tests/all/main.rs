@@ -5,9 +5,10 @@
 #![allow(clippy::panic)]
 
 mod auth;
-mod boundary;
+pub(crate) mod boundary;
 mod cli;
 mod compile_bombs;
+mod compile_budget;
 mod connections;
 mod dns_verification;
 mod engine;

@@ -21,6 +21,9 @@
 //! trusted_proxy_header = "x-forwarded-for"         # the client address, from a trusted proxy
 //! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
 //! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
+//! compile_cpu_secs = 60                            # one plugin compile, in its own process
+//! compile_memory_bytes = 4294967296
+//! compile_wall_secs = 120
 //!
 //! [ceilings]                                       # no binding may ask for more
 //! wall_time = 1000                                 # milliseconds
@@ -37,6 +40,7 @@
 //! `PROVISIO_MAX_ARTIFACT_BYTES`, `PROVISIO_HEADER_READ_TIMEOUT_SECS`,
 //! `PROVISIO_BODY_READ_TIMEOUT_SECS`, `PROVISIO_IDLE_TIMEOUT_SECS`,
 //! `PROVISIO_MAX_CONNECTIONS`, `PROVISIO_DNS_RESOLVER`, `PROVISIO_PLUGIN_CALLS_PER_ORG`,
+//! `PROVISIO_COMPILE_CPU_SECS`, `PROVISIO_COMPILE_MEMORY_BYTES`, `PROVISIO_COMPILE_WALL_SECS`,
 //! `PROVISIO_TRUSTED_PROXY_HEADER`, `PROVISIO_ALLOW_PRIVATE_JWKS_URLS` (`true` or
 //! `false`), and `PROVISIO_CEILING_<LIMIT>` for each ceiling (e.g.
 //! `PROVISIO_CEILING_WALL_TIME`).
@@ -103,6 +107,12 @@ pub struct ServeConfig {
     pub allow_private_jwks_urls: bool,
     /// Email domains no domain may claim.
     pub public_email_domains: Vec<String>,
+    /// CPU seconds one plugin compile may use (in its own process).
+    pub compile_cpu_secs: u64,
+    /// Address space one plugin compile may map, in bytes.
+    pub compile_memory_bytes: u64,
+    /// Wall-clock seconds one plugin compile may take.
+    pub compile_wall_secs: u64,
 }
 
 /// The ceilings table: each limit left out keeps its default ceiling.
@@ -152,6 +162,9 @@ impl Default for ServeConfig {
             trusted_proxy_header: None,
             allow_private_jwks_urls: false,
             public_email_domains: HttpConfig::default().public_email_domains,
+            compile_cpu_secs: 60,
+            compile_memory_bytes: 4 << 30,
+            compile_wall_secs: 120,
         }
     }
 }
@@ -224,6 +237,15 @@ impl ServeConfig {
         if let Some(v) = env("PROVISIO_ALLOW_PRIVATE_JWKS_URLS") {
             config.allow_private_jwks_urls =
                 v.parse().context("PROVISIO_ALLOW_PRIVATE_JWKS_URLS must be `true` or `false`")?;
+        }
+        for (name, field) in [
+            ("PROVISIO_COMPILE_CPU_SECS", &mut config.compile_cpu_secs),
+            ("PROVISIO_COMPILE_MEMORY_BYTES", &mut config.compile_memory_bytes),
+            ("PROVISIO_COMPILE_WALL_SECS", &mut config.compile_wall_secs),
+        ] {
+            if let Some(v) = env(name) {
+                *field = v.parse().with_context(|| format!("{name} must be a number"))?;
+            }
         }
         let c = &mut config.ceilings;
         let numbers: [(&str, &mut u64); 5] = [

@@ -35,6 +35,23 @@ enum Command {
     /// Helpers for the demo of `provisio serve --demo`.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Compiles a component read on stdin into a precompiled artifact on
+    /// stdout, under the given limits: the server's compiler child process.
+    #[command(name = "__compile", hide = true)]
+    Compile {
+        /// The runtime's `max_memory_bytes` (it shapes the compiled code).
+        #[arg(long)]
+        max_memory_bytes: u64,
+        /// The runtime's `max_wasm_stack_bytes`.
+        #[arg(long)]
+        max_wasm_stack_bytes: usize,
+        /// CPU seconds the compile may use.
+        #[arg(long)]
+        cpu_seconds: u64,
+        /// Address space the compile may map, in bytes.
+        #[arg(long)]
+        address_space_bytes: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +76,16 @@ enum PluginCommand {
 
 /// Runs the parsed command and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Compile { max_memory_bytes, max_wasm_stack_bytes, cpu_seconds, address_space_bytes } = cli.command {
+        let config = provisio::runtime::RuntimeConfig { max_memory_bytes, max_wasm_stack_bytes, ..Default::default() };
+        return Ok(match provisio::runtime::run_compiler_child(&config, cpu_seconds, address_space_bytes) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Plugin(PluginCommand::Check { file, json }) => rt.block_on(plugin::check(&file, json)),
@@ -68,5 +95,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(args) => {
             rt.block_on(admin::run(args)).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Compile { .. } => Ok(ExitCode::FAILURE),
     }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use provisio::auth::{AuthServices, Secret};
 use provisio::engine::Host;
 use provisio::http::{AppState, HttpConfig};
-use provisio::runtime::RuntimeConfig;
+use provisio::runtime::{CompilerProcess, RuntimeConfig};
 use provisio::store::DatabaseUrl;
 
 use super::config::ServeConfig;
@@ -66,6 +66,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_loaded_bytes: config.max_loaded_bytes,
         max_artifact_bytes: config.max_artifact_bytes,
         ceilings: config.ceilings,
+        // Every compile runs in a child process of this binary, under its budget.
+        compiler: Some(CompilerProcess {
+            program: std::env::current_exe().context("cannot find the provisio binary to compile plugins with")?,
+            cpu_time: Duration::from_secs(config.compile_cpu_secs),
+            address_space_bytes: config.compile_memory_bytes,
+            wall_time: Duration::from_secs(config.compile_wall_secs),
+        }),
         ..RuntimeConfig::default()
     };
     let url = DatabaseUrl::new(config.database_url.clone());

@@ -43,12 +43,25 @@ pub enum AdminError {
         /// The ceiling.
         ceiling: u64,
     },
+    /// The organization's compile slot stayed busy (its other uploads or
+    /// cold logins were compiling); retrying later may succeed.
+    #[error("another plugin of this organization is being compiled; try again later")]
+    CompilesSaturated,
     /// The binding names a domain that does not exist.
     #[error("no such domain")]
     UnknownDomain,
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a compile for an organization did not happen.
+#[derive(Debug)]
+pub(crate) enum CompileError {
+    /// The organization's compile slot stayed busy.
+    Saturated,
+    /// The runtime refused the component.
+    Refused(LoadError),
 }
 
 /// A stored plugin version and what checking it found.
@@ -65,11 +78,53 @@ impl Host {
     /// precompiles it, and stores it under its content hash, owned by
     /// `owner`. Uploading the same bytes again is harmless.
     pub async fn upload_plugin(&self, bytes: Vec<u8>, owner: &OrgId) -> Result<UploadedPlugin, AdminError> {
-        let plugin = self.runtime.load(&bytes).await?;
+        let plugin = match self.compile(owner, &bytes).await {
+            Ok(plugin) => plugin,
+            Err(CompileError::Saturated) => return Err(AdminError::CompilesSaturated),
+            Err(CompileError::Refused(e)) => {
+                self.audit_refused_upload(owner, &bytes, &e).await;
+                return Err(e.into());
+            }
+        };
         let info = plugin.info().clone();
         let new = NewPlugin { bytes, world: info.world.to_string(), name: info.name.clone(), owner: owner.clone() };
         let record = self.store.put_plugin(new).await?;
         Ok(UploadedPlugin { record, info })
+    }
+
+    /// Loads (and, when new, compiles) a component in `org`'s one compile
+    /// slot, so that an organization's uploads and cold logins compile one at
+    /// a time and never take another organization's turn.
+    pub(crate) async fn compile(&self, org: &OrgId, bytes: &[u8]) -> Result<crate::runtime::Plugin, CompileError> {
+        let _slot = self.compiles.acquire(org).await.map_err(|_| CompileError::Saturated)?;
+        self.runtime.load(bytes).await.map_err(CompileError::Refused)
+    }
+
+    /// Records a refused upload in the organization's audit log: which
+    /// component (hash and size), and why.
+    async fn audit_refused_upload(&self, org: &OrgId, bytes: &[u8], error: &LoadError) {
+        let rule = match error {
+            LoadError::TooComplex { bound, .. } => format!("too-complex:{bound}"),
+            LoadError::CompileBudget { budget, .. } => format!("compile-budget:{budget}"),
+            _ => "plugin-refused".to_owned(),
+        };
+        let detail = serde_json::json!({
+            "plugin": crate::runtime::Runtime::content_hash(bytes),
+            "size": bytes.len(),
+            "reason": error.to_string(),
+        });
+        let event = crate::store::NewAuditEvent {
+            at: crate::store::now_ms(),
+            org: Some(org.clone()),
+            domain: None,
+            provider: None,
+            account: None,
+            outcome: "upload-refused".into(),
+            rule: Some(rule),
+            detail: detail.to_string(),
+        };
+        // The refusal stands even when it cannot be recorded.
+        let _ = self.store.append_audit(&event).await;
     }
 
     /// Checks a provider configuration as completely as can be done without

@@ -80,13 +80,13 @@ pub(crate) struct Bound {
 }
 
 impl Bound {
-    pub(crate) async fn load(host: &Host, binding: Binding) -> Self {
+    pub(crate) async fn load(host: &Host, org: &OrgId, binding: Binding) -> Self {
         let creator = match binding.creator.as_deref() {
-            Some(hash) => Some(plugin(host, hash).await),
+            Some(hash) => Some(plugin(host, org, hash).await),
             None => None,
         };
         let assigner = match binding.assigner.as_deref() {
-            Some(hash) => Some(plugin(host, hash).await),
+            Some(hash) => Some(plugin(host, org, hash).await),
             None => None,
         };
         Self { binding, creator, assigner }
@@ -94,8 +94,9 @@ impl Bound {
 }
 
 /// The loaded plugin for `hash`: from the runtime's memory, else from its
-/// artifact on disk, else compiled from its bytes in the store.
-async fn plugin(host: &Host, hash: &str) -> Result<Plugin, LoginError> {
+/// artifact on disk, else compiled from its bytes in the store (in the
+/// organization's one compile slot).
+async fn plugin(host: &Host, org: &OrgId, hash: &str) -> Result<Plugin, LoginError> {
     if let Some(p) = host.runtime.loaded(hash) {
         return Ok(p);
     }
@@ -108,7 +109,10 @@ async fn plugin(host: &Host, hash: &str) -> Result<Plugin, LoginError> {
         .await
         .map_err(|_| LoginError::Unavailable)?
         .ok_or_else(|| LoginError::Provisioning { rule: "plugin-missing".into() })?;
-    host.runtime.load(&bytes).await.map_err(|_| LoginError::Provisioning { rule: "plugin-refused".into() })
+    host.compile(org, &bytes).await.map_err(|e| match e {
+        super::admin::CompileError::Saturated => LoginError::Provisioning { rule: "plugin-compiles-saturated".into() },
+        super::admin::CompileError::Refused(_) => LoginError::Provisioning { rule: "plugin-refused".into() },
+    })
 }
 
 /// Tells the host's observers about a finished call, and makes its audit

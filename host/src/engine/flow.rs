@@ -150,7 +150,7 @@ async fn run(host: &Host, request: &LoginRequest, trail: &mut Trail, started: In
     let binding = host.store.binding(&domain.id, &provider.id).await.map_err(|_| LoginError::Unavailable)?;
     let config = Arc::new(decide::config_of(binding.as_ref())?);
     let bound = match binding {
-        Some(binding) => Some(Bound::load(host, binding).await),
+        Some(binding) => Some(Bound::load(host, &org.id, binding).await),
         None => None,
     };
     let login = Login { host, org, domain, provider, principal, bound, config };

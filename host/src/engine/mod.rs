@@ -72,6 +72,8 @@ pub struct Host {
     auth: Arc<AuthServices>,
     observers: Arc<[Arc<dyn LoginObserver>]>,
     slots: Arc<slots::OrgSlots>,
+    /// Compiles in flight per organization: one.
+    compiles: Arc<slots::OrgSlots>,
 }
 
 /// Plugin calls one organization may have in flight at once, by default:
@@ -81,6 +83,9 @@ pub struct Host {
 pub fn default_plugin_calls_per_org() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1)
 }
+/// How long a compile waits for its organization's compile slot.
+const COMPILE_SLOT_WAIT: Duration = Duration::from_secs(300);
+
 /// How long a plugin call waits for a slot of its organization, by default.
 pub const PLUGIN_SLOT_WAIT: Duration = Duration::from_secs(10);
 
@@ -188,7 +193,9 @@ impl HostBuilder {
             self.plugin_calls_per_org.unwrap_or_else(default_plugin_calls_per_org),
             self.plugin_slot_wait.unwrap_or(PLUGIN_SLOT_WAIT),
         );
-        Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots) })
+        // One compile per organization at once; the runtime bounds them in total.
+        let compiles = Arc::new(slots::OrgSlots::new(1, COMPILE_SLOT_WAIT));
+        Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots), compiles })
     }
 }
 

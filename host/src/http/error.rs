@@ -180,6 +180,7 @@ impl From<AdminError> for ApiError {
         match error {
             AdminError::Plugin(e) => Self::PluginRefused(e.to_string()),
             AdminError::Store(e) => e.into(),
+            AdminError::CompilesSaturated => Self::Unavailable,
             other => Self::Unprocessable(other.to_string()),
         }
     }

@@ -132,9 +132,15 @@ impl ArtifactCache {
     /// atomically.
     pub(super) fn store(&self, content_hash: &str, component: &Component) -> std::io::Result<()> {
         let artifact = component.serialize().map_err(std::io::Error::other)?;
-        let tag = self.mac(content_hash, &artifact).finalize().into_bytes();
+        self.store_artifact(content_hash, &artifact)
+    }
+
+    /// Writes a precompiled artifact (this process's, or its compiler
+    /// child's) for `content_hash` and its MAC, each atomically.
+    pub(super) fn store_artifact(&self, content_hash: &str, artifact: &[u8]) -> std::io::Result<()> {
+        let tag = self.mac(content_hash, artifact).finalize().into_bytes();
         let path = self.path(content_hash);
-        write_atomically(&self.dir, &path, &artifact)?;
+        write_atomically(&self.dir, &path, artifact)?;
         write_atomically(&self.dir, &mac_path(&path), &tag)?;
         let max = {
             let mut stats = self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -26,6 +26,23 @@ const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 /// memories, tables, instances and stack, and only the proposals the
 /// contract's guests need.
 pub(super) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let mut c = code_config(config);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(config)));
+    Engine::new(&c)
+}
+
+/// An engine that only compiles (in `provisio __compile`): the same code
+/// generation as [`build`]'s, so its artifacts load there, without the
+/// pooling allocator's reservations (which an address-space limit would
+/// refuse, and which compiling does not use).
+pub(super) fn build_for_compiling(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let mut c = code_config(config);
+    c.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    Engine::new(&c)
+}
+
+/// The pooling allocator: a fixed number of sandbox slots, reused.
+fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
     let slots = config.max_concurrent_calls.max(1);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
@@ -49,7 +66,12 @@ pub(super) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
     } else {
         pool.linear_memory_keep_resident(64 << 10);
     }
+    pool
+}
 
+/// Everything of the configuration but the instance allocator: what
+/// decides the compiled code and how it runs.
+fn code_config(config: &RuntimeConfig) -> Config {
     let mut c = Config::new();
     // Explicit bounds checks instead of guard pages and signal handlers: a
     // plugin call is short, and with guard pages every instantiation and
@@ -59,8 +81,7 @@ pub(super) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .memory_guard_size(0)
         .memory_reservation(config.max_memory_bytes)
         .memory_reservation_for_growth(0);
-    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .epoch_interruption(true)
+    c.epoch_interruption(true)
         .consume_fuel(true)
         .max_wasm_stack(config.max_wasm_stack_bytes)
         .wasm_component_model(true)
@@ -71,7 +92,7 @@ pub(super) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .wasm_stack_switching(false)
         .wasm_relaxed_simd(false)
         .wasm_tail_call(false);
-    Engine::new(&c)
+    c
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread until dropped.

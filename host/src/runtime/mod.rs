@@ -13,6 +13,7 @@ mod bindings;
 mod bounds;
 mod cache;
 mod call;
+mod compiler;
 mod engine;
 mod inspect;
 mod state;
@@ -29,6 +30,7 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 pub use self::artifacts::ArtifactCacheStats;
 pub use self::bounds::{Bounds, Complexity};
 pub use self::cache::PluginCacheStats;
+pub use self::compiler::{CompilerProcess, run_child as run_compiler_child};
 pub use self::inspect::World;
 use self::state::CallState;
 use crate::plugin::{
@@ -66,6 +68,11 @@ pub struct RuntimeConfig {
     /// compile wait for a free slot, so that a burst of uploads queues
     /// instead of multiplying the compilers' threads and memory.
     pub max_concurrent_compiles: u32,
+    /// Where compiles run: `None` in this process; a [`CompilerProcess`]
+    /// runs each in a child process with its own CPU-time, address-space
+    /// and wall-time budget (used when `cache_dir` is set, where the child's
+    /// artifact is kept). `provisio serve` uses one.
+    pub compiler: Option<CompilerProcess>,
 }
 
 impl Default for RuntimeConfig {
@@ -81,6 +88,7 @@ impl Default for RuntimeConfig {
             ceilings: Limits::CEILINGS,
             bounds: Bounds::default(),
             max_concurrent_compiles: 2,
+            compiler: None,
         }
     }
 }
@@ -144,6 +152,15 @@ pub enum LoadError {
         value: u64,
         /// The bound.
         limit: u64,
+    },
+    /// Compiling the component went beyond its budget (in a
+    /// [`CompilerProcess`]).
+    #[error("compiling the component took more than its {budget} budget of {limit}; make the plugin smaller")]
+    CompileBudget {
+        /// `cpu-time`, `address-space` or `wall-time`.
+        budget: &'static str,
+        /// The budget.
+        limit: String,
     },
     /// The plugin's `name()` call failed.
     #[error("the plugin's name() call failed: {0}")]
@@ -414,6 +431,18 @@ impl Runtime {
         }
         let closed = |_| LoadError::Invalid("the plugin runtime is shutting down".into());
         let permit = self.inner.compiles.clone().acquire_owned().await.map_err(closed)?;
+        if let (Some(process), Some(cache)) = (&self.inner.config.compiler, &artifacts) {
+            let _slot = (self.inner.loaded.compiling(), permit);
+            let artifact = compiler::compile(process, &self.inner.config, &bytes).await?;
+            let (cache, hash) = (cache.clone(), hash.clone());
+            let load = move || {
+                cache.store_artifact(&hash, &artifact).ok()?;
+                cache.load(&engine, &hash)
+            };
+            let component = tokio::task::spawn_blocking(load).await.map_err(stopped)?;
+            let unusable = || LoadError::Invalid("the compiler's artifact could not be loaded".into());
+            return component.map(|c| (c, false)).ok_or_else(unusable);
+        }
         let compiling = self.inner.loaded.compiling();
         let work = move || {
             // Fields drop in order: the compile is over before its slot is free.

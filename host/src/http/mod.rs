@@ -320,7 +320,7 @@ async fn request_id(State(state): State<AppState>, mut request: Request, next: N
             internal: None,
         });
         if let Some(internal) = &info.internal {
-            eprintln!("request {id}: internal error: {internal}");
+            eprintln!("request {id}: internal error: {}", crate::canonical::escaped(internal));
         }
         let headers = std::mem::take(response.headers_mut());
         response = (status, error::error_body(&info, Some(&id))).into_response();

@@ -147,7 +147,11 @@ pub(crate) async fn verify_claim(
             return Err(not_found("the name server did not answer in time", "try again later"));
         }
         Err(error) => {
-            eprintln!("provisio: DNS challenge of {name}: {error}");
+            eprintln!(
+                "provisio: DNS challenge of {}: {}",
+                crate::canonical::escaped(&name),
+                crate::canonical::escaped(&error.to_string())
+            );
             return Err(not_found("the DNS lookup failed", "try again later"));
         }
     }

@@ -21,9 +21,9 @@
 //! trusted_proxy_header = "x-forwarded-for"         # the client address, from a trusted proxy
 //! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
 //! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
-//! compile_cpu_secs = 60                            # one plugin compile, in its own process
+//! compile_cpu_secs = 120                           # one plugin compile, in its own process
 //! compile_memory_bytes = 4294967296
-//! compile_wall_secs = 120
+//! compile_wall_secs = 180
 //!
 //! [ceilings]                                       # no binding may ask for more
 //! wall_time = 1000                                 # milliseconds
@@ -162,9 +162,9 @@ impl Default for ServeConfig {
             trusted_proxy_header: None,
             allow_private_jwks_urls: false,
             public_email_domains: HttpConfig::default().public_email_domains,
-            compile_cpu_secs: 60,
+            compile_cpu_secs: 120,
             compile_memory_bytes: 4 << 30,
-            compile_wall_secs: 120,
+            compile_wall_secs: 180,
         }
     }
 }

@@ -32,11 +32,12 @@ const MAX_STDERR: usize = 2048;
 pub struct CompilerProcess {
     /// The program to run: the `provisio` binary.
     pub program: PathBuf,
-    /// CPU time a compile may use, all its threads together (default 60 s).
+    /// CPU time a compile may use, all its threads together (default 120 s;
+    /// the 18 MB Python example takes about 35 s here).
     pub cpu_time: Duration,
     /// Address space the compiling process may map (default 4 GiB).
     pub address_space_bytes: u64,
-    /// Wall time a compile may take (default 120 s).
+    /// Wall time a compile may take (default 180 s).
     pub wall_time: Duration,
 }
 
@@ -45,9 +46,9 @@ impl CompilerProcess {
     pub fn new(program: PathBuf) -> Self {
         Self {
             program,
-            cpu_time: Duration::from_secs(60),
+            cpu_time: Duration::from_secs(120),
             address_space_bytes: 4 << 30,
-            wall_time: Duration::from_secs(120),
+            wall_time: Duration::from_secs(180),
         }
     }
 }

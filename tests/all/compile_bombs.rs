@@ -243,17 +243,22 @@ async fn an_upload_beyond_a_bound_is_a_422_naming_it() {
 /// reads them recursively and overflowed its stack, aborting the process.
 #[tokio::test]
 async fn deeply_nested_types_are_refused() {
+    let mut component = Component::new();
+    component.section(&nested_types(100_000));
+    refused(&component.finish(), "type-nesting").await;
+}
+
+/// A type section holding one component type nested `depth` deep.
+fn nested_types(depth: u64) -> ComponentTypeSection {
     let mut ty = ComponentType::new();
-    for _ in 0..100_000 {
+    for _ in 0..depth {
         let mut outer = ComponentType::new();
         outer.ty().component(&ty);
         ty = outer;
     }
     let mut types = ComponentTypeSection::new();
     types.component(&ty);
-    let mut component = Component::new();
-    component.section(&types);
-    refused(&component.finish(), "type-nesting").await;
+    types
 }
 
 /// Just within the bounds, wasmtime compiles what the bounds let through
@@ -269,16 +274,8 @@ async fn just_within_the_bounds_compiles() {
             f.instruction(&Instruction::End);
         }
     });
-    let mut ty = ComponentType::new();
-    for _ in 0..bounds.max_type_nesting - 1 {
-        let mut outer = ComponentType::new();
-        outer.ty().component(&ty);
-        ty = outer;
-    }
-    let mut types = ComponentTypeSection::new();
-    types.component(&ty);
     let mut component = Component::new();
-    component.section(&types).section(&ModuleSection(&deep));
+    component.section(&nested_types(bounds.max_type_nesting - 1)).section(&ModuleSection(&deep));
     let runtime = crate::runtime();
     match runtime.load(&component.finish()).await {
         Err(LoadError::WrongWorld { .. }) => {}

@@ -47,19 +47,8 @@ impl AttemptLedger for Store {
         now: SystemTime,
     ) -> LedgerFuture<'a, Result<(), ReserveError>> {
         Box::pin(async move {
-            let stored = stored_keys(keys);
-            let refs: Vec<&str> = stored.iter().map(String::as_str).collect();
-            let outcome = self
-                .update_login_attempts(&refs, |rows| {
-                    let mut records: Vec<Option<AttemptRecord>> = rows.iter().map(|r| r.map(record)).collect();
-                    let outcome = policy.reserve(keys, &mut records, now);
-                    if outcome.is_ok() {
-                        write_back(rows, &records, policy.window);
-                    }
-                    outcome
-                })
-                .await
-                .map_err(|e| LedgerUnavailable(e.to_string()))?;
+            let outcome =
+                update(self, keys, policy, |records| policy.reserve(keys, records, now), Result::is_ok).await?;
             if rand::random::<u8>().is_multiple_of(PURGE_ONE_IN) {
                 // Housekeeping only: a failure leaves rows for the next turn.
                 let _ = self.purge_login_attempts(millis(now), PURGE_BATCH).await;
@@ -74,18 +63,32 @@ impl AttemptLedger for Store {
         policy: &'a ThrottlePolicy,
         _now: SystemTime,
     ) -> LedgerFuture<'a, Result<(), LedgerUnavailable>> {
-        Box::pin(async move {
-            let stored = stored_keys(keys);
-            let refs: Vec<&str> = stored.iter().map(String::as_str).collect();
-            self.update_login_attempts(&refs, |rows| {
-                let mut records: Vec<Option<AttemptRecord>> = rows.iter().map(|r| r.map(record)).collect();
-                policy.succeed(keys, &mut records);
-                write_back(rows, &records, policy.window);
-            })
-            .await
-            .map_err(|e| LedgerUnavailable(e.to_string()))
-        })
+        Box::pin(update(self, keys, policy, |records| policy.succeed(keys, records), |_| true))
     }
+}
+
+/// Applies `change` to the keys' records in one transaction of the store,
+/// writing them back when `keep` says so of its outcome.
+async fn update<T: Send>(
+    store: &Store,
+    keys: &[AttemptKey],
+    policy: &ThrottlePolicy,
+    change: impl FnOnce(&mut [Option<AttemptRecord>]) -> T + Send,
+    keep: impl FnOnce(&T) -> bool + Send,
+) -> Result<T, LedgerUnavailable> {
+    let stored = stored_keys(keys);
+    let refs: Vec<&str> = stored.iter().map(String::as_str).collect();
+    store
+        .update_login_attempts(&refs, |rows| {
+            let mut records: Vec<Option<AttemptRecord>> = rows.iter().map(|r| r.map(record)).collect();
+            let outcome = change(&mut records);
+            if keep(&outcome) {
+                write_back(rows, &records, policy.window);
+            }
+            outcome
+        })
+        .await
+        .map_err(|e| LedgerUnavailable(e.to_string()))
 }
 
 fn stored_keys(keys: &[AttemptKey]) -> Vec<String> {

@@ -117,7 +117,7 @@ pub fn email(input: &str) -> Result<String, IdentifierError> {
 /// The form an email is looked up by: its canonical form, or, when it has
 /// none, the trimmed input (which then matches nothing stored, since only
 /// canonical emails are stored).
-pub fn email_key(input: &str) -> String {
+pub fn normalize_email(input: &str) -> String {
     email(input).unwrap_or_else(|_| input.trim().to_owned())
 }
 

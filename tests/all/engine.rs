@@ -466,13 +466,14 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
             hashes[slot] = Some(ok(store.put_plugin(new).await, "plugin").hash);
         }
     }
+    let (config, limits) = ok(provisio::engine::binding_settings(&setup.config, &setup.limits), "binding settings");
     let binding = Binding {
         domain: domain.id.clone(),
         provider: idp.id.clone(),
         creator: hashes[0].clone(),
         assigner: hashes[1].clone(),
-        config: setup.config.to_string(),
-        limits: setup.limits.to_string(),
+        config,
+        limits,
         failure_policy: setup.policy,
         sync_mode: setup.sync,
     };

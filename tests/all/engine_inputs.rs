@@ -194,9 +194,12 @@ async fn uploads_and_bindings_are_checked_and_rebinding_rolls_back() {
         binding.creator = Some("0".repeat(64));
         assert!(matches!(host.bind(&binding).await, Err(AdminError::UnknownPlugin(_))));
         binding.creator = Some(v1.clone());
-        binding.config = "[1, 2]".into();
-        assert!(matches!(host.bind(&binding).await, Err(AdminError::Config(_))));
-        binding.config = "{}".into();
+        // A configuration that is not an object cannot even make a binding.
+        let settings = provisio::engine::binding_settings(&serde_json::json!([1, 2]), &serde_json::json!({}));
+        assert!(matches!(settings, Err(AdminError::Config(_))), "{settings:?}");
+        let settings = provisio::engine::binding_settings(&serde_json::json!({}), &serde_json::json!({"fuel": "x"}));
+        assert!(matches!(settings, Err(AdminError::Limits(_))), "{settings:?}");
+        binding.config = provisio::plugin::BindingConfig::default();
 
         let login = |sub: &'static str, email: &'static str| {
             let host = host.clone();

@@ -23,6 +23,7 @@ use http_body_util::{BodyExt as _, Full};
 use jsonwebtoken::{Algorithm, Header};
 use provisio::auth::{Argon2Params, AuthServices, Credential, ManualClock, Secret};
 use provisio::engine::{Host, LoginRequest, LoginSuccess};
+use provisio::plugin::{BindingConfig, Limits};
 use provisio::store::{
     AuditFilter, Binding, FailurePolicy, NewAccount, NewDomain, NewProvider, OrgId, ProviderKind, Store, SyncMode,
 };
@@ -356,8 +357,8 @@ async fn host(store: &Store, disco: &Discovery, clock: Arc<ManualClock>) -> (Hos
         provider: idp.id.clone(),
         creator: Some(creator),
         assigner: Some(assigner),
-        config: mapping.to_string(),
-        limits: json!({"wall_time": 1000}).to_string(),
+        config: ok(BindingConfig::from_json(&mapping), "mapping"),
+        limits: Some(Limits { wall_time: std::time::Duration::from_millis(1000), ..Limits::default() }),
         failure_policy: FailurePolicy::FailClosed,
         sync_mode: SyncMode::OnCreate,
     };

@@ -4,10 +4,11 @@
 use provisio::store::{
     Account, AccountState, AuditFilter, Binding, DatabaseUrl, DomainId, FailurePolicy, InvitationState, Membership,
     MembershipSource, MembershipTarget, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, OrgId,
-    PasswordHash, ProviderId, ProviderKind, Store, StoreError, StoreOptions, SyncMode, Verification,
+    PasswordHash, ProviderId, ProviderKind, Store, StoreError, StoreOptions, SyncMode, Unique, Verification,
 };
 
 use anyhow::{Context as _, Result, bail};
+use provisio::plugin::BindingConfig;
 
 use crate::{TestDatabase, each_store};
 
@@ -47,7 +48,7 @@ async fn fixture(store: &Store, name: &str) -> Result<Fixture> {
 }
 
 fn is_conflict(result: &Result<impl std::fmt::Debug, StoreError>, what: &str) -> bool {
-    matches!(result, Err(StoreError::Conflict { what: w }) if *w == what)
+    matches!(result, Err(StoreError::Conflict { what: w }) if w.as_str() == what)
 }
 
 #[tokio::test]
@@ -327,8 +328,8 @@ async fn plugins_are_named_by_content_and_bindings_replace() -> Result<()> {
             provider: f.provider.clone(),
             creator: Some(first.hash.clone()),
             assigner: None,
-            config: r#"{"digits":"4"}"#.into(),
-            limits: "{}".into(),
+            config: BindingConfig::from_json(&serde_json::json!({"digits": "4"}))?,
+            limits: None,
             failure_policy: FailurePolicy::FailClosed,
             sync_mode: SyncMode::OnCreate,
         };
@@ -573,7 +574,7 @@ async fn concurrent_inserts_of_one_account_yield_exactly_one() -> Result<()> {
         for task in tasks {
             match task.await? {
                 Ok(Ok(id)) => created.push(id),
-                Ok(Err((StoreError::Conflict { what: "account email" }, winner))) => seen.push(winner),
+                Ok(Err((StoreError::Conflict { what: Unique::AccountEmail }, winner))) => seen.push(winner),
                 other => bail!("{}: unexpected {other:?}", db.kind()),
             }
         }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::plugin::Principal;
+use crate::store::ProviderKind;
 
 use super::oidc::{JwksError, OidcConfig, OidcProvider};
 use super::outcome::{Answer, RejectReason};
@@ -48,32 +49,6 @@ pub enum ConfigError {
     SecondPasswordProvider,
 }
 
-/// The kinds of provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// Local passwords (argon2id).
-    Password,
-    /// OpenID Connect ID tokens.
-    Oidc,
-}
-
-impl ProviderKind {
-    /// The kind's name as stored: `password`, `oidc`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Password => "password",
-            Self::Oidc => "oidc",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A provider's kind and configuration. As JSON, adjacently tagged:
 /// `{"kind": "oidc", "config": {…}}`; a provider row stores the two parts in
 /// two columns, see [`ProviderConfig::from_parts`].
@@ -93,10 +68,10 @@ impl ProviderConfig {
     /// Reads a provider row's kind and configuration JSON.
     pub fn from_parts(kind: &str, config: &serde_json::Value) -> Result<Self, ConfigError> {
         let json = |e: serde_json::Error| ConfigError::Json(e.to_string());
-        match kind {
-            "password" => Ok(Self::Password(PasswordConfig::deserialize(config).map_err(json)?)),
-            "oidc" => Ok(Self::Oidc(OidcConfig::deserialize(config).map_err(json)?)),
-            other => Err(ConfigError::UnknownKind(other.chars().take(64).collect())),
+        match ProviderKind::parse(kind) {
+            Some(ProviderKind::Password) => Ok(Self::Password(PasswordConfig::deserialize(config).map_err(json)?)),
+            Some(ProviderKind::Oidc) => Ok(Self::Oidc(OidcConfig::deserialize(config).map_err(json)?)),
+            None => Err(ConfigError::UnknownKind(kind.chars().take(64).collect())),
         }
     }
 
@@ -136,7 +111,7 @@ impl Provider {
     pub fn new(name: impl Into<String>, config: ProviderConfig, services: &AuthServices) -> Result<Self, ConfigError> {
         let checker = match config {
             ProviderConfig::Password(PasswordConfig {}) => Checker::Password,
-            ProviderConfig::Oidc(c) => Checker::Oidc(Box::new(OidcProvider::new(c, services)?)),
+            ProviderConfig::Oidc(c) => Checker::Oidc(Box::new(OidcProvider::new(c, services.oidc())?)),
         };
         Ok(Self { name: name.into(), checker })
     }
@@ -166,10 +141,19 @@ impl Provider {
     ) -> Answer {
         match (&self.checker, credential) {
             (Checker::Password, Credential::Password { email, password }) => {
-                password::authenticate(services, &self.name, domain, email, password.expose(), accounts, source).await
+                password::authenticate(
+                    services.password(),
+                    &self.name,
+                    domain,
+                    email,
+                    password.expose(),
+                    accounts,
+                    source,
+                )
+                .await
             }
             (Checker::Oidc(oidc), Credential::IdToken(token)) => {
-                oidc.authenticate(services, &self.name, domain, token.expose()).await
+                oidc.authenticate(services.oidc(), &self.name, domain, token.expose()).await
             }
             _ => Answer::NotApplicable,
         }

@@ -50,8 +50,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 pub use chain::{
-    Attempt, AttemptResult, AuthFailure, Authenticated, Chain, ConfigError, Provider, ProviderConfig, ProviderKind,
-    check_provider,
+    Attempt, AttemptResult, AuthFailure, Authenticated, Chain, ConfigError, Provider, ProviderConfig, check_provider,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use oidc::{OidcConfig, SigningAlgorithm};
@@ -82,13 +81,6 @@ pub const MAX_CLAIM_BYTES: usize = 1024;
 pub const MAX_EMAIL_BYTES: usize = 320;
 /// Most bytes in a password.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
-
-/// The one form of an email address the host compares and stores (see
-/// [`crate::canonical::email`]). Throttle keys, account lookups and
-/// principals all use it.
-pub fn normalize_email(email: &str) -> String {
-    crate::canonical::email_key(email)
-}
 
 /// A secret string (a password, a raw token): `Debug` never shows it, and
 /// its memory is zeroed when dropped.

@@ -30,10 +30,11 @@ use zeroize::Zeroizing;
 
 use crate::plugin::Principal;
 
+use super::clock::Clock;
 use super::outcome::{Answer, RejectReason};
-use super::services::AuthServices;
-use super::throttle::{AttemptKey, ReserveError};
-use super::{MAX_EMAIL_BYTES, MAX_PASSWORD_BYTES, normalize_email};
+use super::throttle::{AttemptKey, AttemptLedger, ReserveError, ThrottlePolicy};
+use super::{MAX_EMAIL_BYTES, MAX_PASSWORD_BYTES};
+use crate::canonical::normalize_email;
 
 /// The `password` provider's configuration: nothing to configure yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,10 +317,20 @@ impl PasswordAccounts for HashMap<String, PasswordAccount> {
     }
 }
 
+/// What the password provider uses of the shared services
+/// ([`super::AuthServices`]): the hasher, the throttle and the clock.
+#[derive(Clone, Copy)]
+pub(crate) struct PasswordServices<'a> {
+    pub(crate) hasher: &'a Hasher,
+    pub(crate) policy: &'a ThrottlePolicy,
+    pub(crate) ledger: &'a dyn AttemptLedger,
+    pub(crate) clock: &'a dyn Clock,
+}
+
 /// The password provider's answer to one email and password, from
 /// `source` when known.
 pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
-    services: &AuthServices,
+    services: PasswordServices<'_>,
     provider: &str,
     domain: &str,
     email: &str,
@@ -335,9 +346,8 @@ pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
     keys.extend(source.map(AttemptKey::source));
     // Counted as a failure before the hash: concurrent guesses cannot
     // outrun the throttle.
-    let ledger = services.ledger();
-    let policy = services.throttle_policy();
-    match ledger.reserve(&keys, policy, services.clock().now()).await {
+    let PasswordServices { hasher, policy, ledger, clock } = services;
+    match ledger.reserve(&keys, policy, clock.now()).await {
         Ok(()) => {}
         Err(ReserveError::Locked(_)) => return Answer::Rejected(RejectReason::Throttled),
         Err(ReserveError::Unavailable(e)) => return Answer::Rejected(RejectReason::ThrottleUnavailable(e.0)),
@@ -347,12 +357,12 @@ pub(crate) async fn authenticate<A: PasswordAccounts + ?Sized>(
         Err(e) => return Answer::Rejected(RejectReason::AccountLookupFailed(e.0)),
     };
     let hash = account.as_ref().and_then(|a| a.hash.as_ref());
-    let matched = services.hasher().verify_async(password, hash).await;
+    let matched = hasher.verify_async(password, hash).await;
     match account {
         Some(a) if matched => {
             // Not remembering the success only leaves a count that expires:
             // the login goes on.
-            let _ = ledger.succeeded(&keys, policy, services.clock().now()).await;
+            let _ = ledger.succeeded(&keys, policy, clock.now()).await;
             Answer::Authenticated(Principal {
                 domain: domain.to_owned(),
                 provider: provider.to_owned(),

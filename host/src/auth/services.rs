@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::{Clock, SystemClock};
-use super::oidc::{FetchError, HttpFetcher, JwksAddresses, JwksCache, JwksCachePolicy, JwksFetcher};
-use super::password::{Argon2Params, HashError, Hasher};
+use super::oidc::{FetchError, HttpFetcher, JwksAddresses, JwksCache, JwksCachePolicy, JwksFetcher, OidcServices};
+use super::password::{Argon2Params, HashError, Hasher, PasswordServices};
 use super::throttle::{AttemptLedger, Throttle, ThrottlePolicy};
 
 /// Why [`AuthServicesBuilder::build`] failed.
@@ -73,6 +73,21 @@ impl AuthServices {
     /// Which addresses a JWKS URL may point at, and the fetcher connect to.
     pub fn jwks_addresses(&self) -> JwksAddresses {
         self.jwks_addresses
+    }
+
+    /// What the password provider uses of these services.
+    pub(crate) fn password(&self) -> PasswordServices<'_> {
+        PasswordServices { hasher: &self.hasher, policy: &self.throttle, ledger: &*self.ledger, clock: &*self.clock }
+    }
+
+    /// What OpenID Connect providers use of these services.
+    pub(crate) fn oidc(&self) -> OidcServices<'_> {
+        OidcServices {
+            jwks: &self.jwks,
+            clock: &*self.clock,
+            allow_http_loopback: self.allow_http_loopback,
+            addresses: self.jwks_addresses,
+        }
     }
 }
 

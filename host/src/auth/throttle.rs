@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use super::normalize_email;
+use crate::canonical::normalize_email;
 
 /// The throttle's numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]

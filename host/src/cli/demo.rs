@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use provisio::auth::hash_password;
 use provisio::http::{AppState, SessionSigner};
+use provisio::plugin::BindingConfig;
 use provisio::store::{
     Binding, FailurePolicy, Membership, MembershipSource, MembershipTarget, NewAccount, NewDomain, NewProvider, OrgId,
     PasswordHash, ProviderKind, SyncMode, Verification,
@@ -113,8 +114,8 @@ pub async fn seed(state: &AppState, data_dir: &Path, plugins_dir: &Path) -> anyh
                 provider: oidc.id,
                 creator: Some(hashes[0].clone()),
                 assigner: Some(hashes[1].clone()),
-                config: config.to_string(),
-                limits: "{}".into(),
+                config: BindingConfig::from_json(&config)?,
+                limits: None,
                 failure_policy: FailurePolicy::FailClosed,
                 sync_mode: SyncMode::EveryLogin,
             })

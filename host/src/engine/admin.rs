@@ -2,6 +2,8 @@
 //! checked against the contract and precompiled before it is stored, and a
 //! binding is checked against the plugins it names.
 
+use serde::Deserialize as _;
+
 use super::Host;
 use crate::plugin::{BindingConfig, Limits};
 use crate::runtime::{LoadError, PluginInfo};
@@ -53,6 +55,23 @@ pub enum AdminError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A binding's configuration and limits from the JSON objects an admin
+/// wrote: the configuration validated ([`BindingConfig::from_json`]), the
+/// limits over the documented defaults (`{}`, or no limits at all, for the
+/// runtime's defaults). The ceilings are [`Host::bind`]'s to check.
+pub fn binding_settings(
+    config: &serde_json::Value,
+    limits: &serde_json::Value,
+) -> Result<(BindingConfig, Option<Limits>), AdminError> {
+    let config = BindingConfig::from_json(config).map_err(|e| AdminError::Config(e.to_string()))?;
+    let limits = match limits {
+        serde_json::Value::Object(map) if map.is_empty() => None,
+        serde_json::Value::Null => None,
+        other => Some(Limits::deserialize(other).map_err(|e| AdminError::Limits(e.to_string()))?),
+    };
+    Ok((config, limits))
 }
 
 /// Why a compile for an organization did not happen.
@@ -124,7 +143,9 @@ impl Host {
             detail: detail.to_string(),
         };
         // The refusal stands even when it cannot be recorded.
-        let _ = self.store.append_audit(&event).await;
+        if let Err(e) = self.store.append_audit(&event).await {
+            self.audit_write_failed(&e);
+        }
     }
 
     /// Checks a provider configuration as completely as can be done without
@@ -158,17 +179,10 @@ impl Host {
                 return Err(AdminError::WrongSlot { hash: hash.clone(), world: record.world, slot });
             }
         }
-        if !binding.config.trim().is_empty() {
-            let value: serde_json::Value =
-                serde_json::from_str(&binding.config).map_err(|e| AdminError::Config(e.to_string()))?;
-            BindingConfig::from_json(&value).map_err(|e| AdminError::Config(e.to_string()))?;
-        }
-        if !binding.limits.trim().is_empty() {
-            let limits =
-                serde_json::from_str::<Limits>(&binding.limits).map_err(|e| AdminError::Limits(e.to_string()))?;
-            if let Some((limit, asked, ceiling)) = limits.above(&self.runtime.ceilings()) {
-                return Err(AdminError::AboveCeiling { limit, asked, ceiling });
-            }
+        if let Some(limits) = &binding.limits
+            && let Some((limit, asked, ceiling)) = limits.above(&self.runtime.ceilings())
+        {
+            return Err(AdminError::AboveCeiling { limit, asked, ceiling });
         }
         self.store.put_binding(binding).await?;
         Ok(())

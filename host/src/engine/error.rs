@@ -1,7 +1,13 @@
 //! Why a login failed, as the engine's caller sees it: a stable code, a
 //! message safe for end users, and the rule that was broken (for the audit).
 
+use std::fmt;
+
 use serde::Serialize;
+
+use super::Hook;
+use crate::canonical::TextError;
+use crate::plugin::{CallFailure, LimitKind, judge};
 
 /// Why a login failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,8 +53,8 @@ pub enum LoginError {
     /// A plugin failed (or broke a rule of the contract) and the binding fails closed.
     #[error("the sign-in could not be completed")]
     Provisioning {
-        /// The stable name of what went wrong, for the audit event.
-        rule: String,
+        /// What went wrong, for the audit event.
+        rule: Rule,
     },
     /// The store is unavailable or answered with an error.
     #[error("the service is temporarily unavailable")]
@@ -81,21 +87,105 @@ impl LoginError {
     }
 }
 
-/// The outcome recorded in an audit event.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Failure {
-    pub(crate) error: LoginError,
-    pub(crate) rule: Option<String>,
+/// The rule a login broke when provisioning failed: what its audit event
+/// names, by a stable string ([`Rule`]'s `Display`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rule {
+    /// A provider's stored configuration cannot be read (`provider-config`).
+    ProviderConfig,
+    /// The binding's stored configuration or limits cannot be read
+    /// (`binding-config`).
+    BindingConfig,
+    /// A bound plugin's bytes are not in the store (`plugin-missing`).
+    PluginMissing,
+    /// A bound plugin no longer meets the contract (`plugin-refused`).
+    PluginRefused,
+    /// The organization's compile slot stayed busy (`plugin-compiles-saturated`).
+    PluginCompilesSaturated,
+    /// The organization's plugin calls stayed busy (`plugin-calls-saturated`).
+    PluginCallsSaturated,
+    /// The built-in group mapping's configuration is broken (`group-mapping-config`).
+    GroupMappingConfig,
+    /// The principal holds text the store refuses (`principal-control-character`,
+    /// `principal-format-character`).
+    PrincipalText(TextError),
+    /// The account to create holds text the store refuses (`create-text`).
+    CreateText,
+    /// No free username was found for the account to create (`username-unavailable`).
+    UsernameUnavailable,
+    /// The host refused a plugin's decision: the judge's rule, for example
+    /// `created-email-mismatch` or `assignment-unknown-team`.
+    Decision(judge::Rule),
+    /// A plugin call gave no decision and the binding fails closed:
+    /// `<hook>-limit-<limit>`, `<hook>-<malformed rule>` or `<hook>-<kind>`.
+    Hook {
+        /// The hook that failed.
+        hook: Hook,
+        /// How it failed.
+        failure: HookFailure,
+    },
 }
 
-impl From<LoginError> for Failure {
-    fn from(error: LoginError) -> Self {
-        let rule = match &error {
-            LoginError::Provisioning { rule } => Some(rule.clone()),
-            LoginError::Denied { code, .. } => Some(format!("plugin-denied:{code}")),
-            _ => None,
+/// How a plugin call failed, as a [`Rule::Hook`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookFailure {
+    /// A limit was exceeded.
+    Limit(LimitKind),
+    /// The decision broke a structural rule (its stable name).
+    Malformed(&'static str),
+    /// Any other failure kind (`plugin-error`, `trap`, `unavailable`).
+    Other(&'static str),
+}
+
+impl From<&CallFailure> for HookFailure {
+    fn from(failure: &CallFailure) -> Self {
+        match failure {
+            CallFailure::LimitExceeded { limit, .. } => Self::Limit(*limit),
+            CallFailure::Malformed { rule, .. } => Self::Malformed(rule),
+            other => Self::Other(other.kind()),
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::ProviderConfig => "provider-config",
+            Self::BindingConfig => "binding-config",
+            Self::PluginMissing => "plugin-missing",
+            Self::PluginRefused => "plugin-refused",
+            Self::PluginCompilesSaturated => "plugin-compiles-saturated",
+            Self::PluginCallsSaturated => "plugin-calls-saturated",
+            Self::GroupMappingConfig => "group-mapping-config",
+            Self::CreateText => "create-text",
+            Self::UsernameUnavailable => "username-unavailable",
+            Self::PrincipalText(e) => return write!(f, "principal-{}", e.rule()),
+            Self::Decision(rule) => rule,
+            Self::Hook { hook, failure: HookFailure::Limit(limit) } => return write!(f, "{hook}-limit-{limit}"),
+            Self::Hook { hook, failure: HookFailure::Malformed(rule) | HookFailure::Other(rule) } => {
+                return write!(f, "{hook}-{rule}");
+            }
         };
-        Self { error, rule }
+        f.write_str(name)
+    }
+}
+
+impl From<Rule> for LoginError {
+    fn from(rule: Rule) -> Self {
+        Self::Provisioning { rule }
+    }
+}
+
+impl LoginError {
+    /// The rule its audit event records: the provisioning rule, or the
+    /// plugin's denial code as `plugin-denied:<code>`.
+    pub(crate) fn audit_rule(&self) -> Option<String> {
+        match self {
+            Self::Provisioning { rule } => Some(rule.to_string()),
+            Self::Denied { code, .. } => Some(format!("plugin-denied:{code}")),
+            _ => None,
+        }
     }
 }
 

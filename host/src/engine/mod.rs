@@ -3,17 +3,20 @@
 
 mod accounts;
 mod admin;
+mod apply;
+mod audit;
 mod decide;
 mod error;
 mod flow;
 mod observe;
+mod plan;
 mod slots;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use admin::{AdminError, UploadedPlugin};
-pub use error::LoginError;
+pub use admin::{AdminError, UploadedPlugin, binding_settings};
+pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
 
 use crate::auth::{AuthServices, Credential};
@@ -220,6 +223,15 @@ impl Host {
     pub fn with_observer(&self, observer: Arc<dyn LoginObserver>) -> Host {
         let observers = self.observers.iter().cloned().chain([observer]).collect();
         Host { observers, ..self.clone() }
+    }
+
+    /// An audit event could not be written: logged, and counted by the
+    /// observers (`/metrics`), never dropped silently.
+    fn audit_write_failed(&self, error: &StoreError) {
+        tracing::error!(error = %error, "an audit event could not be written");
+        for observer in self.observers.iter() {
+            observer.audit_write_failed();
+        }
     }
 
     /// Runs the login flow: authenticate, find or create the account, accept

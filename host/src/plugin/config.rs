@@ -10,9 +10,12 @@ pub const MAX_CONFIG_KEYS: usize = 4096;
 /// Most bytes of keys and values together.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
-/// A binding's configuration, ready for lookups.
+/// A binding's configuration, validated and ready for lookups. It keeps the
+/// JSON object it was made from, which is what it serializes to (and what
+/// the admin API shows back); deserializing validates again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BindingConfig {
+    source: serde_json::Map<String, Value>,
     entries: BTreeMap<String, String>,
 }
 
@@ -39,7 +42,12 @@ impl BindingConfig {
         let mut entries = BTreeMap::new();
         let mut bytes = 0;
         flatten("", map, &mut entries, &mut bytes)?;
-        Ok(Self { entries })
+        Ok(Self { source: map.clone(), entries })
+    }
+
+    /// The JSON object it was made from.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.source.clone())
     }
 
     /// The value of `key`, if set.
@@ -55,6 +63,19 @@ impl BindingConfig {
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl serde::Serialize for BindingConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.source.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BindingConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        Self::from_json(&value).map_err(serde::de::Error::custom)
     }
 }
 

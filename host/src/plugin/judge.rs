@@ -75,8 +75,8 @@ pub enum Judged {
 /// The created email must be the principal's, both in canonical form
 /// ([`crate::canonical::email`]).
 pub fn created_email(new: &NewAccount, principal: &Principal) -> Result<(), Rule> {
-    let principal_email = crate::store::normalize_email(&principal.email);
-    if crate::store::normalize_email(&new.email) == principal_email { Ok(()) } else { Err(CREATED_EMAIL_MISMATCH) }
+    let principal_email = crate::canonical::normalize_email(&principal.email);
+    if crate::canonical::normalize_email(&new.email) == principal_email { Ok(()) } else { Err(CREATED_EMAIL_MISMATCH) }
 }
 
 /// The username `candidate` (a hint, or the one the host derived) asks for:

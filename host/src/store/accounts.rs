@@ -6,8 +6,9 @@ use super::db::{Conn, Row, query};
 use super::{
     Account, AccountId, AccountState, Invitation, InvitationId, InvitationState, Membership, MembershipKind,
     MembershipSource, MembershipTarget, NamedMembership, NewAccount, OrgId, PasswordHash, ProviderId, RoleId, Store,
-    StoreError, TeamId, normalize_email, now_ms, parse_stored,
+    StoreError, TeamId, now_ms, parse_stored,
 };
+use crate::canonical::normalize_email;
 
 /// The columns `account` reads, in its order.
 macro_rules! account_columns {

@@ -4,7 +4,9 @@
 //! platform-wide (a unique index).
 
 use super::db::{Conn, Row, query};
-use super::{ClaimState, Domain, DomainId, EmailDomainClaim, Store, StoreError, Verification, now_ms, parse_stored};
+use super::{
+    ClaimState, Domain, DomainId, EmailDomainClaim, Store, StoreError, Unique, Verification, now_ms, parse_stored,
+};
 
 /// An email domain as stored: its canonical form.
 pub(crate) fn email_domain(value: &str) -> Result<String, StoreError> {
@@ -41,13 +43,13 @@ pub(crate) async fn claims_of(c: &mut Conn<'_>, domain: &DomainId) -> Result<Vec
 }
 
 /// Adds a pending claim (canonical `name`) with a fresh challenge token.
-/// `Conflict { what: "verified email domain" }` when another domain holds it
-/// verified; `Conflict { what: "email domain claim" }` when this domain
+/// `Conflict { what: Unique::VerifiedEmailDomain }` when another domain holds it
+/// verified; `Conflict { what: Unique::EmailDomainClaim }` when this domain
 /// claims it already.
 pub(crate) async fn insert_claim(c: &mut Conn<'_>, domain: &DomainId, name: &str) -> Result<(), StoreError> {
     let verified = query("SELECT 1 FROM email_domain_claims WHERE email_domain = $1 AND state = 'verified'").text(name);
     if c.fetch_optional(verified).await?.is_some() {
-        return Err(StoreError::Conflict { what: "verified email domain" });
+        return Err(StoreError::Conflict { what: Unique::VerifiedEmailDomain });
     }
     let q = query(
         "INSERT INTO email_domain_claims (domain_id, email_domain, state, challenge, created_at)
@@ -90,7 +92,7 @@ impl Store {
     }
 
     /// Marks the domain's claim verified. `NotFound` when it has no such
-    /// claim; `Conflict { what: "verified email domain" }` when another
+    /// claim; `Conflict { what: Unique::VerifiedEmailDomain }` when another
     /// domain's claim of it is verified already. Verifying a verified claim
     /// again changes nothing.
     pub async fn verify_email_domain(

@@ -7,18 +7,13 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// A uniqueness rule was broken: the record already exists. `what` names
-    /// the rule, e.g. `"account email"`, `"account username"`, `"link"`,
-    /// `"organization name"`. A login that races another one gets this and
-    /// retries (see the `store` module documentation).
+    /// A uniqueness rule was broken: the record already exists. A login
+    /// that races another one gets this and retries (see the `store`
+    /// module documentation).
     #[error("{what} already exists")]
     Conflict {
-        /// Which uniqueness rule: `"account email"`, `"account username"`,
-        /// `"link"`, `"organization name"`, `"team name"`, `"role name"`,
-        /// `"domain name"`, `"email domain claim"`, `"verified email domain"`,
-        /// `"provider name"`, `"api token"`,
-        /// or `"record"` when the database did not say.
-        what: &'static str,
+        /// Which uniqueness rule.
+        what: Unique,
     },
     /// The record asked for, or one it refers to, does not exist.
     #[error("{what} not found")]
@@ -53,25 +48,82 @@ pub enum StoreError {
     Database(String),
 }
 
+/// The uniqueness rules of the store: which record a [`StoreError::Conflict`]
+/// says already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unique {
+    /// An account with the email (in canonical form).
+    AccountEmail,
+    /// An account with the username (case-insensitively).
+    AccountUsername,
+    /// A link of the identity at the provider.
+    Link,
+    /// An organization with the name.
+    OrganizationName,
+    /// A team with the name in the organization.
+    TeamName,
+    /// A role with the name in the organization.
+    RoleName,
+    /// A domain with the name.
+    DomainName,
+    /// The domain's claim on the email domain.
+    EmailDomainClaim,
+    /// A verified claim on the email domain, by any domain.
+    VerifiedEmailDomain,
+    /// A provider with the name in the domain.
+    ProviderName,
+    /// An API token with the same hash.
+    ApiToken,
+    /// A rule the database did not name.
+    Record,
+}
+
+impl Unique {
+    /// The rule's name, as error messages say it: `account email`, `link`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountEmail => "account email",
+            Self::AccountUsername => "account username",
+            Self::Link => "link",
+            Self::OrganizationName => "organization name",
+            Self::TeamName => "team name",
+            Self::RoleName => "role name",
+            Self::DomainName => "domain name",
+            Self::EmailDomainClaim => "email domain claim",
+            Self::VerifiedEmailDomain => "verified email domain",
+            Self::ProviderName => "provider name",
+            Self::ApiToken => "api token",
+            Self::Record => "record",
+        }
+    }
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Uniqueness rules by the name PostgreSQL gives them and the text SQLite puts
-/// after `UNIQUE constraint failed: `, with the name a `Conflict` reports.
-/// Both spellings come from the migrations under `host/migrations/`.
-const UNIQUE_RULES: &[(&str, &str, &str)] = &[
-    ("accounts_email_key", "accounts.email", "account email"),
-    ("accounts_username_key", "index 'accounts_username_key'", "account username"),
-    ("links_pkey", "links.provider_id, links.subject", "link"),
-    ("organizations_name_key", "organizations.name", "organization name"),
-    ("teams_org_id_name_key", "teams.org_id, teams.name", "team name"),
-    ("roles_org_id_name_key", "roles.org_id, roles.name", "role name"),
-    ("domains_name_key", "domains.name", "domain name"),
+/// after `UNIQUE constraint failed: `. Both spellings come from the
+/// migrations under `host/migrations/`.
+const UNIQUE_RULES: &[(&str, &str, Unique)] = &[
+    ("accounts_email_key", "accounts.email", Unique::AccountEmail),
+    ("accounts_username_key", "index 'accounts_username_key'", Unique::AccountUsername),
+    ("links_pkey", "links.provider_id, links.subject", Unique::Link),
+    ("organizations_name_key", "organizations.name", Unique::OrganizationName),
+    ("teams_org_id_name_key", "teams.org_id, teams.name", Unique::TeamName),
+    ("roles_org_id_name_key", "roles.org_id, roles.name", Unique::RoleName),
+    ("domains_name_key", "domains.name", Unique::DomainName),
     (
         "email_domain_claims_pkey",
         "email_domain_claims.domain_id, email_domain_claims.email_domain",
-        "email domain claim",
+        Unique::EmailDomainClaim,
     ),
-    ("email_domain_claims_verified", "email_domain_claims.email_domain", "verified email domain"),
-    ("providers_domain_id_name_key", "providers.domain_id, providers.name", "provider name"),
-    ("api_tokens_pkey", "api_tokens.hash", "api token"),
+    ("email_domain_claims_verified", "email_domain_claims.email_domain", Unique::VerifiedEmailDomain),
+    ("providers_domain_id_name_key", "providers.domain_id, providers.name", Unique::ProviderName),
+    ("api_tokens_pkey", "api_tokens.hash", Unique::ApiToken),
 ];
 
 const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";
@@ -94,12 +146,12 @@ pub(crate) fn from_sqlx(error: sqlx::Error, refers_to: Option<&'static str>) -> 
     }
 }
 
-fn unique_rule(constraint: Option<&str>, message: &str) -> &'static str {
+fn unique_rule(constraint: Option<&str>, message: &str) -> Unique {
     let sqlite_detail = message.strip_prefix(SQLITE_UNIQUE_PREFIX);
     UNIQUE_RULES
         .iter()
         .find(|(pg, sqlite, _)| constraint == Some(*pg) || sqlite_detail == Some(*sqlite))
-        .map_or("record", |(_, _, what)| what)
+        .map_or(Unique::Record, |(_, _, what)| *what)
 }
 
 /// PostgreSQL `serialization_failure`, `deadlock_detected` and
@@ -121,11 +173,12 @@ mod tests {
 
     #[test]
     fn both_spellings_of_a_unique_rule_name_it() {
-        assert_eq!(unique_rule(Some("accounts_email_key"), "duplicate key"), "account email");
-        assert_eq!(unique_rule(None, "UNIQUE constraint failed: index 'accounts_username_key'"), "account username");
-        assert_eq!(unique_rule(None, "UNIQUE constraint failed: accounts.email"), "account email");
-        assert_eq!(unique_rule(None, "UNIQUE constraint failed: links.provider_id, links.subject"), "link");
-        assert_eq!(unique_rule(None, "UNIQUE constraint failed: elsewhere.x"), "record");
+        assert_eq!(unique_rule(Some("accounts_email_key"), "duplicate key"), Unique::AccountEmail);
+        let sqlite = |detail: &str| unique_rule(None, &format!("{SQLITE_UNIQUE_PREFIX}{detail}"));
+        assert_eq!(sqlite("index 'accounts_username_key'"), Unique::AccountUsername);
+        assert_eq!(sqlite("accounts.email"), Unique::AccountEmail);
+        assert_eq!(sqlite("links.provider_id, links.subject"), Unique::Link);
+        assert_eq!(sqlite("elsewhere.x"), Unique::Record);
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //!
 //! Uniqueness is the database's job: two logins that create the same person
 //! at once (on one host or on several sharing PostgreSQL) both try to insert,
-//! and one gets `StoreError::Conflict { what: "account email" }` (or
+//! and one gets `StoreError::Conflict { what: Unique::AccountEmail }` (or
 //! `"link"`). The `Tx` stays usable after a `Conflict`: look the account up
 //! again in the same `Tx` and carry on with it. `"account username"` means
 //! the username is taken by someone else: pick another and insert again.
@@ -55,7 +55,7 @@ mod url;
 use std::time::Duration;
 
 pub use accounts::prepare_account;
-pub use error::StoreError;
+pub use error::{StoreError, Unique};
 pub use ids::{
     AccountId, AccountState, BackendKind, ClaimState, DomainId, FailurePolicy, InvitationId, InvitationState,
     MembershipKind, MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, SyncMode, TeamId, Verification,
@@ -63,7 +63,7 @@ pub use ids::{
 pub use model::{
     Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, EmailDomainClaim, Invitation, Membership,
     MembershipTarget, NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization,
-    PasswordHash, PluginRecord, Provider, Role, Team, normalize_email, now_ms,
+    PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
 };
 pub use tx::Tx;
 pub use url::DatabaseUrl;

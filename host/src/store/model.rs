@@ -16,13 +16,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// An email address as the store looks it up: its canonical form
-/// ([`crate::canonical::email`]), so that `Jane@Bücher.example` and
-/// `jane@xn--bcher-kva.example` are one account.
-pub fn normalize_email(email: &str) -> String {
-    crate::canonical::email_key(email)
-}
-
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
@@ -349,10 +342,11 @@ pub struct Binding {
     /// Content hash of the assignment provider, or none for the built-in
     /// group mapping.
     pub assigner: Option<String>,
-    /// The plugins' configuration, a JSON object.
-    pub config: String,
-    /// Limit overrides, a JSON object (`{}` for the defaults).
-    pub limits: String,
+    /// The plugins' configuration, validated when it was bound.
+    pub config: crate::plugin::BindingConfig,
+    /// The binding's limits; `None` for the runtime's defaults. A login
+    /// caps them at the operator's ceilings of the moment.
+    pub limits: Option<crate::plugin::Limits>,
     /// What a failing plugin does to the login.
     pub failure_policy: FailurePolicy,
     /// When the assignment provider runs.

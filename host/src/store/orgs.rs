@@ -80,7 +80,7 @@ async fn providers_of(c: &mut Conn<'_>, domain: &DomainId) -> Result<Vec<Provide
 
 /// Organizations, teams and roles.
 impl Store {
-    /// Creates an organization; `Conflict { what: "organization name" }`
+    /// Creates an organization; `Conflict { what: Unique::OrganizationName }`
     /// when the name is taken.
     pub async fn create_organization(&self, name: &str) -> Result<Organization, StoreError> {
         check_name("organization name", name)?;
@@ -112,7 +112,7 @@ impl Store {
         self.conn().await?.conn().fetch_optional(q).await?.as_ref().map(organization).transpose()
     }
 
-    /// Creates a team; `Conflict { what: "team name" }` when the
+    /// Creates a team; `Conflict { what: Unique::TeamName }` when the
     /// organization has one of that name, `NotFound` without the organization.
     pub async fn create_team(&self, org: &OrgId, name: &str) -> Result<Team, StoreError> {
         check_name("team name", name)?;
@@ -133,7 +133,7 @@ impl Store {
         team_by_name(&mut self.conn().await?.conn(), org, name).await
     }
 
-    /// Creates a role; `Conflict { what: "role name" }` when the organization
+    /// Creates a role; `Conflict { what: Unique::RoleName }` when the organization
     /// has one of that name, `NotFound` without the organization.
     pub async fn create_role(&self, org: &OrgId, name: &str) -> Result<Role, StoreError> {
         check_name("role name", name)?;

@@ -3,6 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::plugin::Limits;
+
 use super::db::{Row, query};
 use super::{
     Binding, DomainId, FailurePolicy, NewPlugin, OrgId, PluginRecord, ProviderId, Store, StoreError, SyncMode, now_ms,
@@ -26,11 +28,22 @@ fn binding(row: &Row) -> Result<Binding, StoreError> {
         provider: ProviderId::new(row.get::<String>(1)?),
         creator: row.get(2)?,
         assigner: row.get(3)?,
-        config: row.get(4)?,
-        limits: row.get(5)?,
+        config: parse_json("binding configuration", &row.get::<String>(4)?)?,
+        limits: parse_limits(&row.get::<String>(5)?)?,
         failure_policy: parse_stored(FailurePolicy::parse, "failure policy", row.get(6)?)?,
         sync_mode: parse_stored(SyncMode::parse, "sync mode", row.get(7)?)?,
     })
+}
+
+/// A JSON column the store wrote itself; one that no longer reads is an
+/// error, never a default.
+fn parse_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("the stored {column} cannot be read: {e}")))
+}
+
+/// The stored limits: `{}` for the runtime's defaults.
+fn parse_limits(text: &str) -> Result<Option<Limits>, StoreError> {
+    if text.trim() == "{}" { Ok(None) } else { parse_json("binding limits", text).map(Some) }
 }
 
 /// Plugins.
@@ -132,6 +145,10 @@ impl Store {
     /// Creates or replaces the binding of a domain's provider. `NotFound`
     /// when the provider is not the domain's or a plugin hash is unknown.
     pub async fn put_binding(&self, b: &Binding) -> Result<(), StoreError> {
+        let limits = match &b.limits {
+            None => "{}".to_owned(),
+            Some(limits) => serde_json::to_string(limits).map_err(|e| StoreError::Database(e.to_string()))?,
+        };
         let q = query(
             "INSERT INTO bindings (domain_id, provider_id, creator_hash, assigner_hash, config, limits,
                                    failure_policy, sync_mode, updated_at)
@@ -146,8 +163,8 @@ impl Store {
         .text(b.provider.as_str())
         .opt_text(b.creator.as_deref())
         .opt_text(b.assigner.as_deref())
-        .text(&b.config)
-        .text(&b.limits)
+        .text(&b.config.to_json().to_string())
+        .text(&limits)
         .text(b.failure_policy.as_str())
         .text(b.sync_mode.as_str())
         .int(now_ms())

@@ -28,7 +28,7 @@ fn record(row: &Row) -> Result<ApiTokenRecord, StoreError> {
 /// Organization API tokens.
 impl Store {
     /// Records a new API token of `org` by `hash`, the SHA-256 of the token.
-    /// `NotFound` without the organization; `Conflict { what: "api token" }`
+    /// `NotFound` without the organization; `Conflict { what: Unique::ApiToken }`
     /// if the hash is already recorded.
     pub async fn create_api_token(
         &self,

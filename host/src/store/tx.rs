@@ -53,8 +53,8 @@ impl Tx {
     }
 
     /// Creates an active account with a new id and the email lower-cased.
-    /// `Conflict { what: "account email" }` or `Conflict { what: "account
-    /// username" }` when either is taken (case-insensitively).
+    /// `Conflict { what: Unique::AccountEmail }` or `Conflict { what:
+    /// Unique::AccountUsername }` when either is taken (case-insensitively).
     pub async fn insert_account(&mut self, new: NewAccount) -> Result<Account, StoreError> {
         accounts::insert_account(&mut self.inner.conn(), new).await
     }
@@ -77,7 +77,7 @@ impl Tx {
     }
 
     /// Links an identity at a provider to an account; `Conflict { what:
-    /// "link" }` when that identity is already linked (to any account).
+    /// Unique::Link }` when that identity is already linked (to any account).
     pub async fn insert_link(
         &mut self,
         provider: &ProviderId,

@@ -45,9 +45,9 @@ pub use address::JwksAddresses;
 pub use fetch::{FetchError, FetchFuture, HttpFetcher, JwksCache, JwksCachePolicy, JwksFetcher};
 pub use jwks::{JwksError, KeySet, MAX_JWKS_BYTES, MAX_KEYS};
 
+use super::clock::Clock;
 use super::clock::unix_seconds;
 use super::outcome::{Answer, Oversized, RejectReason};
-use super::services::AuthServices;
 use super::{ConfigError, MAX_TOKEN_BYTES};
 
 /// A signature algorithm an `oidc` provider may allow. HMAC algorithms and
@@ -228,10 +228,22 @@ fn field(field: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Field { field, problem: problem.into() }
 }
 
+/// What OpenID Connect providers use of the shared services
+/// ([`super::AuthServices`]): the JWKS cache, the clock, and the rules for
+/// JWKS URLs.
+#[derive(Clone, Copy)]
+pub(crate) struct OidcServices<'a> {
+    pub(crate) jwks: &'a JwksCache,
+    pub(crate) clock: &'a dyn Clock,
+    /// Whether a JWKS URL may be plain `http://` on loopback.
+    pub(crate) allow_http_loopback: bool,
+    /// Which addresses a JWKS URL may point at.
+    pub(crate) addresses: JwksAddresses,
+}
+
 impl OidcProvider {
-    /// Checks the configuration against the services' rules for JWKS URLs
-    /// ([`AuthServices::allow_http_loopback`], [`AuthServices::jwks_addresses`]).
-    pub fn new(config: OidcConfig, services: &AuthServices) -> Result<Self, ConfigError> {
+    /// Checks the configuration against the services' rules for JWKS URLs.
+    pub(crate) fn new(config: OidcConfig, services: OidcServices<'_>) -> Result<Self, ConfigError> {
         if config.issuer.is_empty() {
             return Err(field("issuer", "must not be empty"));
         }
@@ -259,7 +271,7 @@ impl OidcProvider {
         let keys = match (&config.jwks, &config.jwks_url) {
             (Some(doc), None) => KeySource::Inline(Arc::new(KeySet::from_value(doc).map_err(ConfigError::Jwks)?)),
             (None, Some(url)) => {
-                check_url(url, services.allow_http_loopback(), services.jwks_addresses())?;
+                check_url(url, services.allow_http_loopback, services.addresses)?;
                 KeySource::Url(url.clone())
             }
             _ => return Err(field("jwks", "give exactly one of `jwks` and `jwks_url`")),
@@ -275,7 +287,7 @@ impl OidcProvider {
     /// Verifies `token` and reads the principal from it.
     pub(crate) async fn authenticate(
         &self,
-        services: &AuthServices,
+        services: OidcServices<'_>,
         provider: &str,
         domain: &str,
         token: &str,
@@ -290,7 +302,7 @@ impl OidcProvider {
     }
 
     /// Steps 1 to 5: the verified claims.
-    async fn verify(&self, services: &AuthServices, token: &str) -> Result<claims::Claims, RejectReason> {
+    async fn verify(&self, services: OidcServices<'_>, token: &str) -> Result<claims::Claims, RejectReason> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(RejectReason::OversizedClaims(Oversized::Token(token.len())));
         }
@@ -327,16 +339,16 @@ impl OidcProvider {
                 _ => RejectReason::MalformedToken,
             }
         })?;
-        let now = unix_seconds(services.clock().now());
+        let now = unix_seconds(services.clock.now());
         claims::check_registered(&data.claims, &self.config, now)?;
         Ok(data.claims)
     }
 
-    async fn key_set(&self, services: &AuthServices, refresh: bool) -> Result<Arc<KeySet>, RejectReason> {
+    async fn key_set(&self, services: OidcServices<'_>, refresh: bool) -> Result<Arc<KeySet>, RejectReason> {
         match &self.keys {
             KeySource::Inline(keys) => Ok(keys.clone()),
             KeySource::Url(url) => services
-                .jwks()
+                .jwks
                 .keys(url, Duration::from_secs(self.config.jwks_cache_ttl_secs), refresh)
                 .await
                 .map_err(RejectReason::KeysUnavailable),

@@ -13,7 +13,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{AdminErrors, Conflict, OperatorErrors, Unprocessable};
 use crate::http::tenancy::Caller;
-use crate::store::{ClaimState, OrgId, StoreError, Verification};
+use crate::store::{ClaimState, OrgId, StoreError, Unique, Verification};
 
 /// `/v1/orgs/{org}/domains/{domain}/email-domains/{email_domain}/…`
 #[derive(Debug, Deserialize, IntoParams)]
@@ -132,7 +132,7 @@ pub(crate) async fn verify_claim(
     if let Some(holder) = state.host.store().domain_by_email_domain(&name).await?
         && holder.id != owned.id
     {
-        return Err(StoreError::Conflict { what: "verified email domain" }.into());
+        return Err(StoreError::Conflict { what: Unique::VerifiedEmailDomain }.into());
     }
     let challenge_name = claim.challenge_name();
     let not_found = |why: &str, then: &str| {

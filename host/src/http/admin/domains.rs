@@ -348,14 +348,15 @@ pub(crate) struct BindingView {
 
 impl From<Binding> for BindingView {
     fn from(b: Binding) -> Self {
-        let json = |s: &str| serde_json::from_str(s).unwrap_or_else(|_| empty_object());
+        // Limits serialize to an object of numbers: never an error.
+        let limits = b.limits.map_or_else(empty_object, |l| serde_json::to_value(l).unwrap_or_else(|_| empty_object()));
         BindingView {
             provider: b.provider.to_string(),
             binding: BindingBody {
                 creator: b.creator,
                 assigner: b.assigner,
-                config: json(&b.config),
-                limits: json(&b.limits),
+                config: b.config.to_json(),
+                limits,
                 failure_policy: b.failure_policy,
                 sync_mode: b.sync_mode,
             },
@@ -413,13 +414,14 @@ pub(crate) async fn put_binding(
             return Err(ApiError::Unprocessable("`config` and `limits` must be JSON objects".into()));
         }
     }
+    let (config, limits) = crate::engine::binding_settings(&body.config, &body.limits)?;
     let binding = Binding {
         domain: domain.id.clone(),
         provider: provider.id.clone(),
         creator: body.creator,
         assigner: body.assigner,
-        config: body.config.to_string(),
-        limits: body.limits.to_string(),
+        config,
+        limits,
         failure_policy: body.failure_policy,
         sync_mode: body.sync_mode,
     };

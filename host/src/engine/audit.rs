@@ -1,0 +1,163 @@
+//! What a login's audit event records (DESIGN.md, step 6): who, where, which
+//! plugins decided what, how long it took, and the outcome. Typed here, so
+//! the event's `detail` has one shape, written in one place.
+//!
+//! Nothing here is a secret: plugins see none, and the principal's
+//! credentials never reach the engine past authentication.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Hook, LoginError};
+use crate::plugin::Assignment;
+use crate::store::{AccountId, DomainId, NewAuditEvent, OrgId, now_ms};
+
+/// What one hook did.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HookRecord {
+    /// `create` or `assign`.
+    #[serde(serialize_with = "hook_name")]
+    pub(crate) hook: Hook,
+    /// The plugin's content hash, or `None` for the built-in provider.
+    pub(crate) plugin: Option<String>,
+    /// `decision`, `not-called`, or the failure kind.
+    pub(crate) outcome: &'static str,
+    /// The failure, when there was one (never a secret: plugins see none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) failure: Option<String>,
+    pub(crate) duration_us: u64,
+    pub(crate) fuel: u64,
+    /// True when the plugin failed and the built-in provider decided instead.
+    pub(crate) fell_back: bool,
+}
+
+fn hook_name<S: serde::Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(hook.as_str())
+}
+
+impl HookRecord {
+    /// The record of a hook the built-in provider answered.
+    pub(crate) fn builtin(hook: Hook) -> Self {
+        Self { hook, plugin: None, outcome: "decision", failure: None, duration_us: 0, fuel: 0, fell_back: false }
+    }
+
+    /// The record of a hook whose plugin could not even be called.
+    pub(crate) fn not_called(hook: Hook, plugin: Option<&str>, error: &LoginError) -> Self {
+        let failure = error.audit_rule().unwrap_or_else(|| error.code().to_owned());
+        Self {
+            hook,
+            plugin: plugin.map(str::to_owned),
+            outcome: "not-called",
+            failure: Some(failure),
+            duration_us: 0,
+            fuel: 0,
+            fell_back: false,
+        }
+    }
+}
+
+/// What the identity creator decided.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CreationDecision {
+    /// Create the account, with the username hint the creator gave.
+    Create {
+        /// The creator's hint, if any.
+        username_hint: Option<String>,
+    },
+    /// Refuse, with the creator's code.
+    Deny(String),
+}
+
+/// The decisions a login took, as its audit event shows them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Decisions {
+    /// How many pending invitations the login accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) invitations_accepted: Option<usize>,
+    /// The identity creator's decision, for a new account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) creation: Option<CreationDecision>,
+    /// The assignment provider's answer, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) assignments: Option<Vec<Assignment>>,
+    /// Whether the domain's default organization and team were given.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) default_membership: bool,
+}
+
+/// Everything a login's audit event records besides its outcome, gathered
+/// as the login goes.
+pub(crate) struct Trail {
+    started: Instant,
+    pub(crate) org: Option<OrgId>,
+    pub(crate) domain: Option<DomainId>,
+    pub(crate) provider: Option<String>,
+    pub(crate) account: Option<AccountId>,
+    /// Which providers were tried and how they answered, when none succeeded.
+    pub(crate) attempts: Option<String>,
+    pub(crate) hooks: Vec<HookRecord>,
+    pub(crate) decisions: Decisions,
+}
+
+/// The `detail` of a login's audit event.
+#[derive(Serialize)]
+struct Detail<'a> {
+    attempts: &'a Option<String>,
+    hooks: &'a [HookRecord],
+    decisions: &'a Decisions,
+    duration_us: u64,
+}
+
+impl Trail {
+    /// A trail for a login starting now.
+    pub(crate) fn start() -> Self {
+        Self {
+            started: Instant::now(),
+            org: None,
+            domain: None,
+            provider: None,
+            account: None,
+            attempts: None,
+            hooks: Vec::new(),
+            decisions: Decisions::default(),
+        }
+    }
+
+    /// When the login started.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Forgets the hooks and decisions of an attempt that starts over.
+    pub(crate) fn restart(&mut self) {
+        self.hooks.clear();
+        self.decisions = Decisions::default();
+    }
+
+    /// The audit event of the login ending with `outcome`.
+    pub(crate) fn event(&self, outcome: Result<(), &LoginError>) -> NewAuditEvent {
+        let detail = Detail {
+            attempts: &self.attempts,
+            hooks: &self.hooks,
+            decisions: &self.decisions,
+            duration_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        let (outcome, rule) = match outcome {
+            Ok(()) => ("success", None),
+            Err(error) => (error.code(), error.audit_rule()),
+        };
+        NewAuditEvent {
+            at: now_ms(),
+            org: self.org.clone(),
+            domain: self.domain.clone(),
+            provider: self.provider.clone(),
+            account: self.account.clone(),
+            outcome: outcome.to_owned(),
+            rule,
+            // A struct of plain fields always serializes.
+            detail: serde_json::to_string(&detail).unwrap_or_default(),
+        }
+    }
+}

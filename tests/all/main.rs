@@ -10,6 +10,7 @@ mod cli;
 mod compile_bombs;
 mod compile_budget;
 mod connections;
+mod corrupt;
 mod dns_verification;
 mod engine;
 mod engine_inputs;

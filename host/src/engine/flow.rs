@@ -24,7 +24,7 @@ use super::error::Rule;
 use super::{Host, LoginError, LoginRequest, LoginSuccess};
 use crate::auth::{Chain, Credential, ProviderConfig};
 use crate::plugin::{BindingConfig, Principal};
-use crate::store::{Domain, Organization, Provider};
+use crate::store::{Domain, Organization, Provider, StoreError};
 
 /// How often a login starts over when a concurrent login of the same person
 /// changed what it read (or the database was busy).
@@ -230,7 +230,10 @@ async fn prepare<'a>(
     provider: Provider,
     principal: Principal,
 ) -> Result<LoginContext<'a>, LoginError> {
-    let binding = host.store.binding(&domain.id, &provider.id).await.map_err(|_| LoginError::Unavailable)?;
+    let binding = host.store.binding(&domain.id, &provider.id).await.map_err(|e| match e {
+        StoreError::Corrupt { .. } => Rule::BindingConfig.into(),
+        _ => LoginError::Unavailable,
+    })?;
     let config = Arc::new(binding.as_ref().map(|b| b.config.clone()).unwrap_or_default());
     let bound = match binding {
         Some(binding) => Some(Bound::load(host, &org.id, binding).await),

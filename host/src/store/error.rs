@@ -35,6 +35,13 @@ pub enum StoreError {
     /// retrying the whole transaction may succeed.
     #[error("the database is busy: {0}")]
     Busy(String),
+    /// A value the store wrote itself no longer reads (edited by hand, or
+    /// by another version): an error, never a default.
+    #[error("the stored {what} cannot be read")]
+    Corrupt {
+        /// Which value, e.g. `"binding configuration"`.
+        what: &'static str,
+    },
     /// The database URL or the store options cannot be used.
     #[error("cannot use the database configuration: {0}")]
     Config(String),

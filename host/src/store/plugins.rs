@@ -38,7 +38,7 @@ fn binding(row: &Row) -> Result<Binding, StoreError> {
 /// A JSON column the store wrote itself; one that no longer reads is an
 /// error, never a default.
 fn parse_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("the stored {column} cannot be read: {e}")))
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what: column })
 }
 
 /// The stored limits: `{}` for the runtime's defaults.

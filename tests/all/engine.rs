@@ -598,7 +598,7 @@ struct Recorder(std::sync::Mutex<Heard>);
 
 impl provisio::engine::LoginObserver for Recorder {
     fn plugin_call(&self, call: &provisio::engine::PluginCall<'_>) {
-        assert_eq!(call.plugin.len(), 64, "the plugin is named by its content hash");
+        assert_eq!(call.plugin.as_str().len(), 64, "the plugin is named by its content hash");
         let mut heard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         heard.push((call.hook.as_str(), call.outcome(), call.limit(), call.fell_back));
     }

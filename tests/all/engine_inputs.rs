@@ -191,7 +191,7 @@ async fn uploads_and_bindings_are_checked_and_rebinding_rolls_back() {
         let mut binding = store.binding(&domain.id, &okta).await.ok().flatten().unwrap_or_else(|| panic!("binding"));
         binding.creator = Some(mapper.clone());
         assert!(matches!(host.bind(&binding).await, Err(AdminError::WrongSlot { .. })));
-        binding.creator = Some("0".repeat(64));
+        binding.creator = Some(provisio::plugin::PluginHash::new("0".repeat(64)));
         assert!(matches!(host.bind(&binding).await, Err(AdminError::UnknownPlugin(_))));
         binding.creator = Some(v1.clone());
         // A configuration that is not an object cannot even make a binding.

@@ -198,7 +198,7 @@ async fn the_artifact_directory_is_bounded() {
     let left = artifacts(dir.path());
     assert_eq!(left.len(), 1, "{left:?}");
     let creator = Runtime::content_hash(&component("default-creator"));
-    assert!(left[0].to_string_lossy().contains(&creator), "the newest artifact stays: {left:?}");
+    assert!(left[0].to_string_lossy().contains(creator.as_str()), "the newest artifact stays: {left:?}");
     let stats = runtime.artifact_cache_stats().unwrap_or_else(|| panic!("a cache dir was given"));
     assert_eq!((stats.files, stats.evictions), (1, 2), "{stats:?}");
     assert!(stats.bytes <= stats.max_bytes, "{stats:?}");

@@ -344,7 +344,7 @@ async fn plugins_are_named_by_content_and_bindings_replace() -> Result<()> {
         assert_eq!(store.binding(&f.domain, &f.provider).await.context("get")?, Some(binding.clone()));
         assert_eq!(store.list_bindings(&f.domain).await.context("list")?, vec![binding.clone()]);
 
-        let unknown = Binding { creator: Some("0".repeat(64)), ..binding.clone() };
+        let unknown = Binding { creator: Some(provisio::plugin::PluginHash::new("0".repeat(64))), ..binding.clone() };
         assert!(matches!(store.put_binding(&unknown).await, Err(StoreError::NotFound { .. })));
         let other = fixture(&store, "other").await?;
         let foreign = Binding { provider: other.provider, ..binding };

@@ -322,7 +322,7 @@ fn exit_code(failure: &CallFailure) -> u8 {
 /// return, an escape sequence) or an invisible format character.
 fn print_human(out: &mut String, report: &TestReport<'_>) -> std::fmt::Result {
     let info = report.plugin;
-    writeln!(out, "plugin  {} ({}, sha256 {})", escaped(&info.name), info.world, &info.hash[..16])?;
+    writeln!(out, "plugin  {} ({}, sha256 {})", escaped(&info.name), info.world, &info.hash.as_str()[..16])?;
     if let Some(Hook { call: r, judged }) = &report.create {
         match &r.outcome {
             Ok(Creation::Create(a)) => {

@@ -5,7 +5,7 @@
 use serde::Deserialize as _;
 
 use super::Host;
-use crate::plugin::{BindingConfig, Limits};
+use crate::plugin::{BindingConfig, Limits, PluginHash};
 use crate::runtime::{LoadError, PluginInfo};
 use crate::store::{Binding, NewPlugin, OrgId, PluginRecord, StoreError};
 
@@ -18,12 +18,12 @@ pub enum AdminError {
     Plugin(#[from] LoadError),
     /// A binding names a plugin that was never uploaded.
     #[error("no plugin with hash {0} has been uploaded")]
-    UnknownPlugin(String),
+    UnknownPlugin(PluginHash),
     /// A binding puts a plugin in a slot its world does not export.
     #[error("plugin {hash} implements {world}, which cannot serve as the {slot}")]
     WrongSlot {
         /// The plugin's hash.
-        hash: String,
+        hash: PluginHash,
         /// Its world.
         world: String,
         /// `identity creator` or `assignment provider`.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Hook, LoginError};
-use crate::plugin::Assignment;
+use crate::plugin::{Assignment, PluginHash};
 use crate::store::{AccountId, DomainId, NewAuditEvent, OrgId, now_ms};
 
 /// What one hook did.
@@ -19,8 +19,8 @@ pub(crate) struct HookRecord {
     /// `create` or `assign`.
     #[serde(serialize_with = "hook_name")]
     pub(crate) hook: Hook,
-    /// The plugin's content hash, or `None` for the built-in provider.
-    pub(crate) plugin: Option<String>,
+    /// The plugin version, or `None` for the built-in provider.
+    pub(crate) plugin: Option<PluginHash>,
     /// `decision`, `not-called`, or the failure kind.
     pub(crate) outcome: &'static str,
     /// The failure, when there was one (never a secret: plugins see none).
@@ -43,11 +43,11 @@ impl HookRecord {
     }
 
     /// The record of a hook whose plugin could not even be called.
-    pub(crate) fn not_called(hook: Hook, plugin: Option<&str>, error: &LoginError) -> Self {
+    pub(crate) fn not_called(hook: Hook, plugin: Option<&PluginHash>, error: &LoginError) -> Self {
         let failure = error.audit_rule().unwrap_or_else(|| error.code().to_owned());
         Self {
             hook,
-            plugin: plugin.map(str::to_owned),
+            plugin: plugin.cloned(),
             outcome: "not-called",
             failure: Some(failure),
             duration_us: 0,

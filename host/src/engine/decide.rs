@@ -11,7 +11,7 @@ use super::audit::HookRecord;
 use super::error::{HookFailure, Rule};
 use super::{Hook, Host, LoginError, PluginCall};
 use crate::builtin;
-use crate::plugin::{Account, Assignment, BindingConfig, CallReport, Creation, Limits, Principal};
+use crate::plugin::{Account, Assignment, BindingConfig, CallReport, Creation, Limits, PluginHash, Principal};
 use crate::runtime::{CallContext, Plugin};
 use crate::store::{Binding, FailurePolicy, OrgId};
 
@@ -28,11 +28,11 @@ pub(crate) struct Bound {
 
 impl Bound {
     pub(crate) async fn load(host: &Host, org: &OrgId, binding: Binding) -> Self {
-        let creator = match binding.creator.as_deref() {
+        let creator = match &binding.creator {
             Some(hash) => Some(plugin(host, org, hash).await),
             None => None,
         };
-        let assigner = match binding.assigner.as_deref() {
+        let assigner = match &binding.assigner {
             Some(hash) => Some(plugin(host, org, hash).await),
             None => None,
         };
@@ -40,10 +40,10 @@ impl Bound {
     }
 
     /// The plugin bound to `hook`, with its hash, if one is.
-    fn plugin(&self, hook: Hook) -> Option<(&str, &Result<Plugin, LoginError>)> {
+    fn plugin(&self, hook: Hook) -> Option<(&PluginHash, &Result<Plugin, LoginError>)> {
         let (hash, plugin) = match hook {
-            Hook::Create => (self.binding.creator.as_deref(), self.creator.as_ref()),
-            Hook::Assign => (self.binding.assigner.as_deref(), self.assigner.as_ref()),
+            Hook::Create => (self.binding.creator.as_ref(), self.creator.as_ref()),
+            Hook::Assign => (self.binding.assigner.as_ref(), self.assigner.as_ref()),
         };
         hash.zip(plugin)
     }
@@ -52,7 +52,7 @@ impl Bound {
 /// The loaded plugin for `hash`: from the runtime's memory, else from its
 /// artifact on disk, else compiled from its bytes in the store (in the
 /// organization's one compile slot).
-async fn plugin(host: &Host, org: &OrgId, hash: &str) -> Result<Plugin, LoginError> {
+async fn plugin(host: &Host, org: &OrgId, hash: &PluginHash) -> Result<Plugin, LoginError> {
     if let Some(p) = host.runtime.loaded(hash) {
         return Ok(p);
     }
@@ -134,7 +134,7 @@ impl Decider<'_> {
         let span = tracing::debug_span!(
             "plugin_call",
             hook = hook.as_str(),
-            plugin = hash,
+            plugin = hash.as_str(),
             fuel = tracing::field::Empty,
             outcome = tracing::field::Empty
         );
@@ -162,7 +162,7 @@ fn limits_of(host: &Host, binding: &Binding) -> Limits {
 
 /// Tells the host's observers about a finished call, and makes its audit
 /// record.
-fn record<T>(host: &Host, hook: Hook, hash: &str, report: &CallReport<T>, policy: FailurePolicy) -> HookRecord {
+fn record<T>(host: &Host, hook: Hook, hash: &PluginHash, report: &CallReport<T>, policy: FailurePolicy) -> HookRecord {
     let failure = report.outcome.as_ref().err();
     let call = PluginCall {
         hook,
@@ -177,7 +177,7 @@ fn record<T>(host: &Host, hook: Hook, hash: &str, report: &CallReport<T>, policy
     }
     HookRecord {
         hook,
-        plugin: Some(hash.to_owned()),
+        plugin: Some(hash.clone()),
         outcome: call.outcome(),
         failure: failure.map(ToString::to_string),
         duration_us: u64::try_from(report.stats.duration.as_micros()).unwrap_or(u64::MAX),

@@ -14,7 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::plugin::{CallFailure, LimitKind};
+use crate::plugin::{CallFailure, LimitKind, PluginHash};
 
 /// Which question a plugin was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,8 +51,8 @@ impl fmt::Display for Hook {
 pub struct PluginCall<'a> {
     /// The hook that was called.
     pub hook: Hook,
-    /// The plugin version's content hash.
-    pub plugin: &'a str,
+    /// The plugin version.
+    pub plugin: &'a PluginHash,
     /// Wall time of the call, instantiation included.
     pub duration: Duration,
     /// Fuel units consumed.

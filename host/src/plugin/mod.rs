@@ -3,6 +3,7 @@
 //! outcomes of a call.
 
 mod config;
+mod hash;
 pub mod judge;
 pub(crate) mod limits;
 mod outcome;
@@ -10,6 +11,7 @@ pub(crate) mod types;
 pub mod validate;
 
 pub use config::{BindingConfig, ConfigError};
+pub use hash::PluginHash;
 pub use limits::{LimitKind, Limits};
 pub use outcome::{CallFailure, CallReport, CallStats, LogLevel, LogLine};
 pub use types::{Account, Assignment, Creation, Denial, NewAccount, Principal};

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 
 use super::{Plugin, PluginInfo};
+use crate::plugin::PluginHash;
 
 /// The most evicted plugins whose [`PluginInfo`] is kept (a few KiB each).
 const MAX_KNOWN: usize = 1 << 16;
@@ -60,10 +61,10 @@ struct Entry {
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<PluginHash, Entry>,
     /// What was learned loading the plugins dropped since, so that they can
     /// be loaded again from their artifacts alone.
-    known: HashMap<String, PluginInfo>,
+    known: HashMap<PluginHash, PluginInfo>,
     clock: u64,
     stats: PluginCacheStats,
 }
@@ -73,7 +74,7 @@ pub(super) struct PluginCache {
     state: Mutex<State>,
     /// One lock per hash being loaded, so that concurrent first uses of a
     /// plugin compile it once.
-    loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    loading: Mutex<HashMap<PluginHash, Arc<tokio::sync::Mutex<()>>>>,
     /// Compiles running now, shared with their [`Compiling`] guards.
     compiling: Arc<AtomicU64>,
 }
@@ -113,7 +114,7 @@ impl PluginCache {
 
     /// The plugin for `hash`, marking it recently used; counts a hit or a
     /// miss when `count` is set.
-    pub(super) fn get(&self, hash: &str, count: bool) -> Option<Plugin> {
+    pub(super) fn get(&self, hash: &PluginHash, count: bool) -> Option<Plugin> {
         let mut state = self.state();
         state.clock += 1;
         let now = state.clock;
@@ -166,18 +167,18 @@ impl PluginCache {
     }
 
     /// What was learned loading `hash`, if it was loaded and dropped since.
-    pub(super) fn known(&self, hash: &str) -> Option<PluginInfo> {
+    pub(super) fn known(&self, hash: &PluginHash) -> Option<PluginInfo> {
         self.state().known.get(hash).cloned()
     }
 
     /// The lock to hold while loading `hash`.
-    pub(super) fn loading(&self, hash: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(super) fn loading(&self, hash: &PluginHash) -> Arc<tokio::sync::Mutex<()>> {
         let mut loading = self.loading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        loading.entry(hash.to_owned()).or_default().clone()
+        loading.entry(hash.clone()).or_default().clone()
     }
 
     /// Forgets the load lock of `hash` once its load is over.
-    pub(super) fn loaded(&self, hash: &str) {
+    pub(super) fn loaded(&self, hash: &PluginHash) {
         let mut loading = self.loading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Only the last holder removes it; a waiter still holds a clone.
         if loading.get(hash).is_some_and(|l| Arc::strong_count(l) == 1) {

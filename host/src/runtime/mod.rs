@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
@@ -34,7 +33,7 @@ pub use self::compiler::{CompilerProcess, run_child as run_compiler_child};
 pub use self::inspect::World;
 use self::state::CallState;
 use crate::plugin::{
-    Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal, validate,
+    Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, PluginHash, Principal, validate,
 };
 
 /// How a [`Runtime`] is set up. The defaults suit a server.
@@ -184,8 +183,8 @@ struct Loaded {
 /// What `provisio plugin check` reports about a loaded plugin.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginInfo {
-    /// SHA-256 of the component's bytes, in hex: the plugin version's name.
-    pub hash: String,
+    /// The plugin version's name: the SHA-256 of the component's bytes.
+    pub hash: PluginHash,
     /// The world it implements.
     pub world: World,
     /// What its `name()` returned.
@@ -285,9 +284,9 @@ impl Runtime {
         Limits { memory_bytes: config.ceilings.memory_bytes.min(config.max_memory_bytes), ..config.ceilings }
     }
 
-    /// The SHA-256 of `bytes` in hex: how plugin versions are named.
-    pub fn content_hash(bytes: &[u8]) -> String {
-        hex::encode(Sha256::digest(bytes))
+    /// The name of the plugin version made of `bytes` ([`PluginHash::of`]).
+    pub fn content_hash(bytes: &[u8]) -> PluginHash {
+        PluginHash::of(bytes)
     }
 
     /// Checks a component against the contract and makes it ready to run.
@@ -311,7 +310,7 @@ impl Runtime {
     /// what was learned at the first load (name, world, imports) is kept.
     /// `None` when the plugin was never loaded here or its artifact is gone:
     /// load it from its bytes then.
-    pub async fn reload(&self, hash: &str) -> Option<Plugin> {
+    pub async fn reload(&self, hash: &PluginHash) -> Option<Plugin> {
         let info = self.inner.loaded.known(hash)?;
         let reloaded = self.single_flight(hash, || async { self.reload_uncached(info).await.ok_or(()) });
         reloaded.await.ok()
@@ -321,7 +320,7 @@ impl Runtime {
     /// hash: concurrent callers wait for the first and get its plugin.
     async fn single_flight<E, F: Future<Output = Result<Plugin, E>>>(
         &self,
-        hash: &str,
+        hash: &PluginHash,
         load: impl FnOnce() -> F,
     ) -> Result<Plugin, E> {
         if let Some(p) = self.inner.loaded.get(hash, false) {
@@ -340,7 +339,7 @@ impl Runtime {
         result
     }
 
-    async fn load_uncached(&self, hash: String, bytes: &[u8]) -> Result<Plugin, LoadError> {
+    async fn load_uncached(&self, hash: PluginHash, bytes: &[u8]) -> Result<Plugin, LoadError> {
         inspect::check_header(bytes)?;
         let started = Instant::now();
         let (component, from_disk_cache) = self.compile(&hash, bytes).await?;
@@ -367,7 +366,7 @@ impl Runtime {
     async fn reload_uncached(&self, mut info: PluginInfo) -> Option<Plugin> {
         let started = Instant::now();
         let (engine, artifacts, hash) = (self.inner.engine.clone(), self.inner.artifacts.clone()?, info.hash.clone());
-        let component = tokio::task::spawn_blocking(move || artifacts.load(&engine, &hash)).await.ok()??;
+        let component = tokio::task::spawn_blocking(move || artifacts.load(&engine, hash.as_str())).await.ok()??;
         info.compile_time = started.elapsed();
         info.compiled_bytes = image_size(&component);
         info.from_disk_cache = true;
@@ -394,7 +393,7 @@ impl Runtime {
 
     /// The plugin with this content hash, if it is loaded already. Counts as
     /// a use: a hit or a miss in [`Runtime::plugin_cache_stats`].
-    pub fn loaded(&self, hash: &str) -> Option<Plugin> {
+    pub fn loaded(&self, hash: &PluginHash) -> Option<Plugin> {
         self.inner.loaded.get(hash, true)
     }
 
@@ -413,11 +412,11 @@ impl Runtime {
     /// checked against the [`Bounds`] and compiled (and stored there), once
     /// one of the `max_concurrent_compiles` slots is free. All of it runs on
     /// blocking threads.
-    async fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
+    async fn compile(&self, hash: &PluginHash, bytes: &[u8]) -> Result<(Component, bool), LoadError> {
         let stopped = |e: tokio::task::JoinError| LoadError::Invalid(format!("the compiler stopped: {e}"));
         let (engine, artifacts, bounds) =
             (self.inner.engine.clone(), self.inner.artifacts.clone(), self.inner.config.bounds);
-        let (hash, bytes) = (hash.to_owned(), Arc::<[u8]>::from(bytes));
+        let (hash, bytes) = (hash.to_string(), Arc::<[u8]>::from(bytes));
         let cached = {
             let (engine, artifacts, hash, bytes) = (engine.clone(), artifacts.clone(), hash.clone(), bytes.clone());
             move || match artifacts.as_ref().and_then(|cache| cache.load(&engine, &hash)) {

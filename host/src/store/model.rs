@@ -315,8 +315,8 @@ pub struct NewPlugin {
 /// An uploaded plugin version, without its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginRecord {
-    /// SHA-256 of its bytes, in lower-case hex.
-    pub hash: String,
+    /// Its name: the SHA-256 of its bytes.
+    pub hash: crate::plugin::PluginHash,
     /// Size of its bytes.
     pub size: i64,
     /// The world it implements.
@@ -337,11 +337,11 @@ pub struct Binding {
     pub domain: DomainId,
     /// The provider, one of the domain's.
     pub provider: ProviderId,
-    /// Content hash of the identity creator, or none for the built-in one.
-    pub creator: Option<String>,
-    /// Content hash of the assignment provider, or none for the built-in
-    /// group mapping.
-    pub assigner: Option<String>,
+    /// The identity creator's version, or none for the built-in one.
+    pub creator: Option<crate::plugin::PluginHash>,
+    /// The assignment provider's version, or none for the built-in group
+    /// mapping.
+    pub assigner: Option<crate::plugin::PluginHash>,
     /// The plugins' configuration, validated when it was bound.
     pub config: crate::plugin::BindingConfig,
     /// The binding's limits; `None` for the runtime's defaults. A login

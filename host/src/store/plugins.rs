@@ -1,9 +1,7 @@
 //! Uploaded plugin versions (named by the SHA-256 of their bytes) and the
 //! bindings that pin them to a domain's provider.
 
-use sha2::{Digest, Sha256};
-
-use crate::plugin::Limits;
+use crate::plugin::{Limits, PluginHash};
 
 use super::db::{Row, query};
 use super::{
@@ -13,7 +11,7 @@ use super::{
 
 fn plugin(row: &Row) -> Result<PluginRecord, StoreError> {
     Ok(PluginRecord {
-        hash: row.get(0)?,
+        hash: PluginHash::new(row.get::<String>(0)?),
         size: row.get(1)?,
         world: row.get(2)?,
         name: row.get(3)?,
@@ -26,8 +24,8 @@ fn binding(row: &Row) -> Result<Binding, StoreError> {
     Ok(Binding {
         domain: DomainId::new(row.get::<String>(0)?),
         provider: ProviderId::new(row.get::<String>(1)?),
-        creator: row.get(2)?,
-        assigner: row.get(3)?,
+        creator: row.get::<Option<String>>(2)?.map(PluginHash::new),
+        assigner: row.get::<Option<String>>(3)?.map(PluginHash::new),
         config: parse_json("binding configuration", &row.get::<String>(4)?)?,
         limits: parse_limits(&row.get::<String>(5)?)?,
         failure_policy: parse_stored(FailurePolicy::parse, "failure policy", row.get(6)?)?,
@@ -53,7 +51,7 @@ impl Store {
     /// the answer is the version as its owner sees it (with the time this
     /// owner first uploaded it).
     pub async fn put_plugin(&self, new: NewPlugin) -> Result<PluginRecord, StoreError> {
-        let hash = hex::encode(Sha256::digest(&new.bytes));
+        let hash = PluginHash::of(&new.bytes);
         let size = i64::try_from(new.bytes.len())
             .map_err(|_| StoreError::Invalid { what: "plugin", reason: "too large".into() })?;
         let now = now_ms();
@@ -61,7 +59,7 @@ impl Store {
             "INSERT INTO plugins (hash, bytes, size, world, name, uploaded_at, uploaded_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
         )
-        .text(&hash)
+        .text(hash.as_str())
         .bytes(new.bytes)
         .int(size)
         .text(&new.world)
@@ -71,7 +69,7 @@ impl Store {
         let owner =
             query("INSERT INTO plugin_owners (org_id, hash, uploaded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .text(new.owner.as_str())
-                .text(&hash)
+                .text(hash.as_str())
                 .int(now)
                 .refers_to("organization");
         let mut tx = self.db.begin().await?;
@@ -85,11 +83,11 @@ impl Store {
 
     /// The record of a plugin version, whoever owns it (for the runtime and
     /// the operator; an organization asks [`Store::owned_plugin`]).
-    pub async fn plugin(&self, hash: &str) -> Result<Option<PluginRecord>, StoreError> {
+    pub async fn plugin(&self, hash: &PluginHash) -> Result<Option<PluginRecord>, StoreError> {
         self.conn()
             .await?
             .conn()
-            .fetch_optional(query(PLUGIN_BY_HASH).text(hash))
+            .fetch_optional(query(PLUGIN_BY_HASH).text(hash.as_str()))
             .await?
             .as_ref()
             .map(plugin)
@@ -98,13 +96,13 @@ impl Store {
 
     /// The record of a plugin version `org` uploaded; `None` for any other
     /// hash, known or not.
-    pub async fn owned_plugin(&self, org: &OrgId, hash: &str) -> Result<Option<PluginRecord>, StoreError> {
+    pub async fn owned_plugin(&self, org: &OrgId, hash: &PluginHash) -> Result<Option<PluginRecord>, StoreError> {
         self.conn().await?.conn().fetch_optional(owned(org, hash)).await?.as_ref().map(plugin).transpose()
     }
 
     /// The bytes of a plugin version, for the runtime to load.
-    pub async fn plugin_bytes(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let q = query("SELECT bytes FROM plugins WHERE hash = $1").text(hash);
+    pub async fn plugin_bytes(&self, hash: &PluginHash) -> Result<Option<Vec<u8>>, StoreError> {
+        let q = query("SELECT bytes FROM plugins WHERE hash = $1").text(hash.as_str());
         self.conn().await?.conn().fetch_optional(q).await?.map(|r| r.get(0)).transpose()
     }
 
@@ -129,13 +127,13 @@ impl Store {
 }
 
 /// The version `hash` as its owner `org` sees it.
-fn owned(org: &OrgId, hash: &str) -> super::db::Query {
+fn owned(org: &OrgId, hash: &PluginHash) -> super::db::Query {
     query(
         "SELECT p.hash, p.size, p.world, p.name, o.uploaded_at, p.uploaded_by
          FROM plugin_owners o JOIN plugins p ON p.hash = o.hash WHERE o.org_id = $1 AND o.hash = $2",
     )
     .text(org.as_str())
-    .text(hash)
+    .text(hash.as_str())
 }
 
 const PLUGIN_BY_HASH: &str = "SELECT hash, size, world, name, uploaded_at, uploaded_by FROM plugins WHERE hash = $1";
@@ -161,8 +159,8 @@ impl Store {
         )
         .text(b.domain.as_str())
         .text(b.provider.as_str())
-        .opt_text(b.creator.as_deref())
-        .opt_text(b.assigner.as_deref())
+        .opt_text(b.creator.as_ref().map(PluginHash::as_str))
+        .opt_text(b.assigner.as_ref().map(PluginHash::as_str))
         .text(&b.config.to_json().to_string())
         .text(&limits)
         .text(b.failure_policy.as_str())

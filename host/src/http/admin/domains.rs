@@ -13,6 +13,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, Json};
 use crate::http::openapi::{AdminErrors, BodyErrors, Conflict, Unprocessable};
 use crate::http::tenancy::Caller;
+use crate::plugin::PluginHash;
 use crate::store::{Binding, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, SyncMode};
 
 /// The domain with this id, if it belongs to `org`; `NotFound` otherwise.
@@ -318,10 +319,12 @@ pub(crate) async fn remove_provider(
 pub(crate) struct BindingBody {
     /// The identity creator's hash; none for the built-in one.
     #[serde(default)]
-    creator: Option<String>,
+    #[schema(value_type = Option<String>)]
+    creator: Option<PluginHash>,
     /// The assignment provider's hash; none for the built-in group mapping.
     #[serde(default)]
-    assigner: Option<String>,
+    #[schema(value_type = Option<String>)]
+    assigner: Option<PluginHash>,
     /// The plugins' configuration, a JSON object.
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]

@@ -8,6 +8,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::plugin::PluginHash;
 use crate::runtime::{PluginInfo, World};
 use crate::store::{
     ApiTokenRecord, DomainId, Invitation, InvitationId, InvitationState, OrgId, Organization, PluginRecord, Provider,
@@ -165,7 +166,8 @@ impl From<Provider> for ProviderView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct PluginView {
     /// SHA-256 of its bytes, in lower-case hex: what a binding names.
-    hash: String,
+    #[schema(value_type = String)]
+    hash: PluginHash,
     /// Size of its bytes.
     size: i64,
     /// The world it implements.
@@ -188,7 +190,8 @@ impl From<PluginRecord> for PluginView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct PluginCheck {
     /// SHA-256 of its bytes, in hex.
-    hash: String,
+    #[schema(value_type = String)]
+    hash: PluginHash,
     world: World,
     /// What its `name()` returned.
     name: String,

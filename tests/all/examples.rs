@@ -264,10 +264,11 @@ async fn builtin_providers_agree_with_the_example_plugins() {
 async fn python_plugin_built_by_componentize_py_runs() {
     use provisio::runtime::{Runtime, RuntimeConfig};
 
-    // Compiling a CPython component takes seconds; keep the artifact between runs.
-    let cache = crate::root().join("target/test-artifacts");
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache), ..RuntimeConfig::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The artifact cache lives in a directory of this test's own, never in
+    // the repository's `target/`.
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config = || RuntimeConfig { cache_dir: Some(cache.path().to_owned()), ..RuntimeConfig::default() };
+    let runtime = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
     let plugin = load(&runtime, "python-allowlist").await;
     assert_eq!(plugin.info().name, "python-allowlist");
     assert!(plugin.info().imports.iter().any(|i| i.starts_with("wasi:sockets/tcp@")), "{:?}", plugin.info().imports);
@@ -288,4 +289,17 @@ async fn python_plugin_built_by_componentize_py_runs() {
         "{:?}",
         report.outcome
     );
+    let compiled = runtime.plugin_cache_stats();
+    assert_eq!((compiled.compiled, compiled.from_disk), (1, 0), "{compiled:?}");
+    drop((plugin, runtime));
+
+    // A restarted runtime finds the artifact of the first on disk: one load
+    // from disk, no compile.
+    let restarted = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
+    let plugin = load(&restarted, "python-allowlist").await;
+    let report = restarted.create(&plugin, &principal("google"), &ctx).await;
+    assert!(matches!(report.outcome, Ok(Creation::Deny(_))), "{:?}", report.outcome);
+    let reused = restarted.plugin_cache_stats();
+    assert_eq!((reused.compiles, reused.compiled, reused.from_disk), (0, 0, 1), "{reused:?}");
+    assert_eq!(restarted.artifact_cache_stats().map(|s| s.files), Some(1));
 }

@@ -1,10 +1,12 @@
 //! Every hostile plugin yields its named outcome, and the host keeps serving.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use provisio::plugin::{CallFailure, Creation, LimitKind, Limits};
+use provisio::runtime::Runtime;
 use serde_json::json;
 
+use crate::sched::{self, Stopwatch, Tid};
 use crate::{ctx, load, principal, runtime};
 
 fn limit_of(outcome: &Result<Creation, CallFailure>) -> Option<LimitKind> {
@@ -38,52 +40,91 @@ async fn hostile_plugins_hit_their_named_limit() {
     }
 }
 
+/// How late past its deadline a call may stop: the promise of the wall-time
+/// limit.
+const PROMPTNESS: Duration = Duration::from_millis(10);
+
+/// Trials per wall-time test: the promise is checked on the best one.
+const TRIALS: usize = 10;
+
+/// A runtime with the production defaults, and the id of its epoch ticker
+/// thread (none where the kernel does not list threads). Other tests start
+/// runtimes at the same time: a start that saw more than one new ticker is
+/// tried again.
+fn runtime_and_ticker() -> (Runtime, Option<Tid>) {
+    if !cfg!(target_os = "linux") {
+        return (runtime(), None);
+    }
+    for _ in 0..50 {
+        let before = sched::threads_named("provisio-epoch");
+        let runtime = runtime();
+        let after = sched::threads_named("provisio-epoch");
+        let new: Vec<Tid> = after.difference(&before).copied().collect();
+        if let [ticker] = new[..] {
+            return (runtime, Some(ticker));
+        }
+    }
+    panic!("cannot tell this runtime's epoch ticker thread from the others");
+}
+
+/// A guest that never yields is interrupted at its deadline. The wall time
+/// of a call includes any time its thread, or the epoch ticker that
+/// interrupts it, waited for a CPU on a loaded machine; the promise is
+/// checked on what the scheduler does not explain, in the best of several
+/// trials. Every trial stops with the wall-time limit, never early.
 #[tokio::test]
 async fn infinite_loop_stops_at_the_wall_time_and_the_runtime_goes_on() {
-    let runtime = runtime();
+    let (runtime, ticker) = runtime_and_ticker();
     let p = principal("okta");
     let looping = load(&runtime, "hostile-loop").await;
     let good = load(&runtime, "default-creator").await;
     // Fuel out of the way, so that only the wall clock can stop it.
     let limits = Limits { wall_time: Duration::from_millis(50), fuel: u64::MAX / 2, ..Limits::default() };
-    // The promise is deadline + 10 ms; a loaded machine may delay any one
-    // trial, so the best of several keeps it, and each stays within a bound
-    // no scheduler delay explains away.
     let mut best = Duration::MAX;
-    for _ in 0..5 {
-        let started = Instant::now();
+    for _ in 0..TRIALS {
+        let watch = Stopwatch::start(ticker.as_slice());
         let report = runtime.create(&looping, &p, &ctx(json!({}), limits)).await;
-        let took = started.elapsed();
+        let took = watch.stop();
         assert_eq!(limit_of(&report.outcome), Some(LimitKind::WallTime), "{:?}", report.outcome);
-        assert!(took >= limits.wall_time, "stopped early: {took:?}");
-        assert!(took <= limits.wall_time + Duration::from_secs(2), "never stopped: {took:?}");
-        best = best.min(took);
+        assert!(took.elapsed >= limits.wall_time, "stopped early: {took:?}");
+        best = best.min(took.unexplained().saturating_sub(limits.wall_time));
         let next = runtime.create(&good, &p, &ctx(json!({}), Limits::default())).await;
         assert!(matches!(next.outcome, Ok(Creation::Create(_))), "{:?}", next.outcome);
     }
-    assert!(best <= limits.wall_time + Duration::from_millis(10), "stopped late in every trial: best {best:?}");
+    assert!(best <= PROMPTNESS, "stopped late in every trial, beyond any wait for a CPU: best {best:?} late");
 }
 
 /// On a single-threaded executor a looping plugin yields at every epoch tick,
-/// so a well-behaved call beside it finishes long before the loop is stopped.
+/// so a well-behaved call beside it finishes while the loop still runs. The
+/// loop is stopped by its fuel, work that takes longer on a slower machine
+/// just as the good call does: the order does not depend on its speed.
 #[tokio::test(flavor = "current_thread")]
 async fn a_looping_plugin_does_not_stall_its_thread() {
     let runtime = runtime();
     let p = principal("okta");
     let looping = load(&runtime, "hostile-loop").await;
     let good = load(&runtime, "default-creator").await;
-    let loop_limits = Limits { wall_time: Duration::from_millis(300), fuel: u64::MAX / 2, ..Limits::default() };
-    let started = Instant::now();
+    let loop_limits = Limits { wall_time: Duration::from_secs(3600), fuel: 2_000_000_000, ..Limits::default() };
     let loop_ctx = ctx(json!({}), loop_limits);
     let good_ctx = ctx(json!({}), Limits::default());
-    let (bad, fine) = tokio::join!(runtime.create(&looping, &p, &loop_ctx), async {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let report = runtime.create(&good, &p, &good_ctx).await;
-        (report, started.elapsed())
-    });
-    assert_eq!(limit_of(&bad.outcome), Some(LimitKind::WallTime));
+    let looping_done = std::cell::Cell::new(false);
+    let (bad, fine) = tokio::join!(
+        async {
+            let report = runtime.create(&looping, &p, &loop_ctx).await;
+            looping_done.set(true);
+            report
+        },
+        async {
+            // Let the loop start first.
+            tokio::task::yield_now().await;
+            let report = runtime.create(&good, &p, &good_ctx).await;
+            (report, looping_done.get())
+        }
+    );
+    assert_eq!(limit_of(&bad.outcome), Some(LimitKind::Fuel), "{:?}", bad.outcome);
+    assert!(bad.stats.fuel_used > 0, "the loop ran");
     assert!(matches!(fine.0.outcome, Ok(Creation::Create(_))), "{:?}", fine.0.outcome);
-    assert!(fine.1 < Duration::from_millis(200), "the good call waited for the loop: {:?}", fine.1);
+    assert!(!fine.1, "the good call waited for the loop to be stopped");
 }
 
 #[tokio::test]
@@ -130,20 +171,20 @@ async fn empty_log_lines_cost_against_the_budget() {
 async fn a_wait_on_the_host_ends_at_the_deadline() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-sleep").await;
-    let limits = Limits::default();
     // Before, a wait on the host had 50 ms of grace past the deadline; the
-    // best of several trials shows it is gone, whatever the machine's load.
+    // best of several trials, less the time the call's thread waited for a
+    // CPU, shows it is gone, whatever the machine's load.
+    let limits = Limits { wall_time: Duration::from_millis(100), ..Limits::default() };
     let mut best = Duration::MAX;
-    for _ in 0..5 {
-        let started = Instant::now();
+    for _ in 0..TRIALS {
+        let watch = Stopwatch::start(&[]);
         let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
-        let took = started.elapsed();
+        let took = watch.stop();
         assert_eq!(limit_of(&report.outcome), Some(LimitKind::WallTime), "{:?}", report.outcome);
-        assert!(took >= limits.wall_time, "stopped early: {took:?}");
-        assert!(took <= limits.wall_time + Duration::from_secs(2), "never stopped: {took:?}");
-        best = best.min(took);
+        assert!(took.elapsed >= limits.wall_time, "stopped early: {took:?}");
+        best = best.min(took.unexplained().saturating_sub(limits.wall_time));
     }
-    assert!(best < limits.wall_time + Duration::from_millis(40), "stopped late in every trial: best {best:?}");
+    assert!(best <= PROMPTNESS, "stopped late in every trial, beyond any wait for a CPU: best {best:?} late");
 }
 
 /// A panic is a trap, even under a memory limit the guest exactly fills:

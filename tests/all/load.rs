@@ -55,7 +55,15 @@ async fn loading_the_same_bytes_twice_compiles_once() {
     let first = load(&runtime, "default-creator").await;
     let second = load(&runtime, "default-creator").await;
     assert_eq!(first.info().hash, second.info().hash);
-    assert_eq!(first.info().compile_time, second.info().compile_time, "the second load is the cached plugin");
+    let stats = runtime.plugin_cache_stats();
+    assert_eq!((stats.compiles, stats.compiled, stats.from_disk), (1, 1, 0), "one compile: {stats:?}");
+    assert_eq!(stats.entries, 1, "{stats:?}");
+    // Asking for it by hash is a use of the cache: a hit, where an unknown
+    // hash is a miss.
+    assert!(runtime.loaded(&first.info().hash).is_some());
+    assert!(runtime.loaded(&"0".repeat(64)).is_none());
+    let stats = runtime.plugin_cache_stats();
+    assert_eq!((stats.hits, stats.misses, stats.compiles), (1, 1, 1), "{stats:?}");
 }
 
 #[tokio::test]

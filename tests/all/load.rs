@@ -61,7 +61,7 @@ async fn loading_the_same_bytes_twice_compiles_once() {
     // Asking for it by hash is a use of the cache: a hit, where an unknown
     // hash is a miss.
     assert!(runtime.loaded(&first.info().hash).is_some());
-    assert!(runtime.loaded(&"0".repeat(64)).is_none());
+    assert!(runtime.loaded(&provisio::plugin::PluginHash::new("0".repeat(64))).is_none());
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.hits, stats.misses, stats.compiles), (1, 1, 1), "{stats:?}");
 }

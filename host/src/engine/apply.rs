@@ -37,57 +37,25 @@ impl From<StoreError> for Step {
 }
 
 impl LoginContext<'_> {
-    /// Applies the plan in one transaction, with the audit event.
-    pub(super) async fn apply(&self, seen: &Seen, plan: Plan, trail: &Trail) -> Result<LoginSuccess, Step> {
+    /// Applies the plan in one transaction, with the audit event: the
+    /// account (created, linked, renamed), step 4, step 5, and the commit.
+    pub(super) async fn apply(&self, seen: &Seen, plan: &Plan, trail: &Trail) -> Result<LoginSuccess, Step> {
         let mut tx = self.host.store.begin().await?;
-        let mut account = self.recheck(&mut tx, seen, &plan).await?;
+        let mut account = self.recheck(&mut tx, seen, plan).await?;
         if let Who::New(new) = &plan.who {
             tx.insert_prepared_account(new).await?;
         }
         if plan.link {
             tx.insert_link(&self.provider.id, &self.principal.subject, &account.id).await?;
         }
-        if let Some(names) = plan.names {
+        if let Some(names) = &plan.names {
             tx.update_names(&account.id, names.given.as_deref(), names.family.as_deref()).await?;
-            account.given_name = names.given;
-            account.family_name = names.family;
+            account.given_name.clone_from(&names.given);
+            account.family_name.clone_from(&names.family);
         }
-
-        // 4. Pending invitations are accepted; one naming a team puts the user in it.
-        for invitation in &seen.invitations {
-            match tx.accept_invitation(&invitation.id).await {
-                Ok(()) => {}
-                // Accepted (or revoked) meanwhile: read again.
-                Err(StoreError::NotFound { .. }) => return Err(Step::Retry),
-                Err(e) => return Err(e.into()),
-            }
-            self.add(&mut tx, &account, MembershipTarget::Organization, MembershipSource::Invitation).await?;
-            if let Some(team) = &invitation.team {
-                self.add(&mut tx, &account, MembershipTarget::Team(team.clone()), MembershipSource::Invitation).await?;
-            }
-        }
-
-        // 5. Memberships.
-        if let Some(idp) = &plan.idp {
-            for target in &idp.targets {
-                self.add(&mut tx, &account, target.clone(), MembershipSource::Idp).await?;
-            }
-            if idp.sync {
-                // Memberships from other sources are never removed.
-                for existing in tx.memberships(&account.id, &self.org.id).await? {
-                    let m = existing.membership;
-                    if m.source == MembershipSource::Idp && !idp.targets.contains(&m.target) {
-                        tx.remove_membership(&m).await?;
-                    }
-                }
-            }
-        }
-        if plan.default_membership {
-            self.add(&mut tx, &account, MembershipTarget::Organization, MembershipSource::Idp).await?;
-            if let Some(team) = &self.domain.default_team {
-                self.add(&mut tx, &account, MembershipTarget::Team(team.clone()), MembershipSource::Idp).await?;
-            }
-        }
+        // 4 and 5.
+        self.accept_invitations(&mut tx, &account, seen).await?;
+        self.apply_memberships(&mut tx, &account, plan).await?;
         if plan.access_denied {
             if !plan.who.is_new() {
                 return Err(Step::Fail(LoginError::AccessDenied));
@@ -106,6 +74,50 @@ impl LoginContext<'_> {
             memberships,
             duration: trail.started().elapsed(),
         })
+    }
+
+    /// Step 4: pending invitations are accepted; one naming a team puts the
+    /// user in it.
+    async fn accept_invitations(&self, tx: &mut Tx, account: &Account, seen: &Seen) -> Result<(), Step> {
+        for invitation in &seen.invitations {
+            match tx.accept_invitation(&invitation.id).await {
+                Ok(()) => {}
+                // Accepted (or revoked) meanwhile: read again.
+                Err(StoreError::NotFound { .. }) => return Err(Step::Retry),
+                Err(e) => return Err(e.into()),
+            }
+            self.add(tx, account, MembershipTarget::Organization, MembershipSource::Invitation).await?;
+            if let Some(team) = &invitation.team {
+                self.add(tx, account, MembershipTarget::Team(team.clone()), MembershipSource::Invitation).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 5: the IdP's memberships (in sync mode, removing the IdP's
+    /// others; memberships from other sources are never removed), or the
+    /// domain's default organization and team.
+    async fn apply_memberships(&self, tx: &mut Tx, account: &Account, plan: &Plan) -> Result<(), Step> {
+        if let Some(idp) = &plan.idp {
+            for target in &idp.targets {
+                self.add(tx, account, target.clone(), MembershipSource::Idp).await?;
+            }
+            if idp.sync {
+                for existing in tx.memberships(&account.id, &self.org.id).await? {
+                    let m = existing.membership;
+                    if m.source == MembershipSource::Idp && !idp.targets.contains(&m.target) {
+                        tx.remove_membership(&m).await?;
+                    }
+                }
+            }
+        }
+        if plan.default_membership {
+            self.add(tx, account, MembershipTarget::Organization, MembershipSource::Idp).await?;
+            if let Some(team) = &self.domain.default_team {
+                self.add(tx, account, MembershipTarget::Team(team.clone()), MembershipSource::Idp).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The account the plan is for, as the transaction sees it: the same

@@ -136,7 +136,7 @@ async fn run(host: &Host, request: &LoginRequest, trail: &mut Trail) -> Result<L
         trail.restart();
         let seen = login.read().await.map_err(|_| LoginError::Unavailable)?;
         let plan = login.decide(&seen, trail).await?;
-        match login.apply(&seen, plan, trail).await {
+        match login.apply(&seen, &plan, trail).await {
             Ok(success) => return Ok(success),
             Err(Step::Retry) => {}
             Err(Step::Fail(error)) => return Err(error.into()),

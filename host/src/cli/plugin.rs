@@ -167,7 +167,7 @@ struct Hook<T> {
 #[derive(Debug, Default, Serialize)]
 struct Judgement {
     /// The rule a login would refuse the decision under; `null` when none.
-    refused: Option<&'static str>,
+    refused: Option<judge::Rule>,
     /// The assignment that broke it, by its index in the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     refused_at: Option<usize>,
@@ -379,7 +379,7 @@ fn shown(text: &str) -> String {
 /// The line saying a login would refuse the decision, with the rule's name.
 fn print_judgement(out: &mut String, judged: Option<&Judgement>) -> std::fmt::Result {
     if let Some(rule) = judged.and_then(|j| j.refused) {
-        writeln!(out, "        REFUSED by the host: {rule} ({})", judge::describe(rule))?;
+        writeln!(out, "        REFUSED by the host: {rule} ({})", rule.describe())?;
     }
     Ok(())
 }

@@ -161,7 +161,7 @@ impl fmt::Display for Rule {
             Self::CreateText => "create-text",
             Self::UsernameUnavailable => "username-unavailable",
             Self::PrincipalText(e) => return write!(f, "principal-{}", e.rule()),
-            Self::Decision(rule) => rule,
+            Self::Decision(rule) => rule.as_str(),
             Self::Hook { hook, failure: HookFailure::Limit(limit) } => return write!(f, "{hook}-limit-{limit}"),
             Self::Hook { hook, failure: HookFailure::Malformed(rule) | HookFailure::Other(rule) } => {
                 return write!(f, "{hook}-{rule}");

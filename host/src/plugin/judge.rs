@@ -9,33 +9,58 @@
 //! name a refused login is audited under).
 
 use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
 
 use super::{Assignment, NewAccount, Principal};
 
-/// The stable name of a broken rule, for example `created-email-mismatch`.
-pub type Rule = &'static str;
+/// A rule of the contract a decision broke; its stable name (`as_str`,
+/// `Display`, and how it serializes) is what a refused login is audited
+/// under, for example `created-email-mismatch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The created email is not the principal's (compared in canonical form).
+    CreatedEmailMismatch,
+    /// The username (the hint, or the one the host derived) is not 1 to 64
+    /// characters of `a-z 0-9 . _ -` once lower-cased.
+    UsernameForm,
+    /// An assigned organization is not the domain's own.
+    AssignmentForeignOrganization,
+    /// An assigned team is not one of the organization's.
+    AssignmentUnknownTeam,
+    /// An assigned role is not one of the organization's.
+    AssignmentUnknownRole,
+}
 
-/// The created email is not the principal's (compared in canonical form).
-pub const CREATED_EMAIL_MISMATCH: Rule = "created-email-mismatch";
-/// The username (the hint, or the one the host derived) is not 1 to 64
-/// characters of `a-z 0-9 . _ -` once lower-cased.
-pub const USERNAME_FORM: Rule = "username-form";
-/// An assigned organization is not the domain's own.
-pub const ASSIGNMENT_FOREIGN_ORGANIZATION: Rule = "assignment-foreign-organization";
-/// An assigned team is not one of the organization's.
-pub const ASSIGNMENT_UNKNOWN_TEAM: Rule = "assignment-unknown-team";
-/// An assigned role is not one of the organization's.
-pub const ASSIGNMENT_UNKNOWN_ROLE: Rule = "assignment-unknown-role";
+impl Rule {
+    /// The rule's stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedEmailMismatch => "created-email-mismatch",
+            Self::UsernameForm => "username-form",
+            Self::AssignmentForeignOrganization => "assignment-foreign-organization",
+            Self::AssignmentUnknownTeam => "assignment-unknown-team",
+            Self::AssignmentUnknownRole => "assignment-unknown-role",
+        }
+    }
 
-/// What a rule means, in a few words, for people reading a report.
-pub fn describe(rule: &str) -> &'static str {
-    match rule {
-        CREATED_EMAIL_MISMATCH => "the created email is not the principal's",
-        USERNAME_FORM => "the username is not 1 to 64 characters of a-z 0-9 . _ -",
-        ASSIGNMENT_FOREIGN_ORGANIZATION => "the assigned organization is not the domain's",
-        ASSIGNMENT_UNKNOWN_TEAM => "the assigned team does not exist in the organization",
-        ASSIGNMENT_UNKNOWN_ROLE => "the assigned role does not exist in the organization",
-        _ => "a rule of the contract",
+    /// What the rule means, in a few words, for people reading a report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::CreatedEmailMismatch => "the created email is not the principal's",
+            Self::UsernameForm => "the username is not 1 to 64 characters of a-z 0-9 . _ -",
+            Self::AssignmentForeignOrganization => "the assigned organization is not the domain's",
+            Self::AssignmentUnknownTeam => "the assigned team does not exist in the organization",
+            Self::AssignmentUnknownRole => "the assigned role does not exist in the organization",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -76,14 +101,18 @@ pub enum Judged {
 /// ([`crate::canonical::email`]).
 pub fn created_email(new: &NewAccount, principal: &Principal) -> Result<(), Rule> {
     let principal_email = crate::canonical::normalize_email(&principal.email);
-    if crate::canonical::normalize_email(&new.email) == principal_email { Ok(()) } else { Err(CREATED_EMAIL_MISMATCH) }
+    if crate::canonical::normalize_email(&new.email) == principal_email {
+        Ok(())
+    } else {
+        Err(Rule::CreatedEmailMismatch)
+    }
 }
 
 /// The username `candidate` (a hint, or the one the host derived) asks for:
 /// lower-cased, and well-formed.
 pub fn username(candidate: &str) -> Result<String, Rule> {
     let lower = candidate.to_ascii_lowercase();
-    if super::validate::is_username(&lower) { Ok(lower) } else { Err(USERNAME_FORM) }
+    if super::validate::is_username(&lower) { Ok(lower) } else { Err(Rule::UsernameForm) }
 }
 
 /// A creator's account decision against the principal: the email rule, then
@@ -103,10 +132,10 @@ pub fn assignment(assignment: &Assignment, org: &Organization) -> Result<Judged,
     let (known, unknown, rule) = match assignment {
         Assignment::Organization(name) => {
             let known = org.name.as_ref().map(|n| BTreeSet::from([n.clone()]));
-            return judge_name(name, known.as_ref(), Unknown::OrganizationName, ASSIGNMENT_FOREIGN_ORGANIZATION);
+            return judge_name(name, known.as_ref(), Unknown::OrganizationName, Rule::AssignmentForeignOrganization);
         }
-        Assignment::Team(_) => (org.teams.as_ref(), Unknown::Teams, ASSIGNMENT_UNKNOWN_TEAM),
-        Assignment::Role(_) => (org.roles.as_ref(), Unknown::Roles, ASSIGNMENT_UNKNOWN_ROLE),
+        Assignment::Team(_) => (org.teams.as_ref(), Unknown::Teams, Rule::AssignmentUnknownTeam),
+        Assignment::Role(_) => (org.roles.as_ref(), Unknown::Roles, Rule::AssignmentUnknownRole),
     };
     judge_name(assignment.name(), known, unknown, rule)
 }
@@ -168,18 +197,21 @@ mod tests {
         assert_eq!(created_email(&new_account(" Jane@ACME.Example ", None), &jane), Ok(()));
         assert_eq!(created_email(&new_account("jane@acme.example", None), &principal("JANE@acme.example")), Ok(()));
         for other in ["ceo@victim.example", "jane@acme.example.evil", "jane@", "", "jane2@acme.example"] {
-            assert_eq!(created_email(&new_account(other, None), &jane), Err(CREATED_EMAIL_MISMATCH), "{other}");
+            assert_eq!(created_email(&new_account(other, None), &jane), Err(Rule::CreatedEmailMismatch), "{other}");
         }
         // The Kelvin sign never folds into `k`.
         let kate = principal("kate@acme.example");
-        assert_eq!(created_email(&new_account("\u{212a}ate@acme.example", None), &kate), Err(CREATED_EMAIL_MISMATCH));
+        assert_eq!(
+            created_email(&new_account("\u{212a}ate@acme.example", None), &kate),
+            Err(Rule::CreatedEmailMismatch)
+        );
     }
 
     #[test]
     fn usernames_are_lower_cased_and_well_formed() {
         assert_eq!(username("Jane.Doe_2-x"), Ok("jane.doe_2-x".to_owned()));
         for bad in ["", "jane doe", "jane@acme", "ja\u{1b}ne", "é", &"a".repeat(65)] {
-            assert_eq!(username(bad), Err(USERNAME_FORM), "{bad:?}");
+            assert_eq!(username(bad), Err(Rule::UsernameForm), "{bad:?}");
         }
         assert_eq!(username(&"a".repeat(64)).map(|u| u.len()), Ok(64));
     }
@@ -189,8 +221,11 @@ mod tests {
         let jane = principal("jane@acme.example");
         assert_eq!(creation(&new_account("jane@acme.example", Some("Jane")), &jane), Ok(()));
         assert_eq!(creation(&new_account("jane@acme.example", None), &jane), Ok(()));
-        assert_eq!(creation(&new_account("jane@acme.example", Some("no spaces")), &jane), Err(USERNAME_FORM));
-        assert_eq!(creation(&new_account("ceo@victim.example", Some("no spaces")), &jane), Err(CREATED_EMAIL_MISMATCH));
+        assert_eq!(creation(&new_account("jane@acme.example", Some("no spaces")), &jane), Err(Rule::UsernameForm));
+        assert_eq!(
+            creation(&new_account("ceo@victim.example", Some("no spaces")), &jane),
+            Err(Rule::CreatedEmailMismatch)
+        );
     }
 
     #[test]
@@ -202,12 +237,18 @@ mod tests {
             Assignment::Role("developer".into()),
         ];
         assert_eq!(assignments(&ok, &org), Ok(vec![Judged::Allowed; 3]));
-        assert_eq!(assignment(&Assignment::Organization("victim".into()), &org), Err(ASSIGNMENT_FOREIGN_ORGANIZATION));
-        assert_eq!(assignment(&Assignment::Organization("ACME".into()), &org), Err(ASSIGNMENT_FOREIGN_ORGANIZATION));
-        assert_eq!(assignment(&Assignment::Team("admins".into()), &org), Err(ASSIGNMENT_UNKNOWN_TEAM));
-        assert_eq!(assignment(&Assignment::Team("developer".into()), &org), Err(ASSIGNMENT_UNKNOWN_TEAM));
-        assert_eq!(assignment(&Assignment::Role("admin".into()), &org), Err(ASSIGNMENT_UNKNOWN_ROLE));
-        assert_eq!(assignment(&Assignment::Role("engineering".into()), &org), Err(ASSIGNMENT_UNKNOWN_ROLE));
+        assert_eq!(
+            assignment(&Assignment::Organization("victim".into()), &org),
+            Err(Rule::AssignmentForeignOrganization)
+        );
+        assert_eq!(
+            assignment(&Assignment::Organization("ACME".into()), &org),
+            Err(Rule::AssignmentForeignOrganization)
+        );
+        assert_eq!(assignment(&Assignment::Team("admins".into()), &org), Err(Rule::AssignmentUnknownTeam));
+        assert_eq!(assignment(&Assignment::Team("developer".into()), &org), Err(Rule::AssignmentUnknownTeam));
+        assert_eq!(assignment(&Assignment::Role("admin".into()), &org), Err(Rule::AssignmentUnknownRole));
+        assert_eq!(assignment(&Assignment::Role("engineering".into()), &org), Err(Rule::AssignmentUnknownRole));
     }
 
     #[test]
@@ -217,7 +258,7 @@ mod tests {
             Assignment::Role("admin".into()),
             Assignment::Organization("victim".into()),
         ];
-        assert_eq!(assignments(&answer, &acme()), Err(ASSIGNMENT_UNKNOWN_ROLE));
+        assert_eq!(assignments(&answer, &acme()), Err(Rule::AssignmentUnknownRole));
     }
 
     #[test]
@@ -238,20 +279,25 @@ mod tests {
         );
         // What is given is judged.
         let teams_only = Organization { teams: Some(BTreeSet::new()), ..Organization::default() };
-        assert_eq!(assignment(&Assignment::Team("anything".into()), &teams_only), Err(ASSIGNMENT_UNKNOWN_TEAM));
+        assert_eq!(assignment(&Assignment::Team("anything".into()), &teams_only), Err(Rule::AssignmentUnknownTeam));
         assert_eq!(assignment(&Assignment::Role("x".into()), &teams_only), Ok(Judged::NotJudged(Unknown::Roles)));
     }
 
     #[test]
-    fn every_rule_is_described() {
-        for rule in [
-            CREATED_EMAIL_MISMATCH,
-            USERNAME_FORM,
-            ASSIGNMENT_FOREIGN_ORGANIZATION,
-            ASSIGNMENT_UNKNOWN_TEAM,
-            ASSIGNMENT_UNKNOWN_ROLE,
-        ] {
-            assert_ne!(describe(rule), describe("no-such-rule"), "{rule}");
+    fn every_rule_has_one_stable_name() {
+        let rules = [
+            Rule::CreatedEmailMismatch,
+            Rule::UsernameForm,
+            Rule::AssignmentForeignOrganization,
+            Rule::AssignmentUnknownTeam,
+            Rule::AssignmentUnknownRole,
+        ];
+        let names: BTreeSet<_> = rules.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), rules.len(), "names are distinct");
+        for rule in rules {
+            // Reports serialize the rule by the name the audit records.
+            assert_eq!(serde_json::to_value(rule).ok(), Some(serde_json::Value::from(rule.as_str())));
+            assert!(!rule.describe().is_empty());
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The normative login flow (DESIGN.md, "The login flow"), in its order:
-//! 1. resolve the domain; 2. authenticate with its providers in order;
-//! 3. find or create the account; 4. accept invitations; 5. apply
-//! memberships; 6. commit it all in one transaction with its audit event.
+//! resolve the domain (1), authenticate with its providers in order (2),
+//! find or create the account (3), accept invitations (4), apply
+//! memberships (5), and commit it all in one transaction with its audit
+//! event (6).
 //!
 //! Plugins never run inside a transaction. Once the principal is known, a
 //! login **reads** what it needs outside any transaction

@@ -19,6 +19,7 @@ mod hostile;
 mod http;
 mod lifting;
 mod load;
+mod observability;
 mod oidc_provider;
 mod races;
 mod serve;

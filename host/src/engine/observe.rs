@@ -89,4 +89,7 @@ impl PluginCall<'_> {
 pub trait LoginObserver: Send + Sync + 'static {
     /// One plugin call finished.
     fn plugin_call(&self, call: &PluginCall<'_>);
+
+    /// An audit event could not be written.
+    fn audit_write_failed(&self) {}
 }

@@ -46,6 +46,19 @@ fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
     (status, request_id, body)
 }
 
+/// What the server printed before its `listening on` line, and the
+/// address that line names.
+fn until_listening(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (String, String) {
+    let mut printed = String::new();
+    let address = lines.map_while(Result::ok).find_map(|line| {
+        let address = line.strip_prefix("provisio: listening on http://").map(str::to_owned);
+        printed.extend(address.is_none().then(|| format!("{line}\n")));
+        address
+    });
+    let address = address.unwrap_or_else(|| panic!("the server did not start: {printed}"));
+    (printed, address)
+}
+
 /// The word after `label` in the demo's printed instructions.
 fn printed_after<'a>(printed: &'a str, label: &str) -> &'a str {
     printed
@@ -77,18 +90,7 @@ fn logs_are_json_with_request_spans_and_no_secret() {
     let mut server = Server(child);
     let log = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
     let mut lines = BufReader::new(stdout).lines();
-    let mut printed = String::new();
-    let mut address = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap_or_else(|e| panic!("{e}"));
-        if let Some(a) = line.strip_prefix("provisio: listening on http://") {
-            address = Some(a.to_owned());
-            break;
-        }
-        printed.push_str(&line);
-        printed.push('\n');
-    }
-    let address = address.unwrap_or_else(|| panic!("the server did not start: {printed}"));
+    let (printed, address) = until_listening(&mut lines);
     let org = printed_after(&printed, "PROVISIO_ORG=").to_owned();
     let org_token = printed_after(&printed, "organization token").to_owned();
     assert_eq!(printed_after(&printed, "operator token"), operator_token, "the variable set the operator token");

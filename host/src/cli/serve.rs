@@ -112,7 +112,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// (`log_filter`, `log_format`).
 fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .with_context(|| format!("the log filter `{}` is not a valid filter", config.log_filter))?;
+        .map_err(|e| anyhow::anyhow!("the log filter `{}` is not valid: {e}", config.log_filter))?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let installed = match config.log_format {
         LogFormat::Text => logs.try_init(),

@@ -23,10 +23,10 @@
 //! Errors are JSON `{ "code", "message", "request_id" }`; every answer has
 //! an `x-request-id` header (the caller's when it is a short token, else a
 //! new UUID), and every request a `request` span (method, matched route,
-//! request id) whose events say its status and latency; see [`router`]. JSON bodies are limited to
-//! [`HttpConfig::body_limit`] (64 KiB by default), plugin uploads to
-//! [`HttpConfig::plugin_body_limit`] (32 MiB by default); over the limit the
-//! answer is `413 payload-too-large`.
+//! request id) whose events say its status and latency; see [`router`].
+//! JSON bodies are limited to [`HttpConfig::body_limit`] (64 KiB by
+//! default), plugin uploads to [`HttpConfig::plugin_body_limit`] (32 MiB by
+//! default); over the limit the answer is `413 payload-too-large`.
 //!
 //! Connections are bounded (`listener.rs`): request headers must arrive
 //! within [`HttpConfig::header_read_timeout`], bodies within

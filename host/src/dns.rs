@@ -119,7 +119,7 @@ impl ChallengeResolver {
                 DnsError::Other { reason, .. } => reason,
                 other => other.to_string(),
             };
-            eprintln!("provisio: no DNS resolver, email domain claims cannot be verified by DNS: {reason}");
+            tracing::warn!(%reason, "no DNS resolver: email domain claims cannot be verified by DNS");
             Self::unavailable(&reason)
         })
     }

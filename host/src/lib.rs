@@ -69,7 +69,7 @@
 //! [`gateway::Identity`]:
 //!
 //! ```no_run
-//! # async fn app(host: provisio::engine::Host, signer: &provisio::http::SessionSigner)
+//! # async fn app(host: provisio::engine::Host, signer: &provisio::session::SessionSigner)
 //! # -> Result<(), Box<dyn std::error::Error>> {
 //! use axum::{Extension, Router, routing::get};
 //! use provisio::gateway::{Gateway, Identity};
@@ -85,7 +85,8 @@
 //! database), [`auth`] (password and OpenID Connect providers), [`runtime`]
 //! (the WebAssembly sandbox), [`plugin`] (what host and plugins exchange),
 //! [`builtin`] (the providers used when no plugin is bound), [`gateway`]
-//! (authentication in front of another service), [`http`] (the HTTP API).
+//! (authentication in front of another service), [`session`] (session
+//! tokens and their signing key), [`http`] (the HTTP API).
 
 pub mod auth;
 pub mod builtin;
@@ -96,4 +97,5 @@ pub mod gateway;
 pub mod http;
 pub mod plugin;
 pub mod runtime;
+pub mod session;
 pub mod store;

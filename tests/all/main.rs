@@ -20,6 +20,7 @@ mod hostile;
 mod http;
 mod lifting;
 mod load;
+mod observability;
 mod oidc_provider;
 mod races;
 mod sched;

@@ -22,7 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use provisio::engine::Host;
 use provisio::gateway::{Gateway, HEADER_PREFIX, Identity, SessionKeys, forward_identity};
-use provisio::http::SessionSigner;
+use provisio::session::SessionSigner;
 
 #[derive(Parser, Debug)]
 #[command(about = "A reverse proxy that authenticates requests with Provisio")]

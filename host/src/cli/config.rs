@@ -1,5 +1,6 @@
-//! `provisio serve`'s configuration: a TOML file, then environment
-//! variables, then command-line flags, each overriding the one before.
+//! `provisio serve`'s configuration: defaults, then a TOML file, then
+//! environment variables, then command-line flags, each overriding the one
+//! before.
 //!
 //! ```toml
 //! listen = "127.0.0.1:8080"
@@ -24,6 +25,8 @@
 //! compile_cpu_secs = 120                           # one plugin compile, in its own process
 //! compile_memory_bytes = 4294967296
 //! compile_wall_secs = 180
+//! log_filter = "info,provisio=debug"               # RUST_LOG syntax
+//! log_format = "text"                              # or "json", one object per line
 //!
 //! [ceilings]                                       # no binding may ask for more
 //! wall_time = 1000                                 # milliseconds
@@ -34,21 +37,20 @@
 //! host_argument_bytes = 65536
 //! ```
 //!
-//! Environment: `PROVISIO_LISTEN`, `PROVISIO_DATABASE_URL`, `PROVISIO_DATA_DIR`,
-//! `PROVISIO_OPERATOR_TOKEN`, `PROVISIO_SESSION_TTL_SECS`, `PROVISIO_ISSUER`,
-//! `PROVISIO_AUDIENCE`, `PROVISIO_MAX_PLUGIN_BYTES`, `PROVISIO_MAX_LOADED_BYTES`,
-//! `PROVISIO_MAX_ARTIFACT_BYTES`, `PROVISIO_HEADER_READ_TIMEOUT_SECS`,
-//! `PROVISIO_BODY_READ_TIMEOUT_SECS`, `PROVISIO_IDLE_TIMEOUT_SECS`,
-//! `PROVISIO_MAX_CONNECTIONS`, `PROVISIO_DNS_RESOLVER`, `PROVISIO_PLUGIN_CALLS_PER_ORG`,
-//! `PROVISIO_COMPILE_CPU_SECS`, `PROVISIO_COMPILE_MEMORY_BYTES`, `PROVISIO_COMPILE_WALL_SECS`,
-//! `PROVISIO_TRUSTED_PROXY_HEADER`, `PROVISIO_ALLOW_PRIVATE_JWKS_URLS` (`true` or
-//! `false`), and `PROVISIO_CEILING_<LIMIT>` for each ceiling (e.g.
-//! `PROVISIO_CEILING_WALL_TIME`).
+//! Every key but `public_email_domains` is also a flag of `provisio serve`
+//! and an environment variable, both declared once on [`Overrides`] with
+//! clap's `env`: the key `max_plugin_bytes` is `--max-plugin-bytes` and
+//! `PROVISIO_MAX_PLUGIN_BYTES`, the ceiling `wall_time` is
+//! `--ceiling-wall-time` and `PROVISIO_CEILING_WALL_TIME`. The log filter's
+//! variable is `PROVISIO_LOG` (with `RUST_LOG` as a fallback), the format's
+//! `PROVISIO_LOG_FORMAT`. A flag wins over its variable, which wins over the
+//! file, which wins over the default.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use clap::Args;
 use provisio::http::HttpConfig;
 use provisio::plugin::Limits;
 use provisio::runtime::RuntimeConfig;
@@ -113,6 +115,22 @@ pub struct ServeConfig {
     pub compile_memory_bytes: u64,
     /// Wall-clock seconds one plugin compile may take.
     pub compile_wall_secs: u64,
+    /// Which log events are written: a `RUST_LOG`-style filter
+    /// (`info`, `warn,provisio=debug`, …).
+    pub log_filter: String,
+    /// How log events are written.
+    pub log_format: LogFormat,
+}
+
+/// How `provisio serve` writes its log events, on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line of text per event, its span's fields before it.
+    #[default]
+    Text,
+    /// One JSON object per line, with the event's fields and its spans'.
+    Json,
 }
 
 /// The ceilings table: each limit left out keeps its default ceiling.
@@ -165,13 +183,131 @@ impl Default for ServeConfig {
             compile_cpu_secs: 120,
             compile_memory_bytes: 4 << 30,
             compile_wall_secs: 180,
+            log_filter: "info".into(),
+            log_format: LogFormat::Text,
         }
     }
 }
 
+/// The settings given as flags or environment variables, each declared
+/// once: its flag and variable (clap's `env`) over its key in the file.
+#[derive(Debug, Default, Args)]
+pub struct Overrides {
+    /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free one).
+    #[arg(long, env = "PROVISIO_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// `sqlite://FILE?mode=rwc` (the default, `./provisio.db`) or `postgres://…`.
+    #[arg(long, env = "PROVISIO_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Where the session signing key and compiled plugins are kept.
+    #[arg(long, env = "PROVISIO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The operator's token, which may create organizations (better given
+    /// in the environment or the file than as a flag other users may see).
+    #[arg(long, env = "PROVISIO_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
+    /// Lifetime of a session token, in seconds.
+    #[arg(long, env = "PROVISIO_SESSION_TTL_SECS")]
+    session_ttl_secs: Option<u64>,
+    /// The `iss` of session tokens (default `http://<listen>`).
+    #[arg(long, env = "PROVISIO_ISSUER")]
+    issuer: Option<String>,
+    /// The `aud` of session tokens.
+    #[arg(long, env = "PROVISIO_AUDIENCE")]
+    audience: Option<String>,
+    /// Largest plugin upload, in bytes.
+    #[arg(long, env = "PROVISIO_MAX_PLUGIN_BYTES")]
+    max_plugin_bytes: Option<usize>,
+    /// Bytes of compiled plugins kept in memory.
+    #[arg(long, env = "PROVISIO_MAX_LOADED_BYTES")]
+    max_loaded_bytes: Option<u64>,
+    /// Bytes of compiled plugins kept on disk.
+    #[arg(long, env = "PROVISIO_MAX_ARTIFACT_BYTES")]
+    max_artifact_bytes: Option<u64>,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "PROVISIO_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: Option<u64>,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "PROVISIO_BODY_READ_TIMEOUT_SECS")]
+    body_read_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, env = "PROVISIO_IDLE_TIMEOUT_SECS")]
+    idle_timeout_secs: Option<u64>,
+    /// The most connections served at once.
+    #[arg(long, env = "PROVISIO_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// The name server (`ip:port`) email domain challenges are looked up at.
+    #[arg(long, env = "PROVISIO_DNS_RESOLVER")]
+    dns_resolver: Option<SocketAddr>,
+    /// Plugin calls one organization may have in flight at once.
+    #[arg(long, env = "PROVISIO_PLUGIN_CALLS_PER_ORG")]
+    plugin_calls_per_org: Option<usize>,
+    /// The header a trusted reverse proxy gives the client's address in.
+    #[arg(long, env = "PROVISIO_TRUSTED_PROXY_HEADER")]
+    trusted_proxy_header: Option<String>,
+    /// Lets JWKS URLs point at loopback, private and link-local addresses.
+    #[arg(long, env = "PROVISIO_ALLOW_PRIVATE_JWKS_URLS")]
+    allow_private_jwks_urls: Option<bool>,
+    /// CPU seconds one plugin compile may use.
+    #[arg(long, env = "PROVISIO_COMPILE_CPU_SECS")]
+    compile_cpu_secs: Option<u64>,
+    /// Address space one plugin compile may map, in bytes.
+    #[arg(long, env = "PROVISIO_COMPILE_MEMORY_BYTES")]
+    compile_memory_bytes: Option<u64>,
+    /// Wall-clock seconds one plugin compile may take.
+    #[arg(long, env = "PROVISIO_COMPILE_WALL_SECS")]
+    compile_wall_secs: Option<u64>,
+    /// Which log events are written (`RUST_LOG` syntax).
+    #[arg(long, env = "PROVISIO_LOG")]
+    log_filter: Option<String>,
+    /// `RUST_LOG`, the usual name of a log filter: used when neither
+    /// `--log-filter` nor `PROVISIO_LOG` is given.
+    #[arg(long, env = "RUST_LOG", hide = true)]
+    rust_log: Option<String>,
+    /// How log events are written.
+    #[arg(long, env = "PROVISIO_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(flatten)]
+    ceilings: CeilingOverrides,
+}
+
+/// The operator's ceilings, as flags and variables.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Ceilings (no binding may ask for more)")]
+struct CeilingOverrides {
+    /// Wall time of one plugin call, in milliseconds.
+    #[arg(long = "ceiling-wall-time", env = "PROVISIO_CEILING_WALL_TIME")]
+    wall_time: Option<u64>,
+    /// Fuel of one plugin call.
+    #[arg(long = "ceiling-fuel", env = "PROVISIO_CEILING_FUEL")]
+    fuel: Option<u64>,
+    /// Linear memory of one plugin instance, in bytes.
+    #[arg(long = "ceiling-memory-bytes", env = "PROVISIO_CEILING_MEMORY_BYTES")]
+    memory_bytes: Option<u64>,
+    /// Size of one decision, in bytes.
+    #[arg(long = "ceiling-output-bytes", env = "PROVISIO_CEILING_OUTPUT_BYTES")]
+    output_bytes: Option<u64>,
+    /// Log bytes of one plugin call.
+    #[arg(long = "ceiling-log-bytes", env = "PROVISIO_CEILING_LOG_BYTES")]
+    log_bytes: Option<u64>,
+    /// Size of one argument to a host function, in bytes.
+    #[arg(long = "ceiling-host-argument-bytes", env = "PROVISIO_CEILING_HOST_ARGUMENT_BYTES")]
+    host_argument_bytes: Option<u64>,
+}
+
+/// `$to.field = value` for each field given in `$from`; `Some(value)` for
+/// those listed after `;`.
+macro_rules! apply {
+    ($from:expr => $to:expr; $($field:ident),*; $($optional:ident),*) => {
+        $(if let Some(value) = $from.$field { $to.$field = value; })*
+        $(if let Some(value) = $from.$optional { $to.$optional = Some(value); })*
+    };
+}
+
 impl ServeConfig {
-    /// Reads the file (if given), then applies `PROVISIO_*` variables from `env`.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    /// Reads the file (if given), then applies what was given as flags or
+    /// in the environment.
+    pub fn load(file: Option<&Path>, mut overrides: Overrides) -> anyhow::Result<Self> {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -179,89 +315,16 @@ impl ServeConfig {
             }
             None => Self::default(),
         };
-        if let Some(v) = env("PROVISIO_LISTEN") {
-            config.listen = v.parse().with_context(|| format!("PROVISIO_LISTEN={v} is not an address"))?;
-        }
-        if let Some(v) = env("PROVISIO_DATABASE_URL") {
-            config.database_url = v;
-        }
-        if let Some(v) = env("PROVISIO_DATA_DIR") {
-            config.data_dir = v.into();
-        }
-        if let Some(v) = env("PROVISIO_OPERATOR_TOKEN") {
-            config.operator_token = Some(v);
-        }
-        if let Some(v) = env("PROVISIO_SESSION_TTL_SECS") {
-            config.session_ttl_secs = v.parse().context("PROVISIO_SESSION_TTL_SECS must be a number of seconds")?;
-        }
-        if let Some(v) = env("PROVISIO_ISSUER") {
-            config.issuer = Some(v);
-        }
-        if let Some(v) = env("PROVISIO_AUDIENCE") {
-            config.audience = v;
-        }
-        if let Some(v) = env("PROVISIO_MAX_PLUGIN_BYTES") {
-            config.max_plugin_bytes = v.parse().context("PROVISIO_MAX_PLUGIN_BYTES must be a number of bytes")?;
-        }
-        if let Some(v) = env("PROVISIO_MAX_LOADED_BYTES") {
-            config.max_loaded_bytes = v.parse().context("PROVISIO_MAX_LOADED_BYTES must be a number of bytes")?;
-        }
-        if let Some(v) = env("PROVISIO_MAX_ARTIFACT_BYTES") {
-            config.max_artifact_bytes = v.parse().context("PROVISIO_MAX_ARTIFACT_BYTES must be a number of bytes")?;
-        }
-        if let Some(v) = env("PROVISIO_HEADER_READ_TIMEOUT_SECS") {
-            config.header_read_timeout_secs =
-                v.parse().context("PROVISIO_HEADER_READ_TIMEOUT_SECS must be a number of seconds")?;
-        }
-        if let Some(v) = env("PROVISIO_BODY_READ_TIMEOUT_SECS") {
-            config.body_read_timeout_secs =
-                v.parse().context("PROVISIO_BODY_READ_TIMEOUT_SECS must be a number of seconds")?;
-        }
-        if let Some(v) = env("PROVISIO_IDLE_TIMEOUT_SECS") {
-            config.idle_timeout_secs = v.parse().context("PROVISIO_IDLE_TIMEOUT_SECS must be a number of seconds")?;
-        }
-        if let Some(v) = env("PROVISIO_MAX_CONNECTIONS") {
-            config.max_connections = v.parse().context("PROVISIO_MAX_CONNECTIONS must be a number of connections")?;
-        }
-        if let Some(v) = env("PROVISIO_DNS_RESOLVER") {
-            config.dns_resolver =
-                Some(v.parse().with_context(|| format!("PROVISIO_DNS_RESOLVER={v} is not an ip:port address"))?);
-        }
-        if let Some(v) = env("PROVISIO_PLUGIN_CALLS_PER_ORG") {
-            config.plugin_calls_per_org =
-                v.parse().context("PROVISIO_PLUGIN_CALLS_PER_ORG must be a number of calls")?;
-        }
-        if let Some(v) = env("PROVISIO_TRUSTED_PROXY_HEADER") {
-            config.trusted_proxy_header = Some(v);
-        }
-        if let Some(v) = env("PROVISIO_ALLOW_PRIVATE_JWKS_URLS") {
-            config.allow_private_jwks_urls =
-                v.parse().context("PROVISIO_ALLOW_PRIVATE_JWKS_URLS must be `true` or `false`")?;
-        }
-        for (name, field) in [
-            ("PROVISIO_COMPILE_CPU_SECS", &mut config.compile_cpu_secs),
-            ("PROVISIO_COMPILE_MEMORY_BYTES", &mut config.compile_memory_bytes),
-            ("PROVISIO_COMPILE_WALL_SECS", &mut config.compile_wall_secs),
-        ] {
-            if let Some(v) = env(name) {
-                *field = v.parse().with_context(|| format!("{name} must be a number"))?;
-            }
-        }
-        let c = &mut config.ceilings;
-        let numbers: [(&str, &mut u64); 5] = [
-            ("PROVISIO_CEILING_FUEL", &mut c.fuel),
-            ("PROVISIO_CEILING_MEMORY_BYTES", &mut c.memory_bytes),
-            ("PROVISIO_CEILING_OUTPUT_BYTES", &mut c.output_bytes),
-            ("PROVISIO_CEILING_LOG_BYTES", &mut c.log_bytes),
-            ("PROVISIO_CEILING_HOST_ARGUMENT_BYTES", &mut c.host_argument_bytes),
-        ];
-        for (name, field) in numbers {
-            if let Some(v) = env(name) {
-                *field = v.parse().with_context(|| format!("{name} must be a number"))?;
-            }
-        }
-        if let Some(v) = env("PROVISIO_CEILING_WALL_TIME") {
-            let ms = v.parse().context("PROVISIO_CEILING_WALL_TIME must be a number of milliseconds")?;
+        overrides.log_filter = overrides.log_filter.or(overrides.rust_log.take());
+        apply!(overrides => config;
+            listen, database_url, data_dir, session_ttl_secs, audience, max_plugin_bytes, max_loaded_bytes,
+            max_artifact_bytes, header_read_timeout_secs, body_read_timeout_secs, idle_timeout_secs,
+            max_connections, plugin_calls_per_org, allow_private_jwks_urls, compile_cpu_secs,
+            compile_memory_bytes, compile_wall_secs, log_filter, log_format;
+            operator_token, issuer, dns_resolver, trusted_proxy_header);
+        let (given, c) = (overrides.ceilings, &mut config.ceilings);
+        apply!(given => c; fuel, memory_bytes, output_bytes, log_bytes, host_argument_bytes;);
+        if let Some(ms) = given.wall_time {
             c.wall_time = std::time::Duration::from_millis(ms);
         }
         Ok(config)
@@ -270,39 +333,59 @@ impl ServeConfig {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
+    /// The flags of `provisio serve` alone, as clap reads them.
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        overrides: Overrides,
+    }
+
+    fn flags(args: &[&str]) -> anyhow::Result<Overrides> {
+        Ok(Flags::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))?.overrides)
+    }
+
     #[test]
-    fn file_then_environment() -> anyhow::Result<()> {
+    fn file_then_flags() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("provisio.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\noperator_token = \"from-file\"\n")?;
-        let env = |k: &str| (k == "PROVISIO_OPERATOR_TOKEN").then(|| "from-env".to_owned());
-        let c = ServeConfig::load(Some(&file), env)?;
+        let c = ServeConfig::load(Some(&file), flags(&["--operator-token", "from-flag"])?)?;
         assert_eq!(c.listen.port(), 9000);
-        assert_eq!(c.operator_token.as_deref(), Some("from-env"));
+        assert_eq!(c.operator_token.as_deref(), Some("from-flag"));
         assert_eq!(c.database_url, "sqlite://provisio.db?mode=rwc");
+        let c = ServeConfig::load(None, Overrides::default())?;
+        assert_eq!((c.log_filter.as_str(), c.log_format), ("info", LogFormat::Text));
         std::fs::write(&file, "listen = \"nowhere\"\n")?;
-        assert!(ServeConfig::load(Some(&file), |_| None).is_err());
+        assert!(ServeConfig::load(Some(&file), Overrides::default()).is_err());
         std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n")?;
-        assert!(ServeConfig::load(Some(&file), |_| None).is_err(), "unknown keys are refused");
-        std::fs::write(&file, "idle_timeout_secs = 5\nmax_connections = 7\n")?;
-        let env = |k: &str| (k == "PROVISIO_HEADER_READ_TIMEOUT_SECS").then(|| "3".to_owned());
-        let c = ServeConfig::load(Some(&file), env)?;
+        assert!(ServeConfig::load(Some(&file), Overrides::default()).is_err(), "unknown keys are refused");
+        std::fs::write(&file, "idle_timeout_secs = 5\nmax_connections = 7\nlog_format = \"json\"\n")?;
+        let c = ServeConfig::load(Some(&file), flags(&["--header-read-timeout-secs", "3"])?)?;
         assert_eq!((c.header_read_timeout_secs, c.body_read_timeout_secs), (3, 30));
         assert_eq!((c.idle_timeout_secs, c.max_connections), (5, 7));
         assert_eq!(c.max_plugin_bytes, 32 << 20);
+        assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.ceilings, Limits::CEILINGS, "the documented ceilings by default");
+        let c = ServeConfig::load(Some(&file), flags(&["--log-format", "text", "--log-filter", "debug"])?)?;
+        assert_eq!((c.log_filter.as_str(), c.log_format), ("debug", LogFormat::Text));
 
-        // A ceiling from the file, another from the environment; the rest kept.
+        // A ceiling from the file, another from a flag; the rest kept.
         std::fs::write(&file, "[ceilings]\nwall_time = 2500\n")?;
-        let env = |k: &str| (k == "PROVISIO_CEILING_FUEL").then(|| "77".to_owned());
-        let c = ServeConfig::load(Some(&file), env)?;
+        let c = ServeConfig::load(Some(&file), flags(&["--ceiling-fuel", "77"])?)?;
         assert_eq!(c.ceilings.wall_time, std::time::Duration::from_millis(2500));
         assert_eq!(c.ceilings.fuel, 77);
         assert_eq!(c.ceilings.memory_bytes, Limits::CEILINGS.memory_bytes);
         std::fs::write(&file, "[ceilings]\nwall_tim = 1\n")?;
-        assert!(ServeConfig::load(Some(&file), |_| None).is_err(), "an unknown ceiling is refused");
+        assert!(ServeConfig::load(Some(&file), Overrides::default()).is_err(), "an unknown ceiling is refused");
+
+        // Values are checked as they are read.
+        assert!(Flags::try_parse_from(["serve", "--listen", "nowhere"]).is_err());
+        assert!(Flags::try_parse_from(["serve", "--allow-private-jwks-urls", "maybe"]).is_err());
+        assert!(Flags::try_parse_from(["serve", "--log-format", "xml"]).is_err());
         Ok(())
     }
 }

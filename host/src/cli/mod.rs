@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server (SQLite `./provisio.db` by default).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Check and run plugins locally.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -90,7 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(PluginCommand::Check { file, json }) => rt.block_on(plugin::check(&file, json)),
         Command::Plugin(PluginCommand::Test(args)) => rt.block_on(plugin::test(args)),
-        Command::Serve(args) => rt.block_on(serve::serve(args)).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => rt.block_on(serve::serve(*args)).map(|()| ExitCode::SUCCESS),
         Command::Demo(DemoCommand::Token(args)) => demo::token(args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => {
             rt.block_on(admin::run(args)).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

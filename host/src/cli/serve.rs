@@ -12,24 +12,18 @@ use provisio::http::{AppState, HttpConfig};
 use provisio::runtime::{CompilerProcess, RuntimeConfig};
 use provisio::store::DatabaseUrl;
 
-use super::config::ServeConfig;
+use super::config::{LogFormat, Overrides, ServeConfig};
 use super::demo;
 
 /// Arguments of `provisio serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file (see the README); `PROVISIO_*` variables override it.
-    #[arg(long, short)]
+    /// A TOML configuration file (see the README); `PROVISIO_*` variables
+    /// and flags override it.
+    #[arg(long, short, env = "PROVISIO_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free one).
-    #[arg(long)]
-    listen: Option<std::net::SocketAddr>,
-    /// `sqlite://FILE?mode=rwc` (the default, `./provisio.db`) or `postgres://…`.
-    #[arg(long)]
-    database_url: Option<String>,
-    /// Where the session signing key and compiled plugins are kept.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Overrides,
     /// Seed a demo organization, domain, identity provider and plugins, and
     /// print `curl` commands to try them.
     #[arg(long)]
@@ -41,16 +35,8 @@ pub struct ServeArgs {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = ServeConfig::load(args.config.as_deref(), |k| std::env::var(k).ok())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(url) = args.database_url {
-        config.database_url = url;
-    }
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
+    let mut config = ServeConfig::load(args.config.as_deref(), args.settings)?;
+    init_logging(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -102,7 +88,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..HttpConfig::default()
     };
     let state = AppState::new(host, http)?;
-    eprintln!("provisio: database {}", url.redacted());
+    tracing::info!(database = %url.redacted(), %address, "provisio started");
     if args.demo {
         let seeded = demo::seed(&state, &config.data_dir, &args.plugins_dir).await?;
         println!(
@@ -115,10 +101,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
         );
     }
+    // Printed for whoever started the server (scripts read the port here).
     println!("provisio: listening on http://{address}");
     provisio::http::serve(listener, state, shutdown()).await?;
-    eprintln!("provisio: stopped");
+    tracing::info!("provisio stopped");
     Ok(())
+}
+
+/// Log events go to stderr, filtered and formatted as configured
+/// (`log_filter`, `log_format`).
+fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .map_err(|e| anyhow::anyhow!("the log filter `{}` is not valid: {e}", config.log_filter))?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let installed = match config.log_format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -6,10 +6,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::http::{HeaderValue, Request, Response, header};
+use axum::http::{HeaderName, HeaderValue, Request, Response, header};
+use serde::Serialize;
 
 use super::{Gateway, Refusal};
-use crate::http::{ErrorBody, REQUEST_ID};
+
+/// The header that carries a request's id, as the HTTP API names it.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A refusal's body: the HTTP API's error form (`http::ErrorBody`:
+/// `{ "code", "message", "request_id" }`), so that a client reads both
+/// alike.
+#[derive(Serialize)]
+struct RefusalBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
 
 /// Wraps a service in a [`GatewayService`]; from [`Gateway::layer`].
 #[derive(Debug, Clone)]
@@ -70,7 +83,8 @@ where
                     inner.call(request).await
                 }
                 Err(refusal) => {
-                    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let request_id =
+                        request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
                     Ok(refusal_response(&refusal, request_id))
                 }
             }
@@ -83,11 +97,8 @@ pub(super) fn refusal_response<B: From<String>>(refusal: &Refusal, request_id: O
     let request_id = request_id
         .filter(|id| !id.is_empty() && id.len() <= 128)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-    let body = ErrorBody {
-        code: refusal.code().into(),
-        message: refusal.public_message(),
-        request_id: Some(request_id.clone()),
-    };
+    let message = refusal.public_message();
+    let body = RefusalBody { code: refusal.code(), message: &message, request_id: &request_id };
     let text = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
     let mut response = Response::new(B::from(text));
     *response.status_mut() = refusal.status();

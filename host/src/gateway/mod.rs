@@ -9,7 +9,7 @@
 //! use axum::{Extension, Router};
 //! use provisio::engine::Host;
 //! use provisio::gateway::{Gateway, Identity};
-//! use provisio::http::{HttpConfig, SessionSigner};
+//! use provisio::session::SessionSigner;
 //! use provisio::store::DatabaseUrl;
 //!
 //! async fn whoami(Extension(identity): Extension<Identity>) -> String {
@@ -19,8 +19,13 @@
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // The same database and signing key as `provisio serve`.
 //! let host = Host::builder().database_url(DatabaseUrl::sqlite_file("provisio.db".as_ref())).build().await?;
-//! let http = HttpConfig::default();
-//! let signer = SessionSigner::new(Some("session-key.pem".as_ref()), &http.issuer, &http.audience, http.session_ttl)?;
+//! // `provisio serve`'s issuer is its URL; its audience `provisio`.
+//! let signer = SessionSigner::new(
+//!     Some(".provisio/session-signing-key.pem".as_ref()),
+//!     "http://127.0.0.1:8080",
+//!     "provisio",
+//!     std::time::Duration::from_secs(900),
+//! )?;
 //!
 //! // Session tokens, with the account's state checked (cached 30 s), and
 //! // ID tokens of the domain `acme`, logged in (JIT included) by the host.
@@ -52,8 +57,8 @@
 //!
 //! - a **session token**, as `POST /v1/login` answers: an EdDSA JWT signed
 //!   by the server's [`SessionSigner`]. A token
-//!   whose `iss` is the session issuer ([`HttpConfig::issuer`](crate::http::HttpConfig::issuer):
-//!   `provisio` by default, the server's URL under `provisio serve`) is a
+//!   whose `iss` is the session issuer ([`SessionSigner::issuer`]: the
+//!   server's `issuer` setting, its URL under `provisio serve`) is a
 //!   session token, and is only ever verified as
 //!   one: algorithm `EdDSA`, a key of the session keys chosen by the token's
 //!   `kid`, the session audience, and an unexpired `exp` (with
@@ -85,14 +90,15 @@
 //!   (cached 5 minutes, fetched again at once, at most every 30 s, when a
 //!   token names an unknown `kid`). There is **no account-state check**: a
 //!   locked account's session tokens keep working until they expire
-//!   ([`HttpConfig::session_ttl`](crate::http::HttpConfig::session_ttl), 15
-//!   minutes by default). [`GatewayBuilder::host`] adds a host to an offline
+//!   ([`SessionSigner::ttl`]: the server's `session_ttl_secs`, 15 minutes
+//!   by default). [`GatewayBuilder::host`] adds a host to an offline
 //!   gateway, which then checks account states and accepts ID tokens.
 //!
 //! # Answers
 //!
 //! Refusals never reach the downstream service and answer JSON
-//! `{ "code", "message", "request_id" }` as the HTTP API does:
+//! `{ "code", "message", "request_id" }`, the HTTP API's error form, with
+//! the request's `x-request-id` (the client's, or a new one):
 //! 401 `unauthorized` (no token, a malformed, forged, expired or foreign
 //! token) or `authentication-failed` (an ID token the domain's providers
 //! refused); 403 `account-locked`, `account-disabled`, `unverified-email`,
@@ -124,7 +130,7 @@ pub use verify::Refusal;
 use crate::auth::SystemClock;
 use crate::auth::oidc::{FetchError, HttpFetcher, JwksCache, JwksCachePolicy, JwksError, KeySet};
 use crate::engine::Host;
-use crate::http::SessionSigner;
+use crate::session::SessionSigner;
 use crate::store::{AccountId, OrgId};
 
 /// Who made a request, as the gateway established it.
@@ -311,7 +317,7 @@ impl Gateway {
     }
 
     /// A gateway with only the session keys, and the server's session
-    /// `issuer` and `audience` (`HttpConfig::issuer` and `audience`).
+    /// `issuer` and `audience` (its `issuer` and `audience` settings).
     pub fn offline(keys: SessionKeys, issuer: &str, audience: &str) -> GatewayBuilder {
         Self::builder(Ok(keys), issuer, audience)
     }

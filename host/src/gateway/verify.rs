@@ -15,7 +15,7 @@ use super::{Identity, JWKS_TTL, SessionKeys, Via};
 use crate::auth::oidc::SigningAlgorithm;
 use crate::auth::{Credential, MAX_TOKEN_BYTES, Secret};
 use crate::engine::{Host, LoginError, LoginRequest};
-use crate::http::{SessionClaims, memberships_of};
+use crate::session::{SessionClaims, memberships_of};
 use crate::store::{AccountId, AccountState, OrgId};
 
 /// Why a request was refused. `Display` is the message for the client.

@@ -130,7 +130,7 @@ async fn accept_failed(error: std::io::Error) {
     {
         return;
     }
-    eprintln!("provisio: cannot accept a connection: {error}");
+    tracing::warn!(%error, "cannot accept a connection");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 

@@ -1,4 +1,5 @@
-//! Prometheus metrics, kept in memory and written as text by hand.
+//! The metrics `/metrics` serves, in the OpenMetrics text format
+//! (`prometheus-client`).
 //!
 //! - `provisio_logins_total{outcome}`: logins by outcome (`success` or the
 //!   login error's code);
@@ -12,220 +13,230 @@
 //! - `provisio_plugin_limit_hits_total{limit}`: limits plugin calls exceeded,
 //!   by limit (`wall-time`, `fuel`, `memory`, `stack`, `output-bytes`,
 //!   `log-bytes`, `host-argument`);
-//! - `provisio_http_responses_total{status}`: answers by status class;
+//! - `provisio_audit_write_failures_total`: audit events that could not be
+//!   written;
+//! - `provisio_http_responses_total{status}`: answers by status class
+//!   (`2xx`, `4xx`, …);
 //! - `provisio_plugin_cache_*`: the in-memory cache of loaded plugins
 //!   (`entries`, `bytes`, `max_bytes`, `hits_total`, `misses_total`,
 //!   `evictions_total`) and the loads its misses caused
 //!   (`provisio_plugin_loads_total{source}`, `source` being `compiled` or
 //!   `disk`, and `provisio_plugin_load_seconds_total`);
 //! - `provisio_artifact_cache_*`: the precompiled artifacts on disk
-//!   (`files`, `bytes`, `max_bytes`, `evictions_total`).
+//!   (`files`, `bytes`, `max_bytes`, `evictions_total`), when there is an
+//!   artifact cache.
 //!
-//! Plugin calls reach these counters because [`Metrics`] is a
-//! [`LoginObserver`] of the host (`AppState::new` installs it).
+//! Counters and histograms are updated where things happen, each behind its
+//! own atomic or lock; the caches' figures are read from the runtime at each
+//! scrape (a [`Collector`]). Plugin calls reach these metrics because
+//! [`Metrics`] is a [`LoginObserver`] of the host (`AppState::new` installs
+//! it).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::engine::{Hook, LoginObserver, PluginCall};
-use crate::runtime::{ArtifactCacheStats, PluginCacheStats};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::engine::{LoginObserver, PluginCall};
+use crate::runtime::Runtime;
+
+/// The content type of the exposition.
+pub(super) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the login duration histogram's buckets, in seconds.
-const LOGIN_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const LOGIN_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 /// Upper bounds of the plugin call duration histogram's buckets, in seconds:
 /// a sandboxed call costs tens of microseconds, the default wall-time limit
 /// is 100 ms.
-const PLUGIN_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+const PLUGIN_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
-/// A histogram: cumulative counts per bucket, the count and the sum.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HookLabels {
+    hook: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FailureLabels {
+    hook: &'static str,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StatusLabels {
+    status: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The process's metrics, and the registry that writes them.
 #[derive(Debug)]
-struct Histogram {
-    bounds: &'static [f64],
-    buckets: Vec<u64>,
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Self {
-        Self { bounds, buckets: vec![0; bounds.len()], count: 0, sum: 0.0 }
-    }
-
-    fn observe(&mut self, duration: Duration) {
-        let seconds = duration.as_secs_f64();
-        for (bound, count) in self.bounds.iter().zip(self.buckets.iter_mut()) {
-            if seconds <= *bound {
-                *count += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += seconds;
-    }
-
-    /// The series of `name`, each with `labels` (`key="value",…` or empty)
-    /// before `le`.
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (bound, n) in self.bounds.iter().zip(&self.buckets) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {n}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
-        let braces = |s: &str| if s.is_empty() { String::new() } else { format!("{{{s}}}") };
-        let _ = writeln!(out, "{name}_sum{} {}", braces(labels), self.sum);
-        let _ = writeln!(out, "{name}_count{} {}", braces(labels), self.count);
-    }
-}
-
-#[derive(Debug)]
-struct Counters {
-    logins: BTreeMap<String, u64>,
-    login_durations: Histogram,
-    plugin_durations: BTreeMap<Hook, Histogram>,
-    plugin_failures: BTreeMap<(Hook, &'static str), u64>,
-    limit_hits: BTreeMap<&'static str, u64>,
-    responses: BTreeMap<String, u64>,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Self {
-            logins: BTreeMap::new(),
-            login_durations: Histogram::new(LOGIN_BUCKETS),
-            plugin_durations: BTreeMap::new(),
-            plugin_failures: BTreeMap::new(),
-            limit_hits: BTreeMap::new(),
-            responses: BTreeMap::new(),
-        }
-    }
-}
-
-/// The process's counters.
-#[derive(Debug, Default)]
 pub struct Metrics {
-    counters: Mutex<Counters>,
+    registry: Registry,
+    logins: Family<OutcomeLabels, Counter>,
+    login_durations: Histogram,
+    plugin_durations: HistogramFamily<HookLabels>,
+    plugin_failures: Family<FailureLabels, Counter>,
+    limit_hits: Family<LimitLabels, Counter>,
+    audit_write_failures: Counter,
+    responses: Family<StatusLabels, Counter>,
 }
 
 impl Metrics {
-    fn with<R>(&self, f: impl FnOnce(&mut Counters) -> R) -> R {
-        // A panic while counting cannot leave the counters inconsistent
-        // enough to matter: keep counting.
-        let mut guard = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+    /// The metrics of a server whose plugins run in `runtime` (its caches'
+    /// figures are read at each scrape).
+    pub fn new(runtime: Runtime) -> Self {
+        let logins = Family::default();
+        let login_durations = Histogram::new(LOGIN_BUCKETS);
+        let plugin_durations: HistogramFamily<HookLabels> =
+            Family::new_with_constructor(|| Histogram::new(PLUGIN_BUCKETS));
+        let plugin_failures = Family::default();
+        let limit_hits = Family::default();
+        let audit_write_failures = Counter::default();
+        let responses = Family::default();
+
+        let mut registry = Registry::with_prefix("provisio");
+        registry.register("logins", "Logins by outcome (success or the error code)", logins.clone());
+        let help = "Whole login durations";
+        registry.register_with_unit("login_duration", help, Unit::Seconds, login_durations.clone());
+        let help = "Plugin call durations by hook";
+        registry.register_with_unit("plugin_call_duration", help, Unit::Seconds, plugin_durations.clone());
+        let help = "Plugin calls without a decision, by kind";
+        registry.register("plugin_failures", help, plugin_failures.clone());
+        registry.register("plugin_limit_hits", "Limits exceeded by plugin calls", limit_hits.clone());
+        let help = "Audit events that could not be written";
+        registry.register("audit_write_failures", help, audit_write_failures.clone());
+        registry.register("http_responses", "HTTP responses by status class", responses.clone());
+        registry.register_collector(Box::new(Caches(runtime)));
+
+        Self {
+            registry,
+            logins,
+            login_durations,
+            plugin_durations,
+            plugin_failures,
+            limit_hits,
+            audit_write_failures,
+            responses,
+        }
     }
 
     /// Counts a login with this outcome and duration.
     pub fn login(&self, outcome: &str, duration: Duration) {
-        self.with(|c| {
-            *c.logins.entry(outcome.to_owned()).or_default() += 1;
-            c.login_durations.observe(duration);
-        });
+        self.logins.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc();
+        self.login_durations.observe(duration.as_secs_f64());
     }
 
-    /// Counts a response by status class (`2xx`, `4xx`, …).
+    /// Counts a response by its status code's class (`2xx`, `4xx`, …).
     pub fn response(&self, status: u16) {
-        let class = format!("{}xx", status / 100);
-        self.with(|c| *c.responses.entry(class).or_default() += 1);
+        let status = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        };
+        self.responses.get_or_create(&StatusLabels { status }).inc();
     }
 
     /// How many logins had this outcome.
     pub fn logins(&self, outcome: &str) -> u64 {
-        self.with(|c| c.logins.get(outcome).copied().unwrap_or(0))
+        self.logins.get(&OutcomeLabels { outcome: outcome.to_owned() }).map_or(0, |c| c.get())
     }
 
-    /// The Prometheus text exposition, with the runtime's caches.
-    pub fn render(&self, plugins: &PluginCacheStats, artifacts: Option<&ArtifactCacheStats>) -> String {
-        let mut out = self.render_counters();
-        render_caches(&mut out, plugins, artifacts);
+    /// The OpenMetrics text exposition (ending with `# EOF`).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail; a collector's error would leave a
+        // partial exposition, which a scraper refuses for its missing EOF.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
-    }
-
-    fn render_counters(&self) -> String {
-        self.with(|c| {
-            let mut out = String::new();
-            // Writing to a String cannot fail.
-            let _ = writeln!(out, "# HELP provisio_logins_total Logins by outcome (success or the error code).");
-            let _ = writeln!(out, "# TYPE provisio_logins_total counter");
-            for (outcome, n) in &c.logins {
-                let _ = writeln!(out, "provisio_logins_total{{outcome=\"{}\"}} {n}", escape(outcome));
-            }
-            let _ = writeln!(out, "# HELP provisio_login_duration_seconds Whole login durations.");
-            let _ = writeln!(out, "# TYPE provisio_login_duration_seconds histogram");
-            c.login_durations.render(&mut out, "provisio_login_duration_seconds", "");
-            let _ = writeln!(out, "# HELP provisio_plugin_call_duration_seconds Plugin call durations by hook.");
-            let _ = writeln!(out, "# TYPE provisio_plugin_call_duration_seconds histogram");
-            for (hook, histogram) in &c.plugin_durations {
-                histogram.render(&mut out, "provisio_plugin_call_duration_seconds", &format!("hook=\"{hook}\""));
-            }
-            let _ = writeln!(out, "# HELP provisio_plugin_failures_total Plugin calls without a decision, by kind.");
-            let _ = writeln!(out, "# TYPE provisio_plugin_failures_total counter");
-            for ((hook, kind), n) in &c.plugin_failures {
-                let _ = writeln!(out, "provisio_plugin_failures_total{{hook=\"{hook}\",kind=\"{kind}\"}} {n}");
-            }
-            let _ = writeln!(out, "# HELP provisio_plugin_limit_hits_total Limits exceeded by plugin calls.");
-            let _ = writeln!(out, "# TYPE provisio_plugin_limit_hits_total counter");
-            for (limit, n) in &c.limit_hits {
-                let _ = writeln!(out, "provisio_plugin_limit_hits_total{{limit=\"{limit}\"}} {n}");
-            }
-            let _ = writeln!(out, "# HELP provisio_http_responses_total HTTP responses by status class.");
-            let _ = writeln!(out, "# TYPE provisio_http_responses_total counter");
-            for (class, n) in &c.responses {
-                let _ = writeln!(out, "provisio_http_responses_total{{status=\"{class}\"}} {n}");
-            }
-            out
-        })
     }
 }
 
 impl LoginObserver for Metrics {
     fn plugin_call(&self, call: &PluginCall<'_>) {
-        self.with(|c| {
-            c.plugin_durations
-                .entry(call.hook)
-                .or_insert_with(|| Histogram::new(PLUGIN_BUCKETS))
-                .observe(call.duration);
-            if call.failure.is_some() {
-                *c.plugin_failures.entry((call.hook, call.outcome())).or_default() += 1;
-            }
-            if let Some(limit) = call.limit() {
-                *c.limit_hits.entry(limit.as_str()).or_default() += 1;
-            }
-        });
+        let hook = call.hook.as_str();
+        self.plugin_durations.get_or_create(&HookLabels { hook }).observe(call.duration.as_secs_f64());
+        if call.failure.is_some() {
+            self.plugin_failures.get_or_create(&FailureLabels { hook, kind: call.outcome() }).inc();
+        }
+        if let Some(limit) = call.limit() {
+            self.limit_hits.get_or_create(&LimitLabels { limit: limit.as_str() }).inc();
+        }
+    }
+
+    fn audit_write_failed(&self) {
+        self.audit_write_failures.inc();
     }
 }
 
-/// One gauge or counter with its help line.
-fn series(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    let _ = writeln!(out, "{name} {value}");
-}
+/// The runtime's plugin and artifact caches, read at each scrape.
+struct Caches(Runtime);
 
-fn render_caches(out: &mut String, p: &PluginCacheStats, artifacts: Option<&ArtifactCacheStats>) {
-    series(out, "provisio_plugin_cache_entries", "gauge", "Plugins loaded in memory.", p.entries);
-    series(out, "provisio_plugin_cache_bytes", "gauge", "Size of the loaded plugins' compiled images.", p.bytes);
-    series(out, "provisio_plugin_cache_max_bytes", "gauge", "The bound on that size.", p.max_bytes);
-    let help = "Bound plugins a login found loaded.";
-    series(out, "provisio_plugin_cache_hits_total", "counter", help, p.hits);
-    let help = "Bound plugins a login had to load (from disk, or by compiling).";
-    series(out, "provisio_plugin_cache_misses_total", "counter", help, p.misses);
-    series(out, "provisio_plugin_cache_evictions_total", "counter", "Plugins dropped to make room.", p.evictions);
-    let _ = writeln!(out, "# HELP provisio_plugin_loads_total Plugin loads, by where the machine code came from.");
-    let _ = writeln!(out, "# TYPE provisio_plugin_loads_total counter");
-    let _ = writeln!(out, "provisio_plugin_loads_total{{source=\"compiled\"}} {}", p.compiled);
-    let _ = writeln!(out, "provisio_plugin_loads_total{{source=\"disk\"}} {}", p.from_disk);
-    let help = "Time spent loading plugins.";
-    series(out, "provisio_plugin_load_seconds_total", "counter", help, p.load_seconds);
-    if let Some(a) = artifacts {
-        series(out, "provisio_artifact_cache_files", "gauge", "Precompiled artifacts on disk.", a.files);
-        series(out, "provisio_artifact_cache_bytes", "gauge", "Size of the precompiled artifacts.", a.bytes);
-        series(out, "provisio_artifact_cache_max_bytes", "gauge", "The bound on that size.", a.max_bytes);
-        let help = "Artifacts deleted to stay under the bound.";
-        series(out, "provisio_artifact_cache_evictions_total", "counter", help, a.evictions);
+impl std::fmt::Debug for Caches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Caches")
     }
 }
 
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+impl Collector for Caches {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let p = self.0.plugin_cache_stats();
+        gauge(&mut encoder, "plugin_cache_entries", "Plugins loaded in memory.", p.entries as u64)?;
+        gauge(&mut encoder, "plugin_cache_bytes", "Size of the loaded plugins' compiled images.", p.bytes)?;
+        gauge(&mut encoder, "plugin_cache_max_bytes", "The bound on that size.", p.max_bytes)?;
+        counter(&mut encoder, "plugin_cache_hits", "Bound plugins a login found loaded.", p.hits)?;
+        let help = "Bound plugins a login had to load (from disk, or by compiling).";
+        counter(&mut encoder, "plugin_cache_misses", help, p.misses)?;
+        counter(&mut encoder, "plugin_cache_evictions", "Plugins dropped to make room.", p.evictions)?;
+        let help = "Plugin loads, by where the machine code came from.";
+        let loads = ConstCounter::new(0u64);
+        let mut family = encoder.encode_descriptor("plugin_loads", help, None, loads.metric_type())?;
+        for (source, n) in [("compiled", p.compiled), ("disk", p.from_disk)] {
+            ConstCounter::new(n).encode(family.encode_family(&[("source", source)])?)?;
+        }
+        let help = "Time spent loading plugins.";
+        let load_time = ConstCounter::new(p.load_seconds);
+        load_time.encode(encoder.encode_descriptor(
+            "plugin_load",
+            help,
+            Some(&Unit::Seconds),
+            load_time.metric_type(),
+        )?)?;
+        if let Some(a) = self.0.artifact_cache_stats() {
+            gauge(&mut encoder, "artifact_cache_files", "Precompiled artifacts on disk.", a.files)?;
+            gauge(&mut encoder, "artifact_cache_bytes", "Size of the precompiled artifacts.", a.bytes)?;
+            gauge(&mut encoder, "artifact_cache_max_bytes", "The bound on that size.", a.max_bytes)?;
+            let help = "Artifacts deleted to stay under the bound.";
+            counter(&mut encoder, "artifact_cache_evictions", help, a.evictions)?;
+        }
+        Ok(())
+    }
+}
+
+/// One gauge without labels.
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+/// One counter without labels (written with its `_total` suffix).
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
+    let counter = ConstCounter::new(value);
+    counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)
 }

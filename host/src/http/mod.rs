@@ -21,10 +21,12 @@
 //! are built from the same lists (see `openapi.rs`).
 //!
 //! Errors are JSON `{ "code", "message", "request_id" }`; every answer has
-//! an `x-request-id` header. JSON bodies are limited to
-//! [`HttpConfig::body_limit`] (64 KiB by default), plugin uploads to
-//! [`HttpConfig::plugin_body_limit`] (32 MiB by default); over the limit the
-//! answer is `413 payload-too-large`.
+//! an `x-request-id` header (the caller's when it is a short token, else a
+//! new UUID), and every request a `request` span (method, matched route,
+//! request id) whose events say its status and latency; see [`router`].
+//! JSON bodies are limited to [`HttpConfig::body_limit`] (64 KiB by
+//! default), plugin uploads to [`HttpConfig::plugin_body_limit`] (32 MiB by
+//! default); over the limit the answer is `413 payload-too-large`.
 //!
 //! Connections are bounded (`listener.rs`): request headers must arrive
 //! within [`HttpConfig::header_read_timeout`], bodies within
@@ -40,7 +42,6 @@ mod me;
 mod metrics;
 mod openapi;
 mod service;
-mod session;
 mod tenancy;
 
 use std::net::SocketAddr;
@@ -49,18 +50,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower_http::LatencyUnit;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, MakeSpan, TraceLayer};
+use tracing::{Level, Span};
 use utoipa_axum::router::OpenApiRouter;
 
+/// Session tokens live in [`crate::session`]; these names stay here for the
+/// HTTP API's users.
+pub use crate::session::{KeyError, SessionClaims, SessionSigner};
 pub use error::{ApiError, ErrorBody, Json, Query, RawBody};
 pub use login::{LoginBody, LoginResponse};
 pub use metrics::Metrics;
 pub use service::{Jwks, Status};
-pub(crate) use session::memberships_of;
-pub use session::{KeyError, SessionClaims, SessionSigner};
 pub use tenancy::{ApiTokens, BoxFuture, Caller, StoreApiTokens, TOKEN_PREFIX};
 
 use crate::auth::Secret;
@@ -200,7 +206,7 @@ impl AppState {
             config.session_ttl,
         )?;
         let tokens = Arc::new(StoreApiTokens::new(host.store().clone()));
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new(host.runtime().clone()));
         let dns = crate::dns::ChallengeResolver::from_config(config.dns_resolver);
         Ok(Self {
             // The plugin calls of this state's logins reach `/metrics`.
@@ -254,15 +260,31 @@ impl AppState {
 }
 
 /// The whole API.
+///
+/// Around every route, from the outside in: a caller's `x-request-id` that
+/// is not a short token is dropped; every request gets an id (the caller's,
+/// or a new UUID) that the answer carries back (`tower-http`'s request-id
+/// layers); a `request` span records it with the method and the matched
+/// route, and an event the status and latency (`tower-http`'s `TraceLayer`;
+/// never a header, a body or the query); then `answer` counts the status
+/// and gives every error answer the JSON error form with that id.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (routes, document) = api(state.config.plugin_body_limit).split_for_parts();
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros));
     routes
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), tenancy::org_scope))
         .fallback(not_found)
         .layer(axum::Extension(service::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), answer))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
         .with_state(state)
 }
 
@@ -293,23 +315,46 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-/// Gives every request an id (the caller's `x-request-id` when it is a
-/// short token, else a random one), answers it in the `x-request-id`
-/// header, puts it in error bodies, and turns any error answer that is not
-/// already ours (a method not allowed, say) into the JSON error form.
-async fn request_id(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let given = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
-    let id = match given {
-        Some(id)
-            if !id.is_empty()
-                && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            id.to_owned()
-        }
-        _ => hex::encode(rand::random::<[u8; 16]>()),
+/// The request id header, as `tower-http` takes it.
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
+
+/// Removes the caller's `x-request-id` unless it is a short token (1 to 64
+/// letters, digits, `-` or `_`), so that a new id is made instead: an id
+/// is written to logs and error bodies.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let usable = |id: &[u8]| {
+        !id.is_empty() && id.len() <= 64 && id.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
     };
-    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut given = request.headers().get_all(REQUEST_ID).iter();
+    let keep = matches!((given.next(), given.next()), (Some(id), None) if usable(id.as_bytes()));
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// The id `SetRequestIdLayer` gave the request.
+fn request_id_of<B>(request: &axum::http::Request<B>) -> &str {
+    request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or_default()
+}
+
+/// The `request` span of each request: its method, matched route and id.
+#[derive(Debug, Clone, Copy)]
+struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &axum::http::Request<B>) -> Span {
+        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+        tracing::info_span!("request", method = %request.method(), route, request_id = request_id_of(request))
+    }
+}
+
+/// Counts the answer's status in the metrics, and turns any error answer
+/// into the JSON error form with the request's id (one that is not already
+/// ours, a method not allowed say, included). An internal error's text is
+/// logged, never answered.
+async fn answer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let id = request_id_of(&request).to_owned();
     let mut response = next.run(request).await;
     let status = response.status();
     state.metrics.response(status.as_u16());
@@ -320,7 +365,7 @@ async fn request_id(State(state): State<AppState>, mut request: Request, next: N
             internal: None,
         });
         if let Some(internal) = &info.internal {
-            eprintln!("request {id}: internal error: {}", crate::canonical::escaped(internal));
+            tracing::error!(error = %crate::canonical::escaped(internal), "internal error");
         }
         let headers = std::mem::take(response.headers_mut());
         response = (status, error::error_body(&info, Some(&id))).into_response();
@@ -329,9 +374,6 @@ async fn request_id(State(state): State<AppState>, mut request: Request, next: N
                 response.headers_mut().append(name.clone(), value.clone());
             }
         }
-    }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
     }
     response
 }
@@ -348,7 +390,3 @@ fn generic_code(status: StatusCode) -> &'static str {
         _ => "error",
     }
 }
-
-/// A request's id, in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);

@@ -60,22 +60,18 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Status>, Api
     }
 }
 
-/// Prometheus metrics: logins by outcome and duration, plugin call
-/// durations, plugin failures by kind, limit hits by limit, responses by
-/// status class, and the plugin and artifact caches.
+/// Metrics in the OpenMetrics text format: logins by outcome and duration,
+/// plugin call durations, plugin failures by kind, limit hits by limit,
+/// audit write failures, responses by status class, and the plugin and
+/// artifact caches (see `metrics.rs` for the names).
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "service",
-    responses((status = 200, description = "The Prometheus text format.", body = String, content_type = "text/plain")),
+    responses((status = 200, description = "The OpenMetrics text format.", body = String, content_type = "application/openmetrics-text")),
 )]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render_metrics(&state))
-}
-
-fn render_metrics(state: &AppState) -> String {
-    let runtime = state.host().runtime();
-    state.metrics.render(&runtime.plugin_cache_stats(), runtime.artifact_cache_stats().as_ref())
+    ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], state.metrics.render())
 }
 
 /// A JSON Web Key Set (RFC 7517).

@@ -39,7 +39,7 @@ async fn plugin_calls_reach_the_metrics() {
         "provisio_plugin_limit_hits_total{limit=\"fuel\"} 1",
         "provisio_plugin_failures_total{hook=\"create\",kind=\"limit-exceeded\"} 1",
         "provisio_plugin_call_duration_seconds_count{hook=\"create\"} 1",
-        "provisio_plugin_call_duration_seconds_bucket{hook=\"create\",le=\"+Inf\"} 1",
+        "provisio_plugin_call_duration_seconds_bucket{le=\"+Inf\",hook=\"create\"} 1",
         "provisio_logins_total{outcome=\"provisioning-failed\"} 1",
     ] {
         assert!(after_limit.contains(line), "{line} in {after_limit}");

@@ -147,10 +147,10 @@ pub(crate) async fn verify_claim(
             return Err(not_found("the name server did not answer in time", "try again later"));
         }
         Err(error) => {
-            eprintln!(
-                "provisio: DNS challenge of {}: {}",
-                crate::canonical::escaped(&name),
-                crate::canonical::escaped(&error.to_string())
+            tracing::warn!(
+                name = %crate::canonical::escaped(&name),
+                error = %crate::canonical::escaped(&error.to_string()),
+                "DNS challenge lookup failed"
             );
             return Err(not_found("the DNS lookup failed", "try again later"));
         }

@@ -2,6 +2,10 @@
 //! (EdDSA), whose public half is published as a JWKS document so that a
 //! gateway verifies them offline.
 //!
+//! The HTTP API issues them at login (`POST /v1/login`) and publishes the
+//! keys (`/.well-known/jwks.json`); the [`gateway`](crate::gateway) verifies
+//! them. Neither needs the other: both use this module.
+//!
 //! The key is generated on first start and kept in a PKCS#8 PEM file
 //! (created with mode 0600); every later start reads it back, so tokens
 //! stay valid across restarts.
@@ -10,8 +14,9 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
@@ -19,12 +24,6 @@ use zeroize::Zeroizing;
 
 use crate::engine::LoginSuccess;
 use crate::store::MembershipKind;
-
-/// The fixed PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410): the
-/// 32-byte seed follows it.
-const ED25519_PKCS8_PREFIX: [u8; 16] =
-    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
-const PEM_LABEL: &str = "PRIVATE KEY";
 
 /// Why the session signing key could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +52,11 @@ pub enum KeyError {
 /// memberships it lists; `teams` and `roles` are names in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
-    /// The issuer (`HttpConfig::issuer`).
+    /// The issuer (the server's `HttpConfig::issuer`).
     pub iss: String,
     /// The account id.
     pub sub: String,
-    /// The audience (`HttpConfig::audience`).
+    /// The audience (the server's `HttpConfig::audience`).
     pub aud: String,
     /// Expiry, unix seconds.
     pub exp: u64,
@@ -97,11 +96,12 @@ impl SessionSigner {
     /// A signer with the key kept at `path` (created when missing), or with
     /// a key generated for this process only when `path` is `None`.
     pub fn new(path: Option<&Path>, issuer: &str, audience: &str, ttl: Duration) -> Result<Self, KeyError> {
-        let der = match path {
+        let signing = match path {
             Some(path) => load_or_create(path)?,
-            None => Zeroizing::new(generate()),
+            None => generate(),
         };
-        let key = EncodingKey::from_ed_der(&der);
+        let der = pkcs8_v1(&signing).to_pkcs8_der().map_err(|e| KeyError::Key(e.to_string()))?;
+        let key = EncodingKey::from_ed_der(der.as_bytes());
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA).map_err(|e| KeyError::Key(e.to_string()))?;
         let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| KeyError::Key(e.to_string()))?;
         jwk.common.key_id = Some(kid.clone());
@@ -200,21 +200,24 @@ pub(crate) fn memberships_of(login: &LoginSuccess) -> (Option<String>, Vec<Strin
     (org, teams, roles)
 }
 
-fn generate() -> Vec<u8> {
+fn generate() -> SigningKey {
     let seed = Zeroizing::new(rand::random::<[u8; 32]>());
-    [&ED25519_PKCS8_PREFIX[..], &seed[..]].concat()
+    SigningKey::from_bytes(&seed)
 }
 
-fn load_or_create(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+/// The key as PKCS#8 v1 (RFC 8410: the seed, without the public key): the
+/// form the key file has always had, and the one the JWT library reads.
+fn pkcs8_v1(key: &SigningKey) -> KeypairBytes {
+    KeypairBytes { secret_key: key.to_bytes(), public_key: None }
+}
+
+fn load_or_create(path: &Path) -> Result<SigningKey, KeyError> {
     let io = |source| KeyError::Io { path: path.display().to_string(), source };
-    if let Some(der) = read_key(path)? {
-        return Ok(der);
+    if let Some(key) = read_key(path)? {
+        return Ok(key);
     }
-    let der = Zeroizing::new(generate());
-    let pem = Zeroizing::new(format!(
-        "-----BEGIN {PEM_LABEL}-----\n{}\n-----END {PEM_LABEL}-----\n",
-        STANDARD.encode(&der[..])
-    ));
+    let key = generate();
+    let pem = pkcs8_v1(&key).to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Key(e.to_string()))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -223,7 +226,7 @@ fn load_or_create(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         Ok(mut file) => {
             file.write_all(pem.as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
-            Ok(der)
+            Ok(key)
         }
         // Another process created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -234,15 +237,11 @@ fn load_or_create(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
 }
 
 /// The key in `path`, or `None` when there is no such file.
-fn read_key(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+fn read_key(path: &Path) -> Result<Option<SigningKey>, KeyError> {
     let pem = match std::fs::read_to_string(path) {
         Ok(pem) => Zeroizing::new(pem),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(KeyError::Io { path: path.display().to_string(), source }),
     };
-    let body: Zeroizing<String> = Zeroizing::new(pem.lines().filter(|l| !l.starts_with("-----")).collect());
-    match STANDARD.decode(body.trim()).map(Zeroizing::new) {
-        Ok(der) if pem.contains(PEM_LABEL) && der.len() == 48 && der[..16] == ED25519_PKCS8_PREFIX => Ok(Some(der)),
-        _ => Err(KeyError::Format { path: path.display().to_string() }),
-    }
+    SigningKey::from_pkcs8_pem(&pem).map(Some).map_err(|_| KeyError::Format { path: path.display().to_string() })
 }

@@ -1,7 +1,8 @@
 //! What `provisio serve` writes to its log, as an operator reads it: with
 //! `PROVISIO_LOG_FORMAT=json` every line is a JSON object; every request is
 //! a `request` span with its method, matched route and request id, and an
-//! event with its status; and no password, operator token, organization API
+//! event with its status; a login is a span inside it, and each plugin call
+//! a span inside the login's; and no password, operator token, organization API
 //! token, session token or ID token appears anywhere, at any level.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -173,7 +174,30 @@ fn logs_are_json_with_request_spans_and_no_secret() {
         events.iter().any(|e| e["span"]["route"] == "/v1/orgs/{org}/audit" && e["fields"]["status"] == 200),
         "routes are the matched patterns: {log:#?}"
     );
-    assert!(events.iter().any(|e| e["fields"]["message"] == "login" && e["fields"]["outcome"] == "success"));
+    // Each login is a span inside its request's, with its outcome; each
+    // plugin call a span inside the login's, with hook, plugin, fuel and outcome.
+    let login_ended = |outcome: &str| {
+        events.iter().any(|e| {
+            e["fields"]["message"] == "login"
+                && e["fields"]["outcome"] == outcome
+                && e["span"]["name"] == "login"
+                && e["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == "request"))
+        })
+    };
+    assert!(login_ended("success"), "the login span and its outcome: {log:#?}");
+    assert!(login_ended("authentication-failed"), "the refused login's outcome: {log:#?}");
+    for hook in ["create", "assign"] {
+        let called = events.iter().any(|e| {
+            e["fields"]["message"] == "plugin call"
+                && e["span"]["name"] == "plugin_call"
+                && e["span"]["hook"] == hook
+                && e["span"]["plugin"].as_str().is_some_and(|h| h.len() == 64)
+                && e["fields"]["outcome"] == "decision"
+                && e["fields"]["fuel"].as_u64().is_some_and(|f| f > 0)
+                && e["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == "login" && s["domain"] == "demo"))
+        });
+        assert!(called, "the {hook} plugin call's span inside the login's: {log:#?}");
+    }
 
     let secrets = [
         ("the password", password),

@@ -131,17 +131,17 @@ impl Decider<'_> {
             return not_called(Rule::PluginCallsSaturated.into());
         };
         let ctx = CallContext { limits: limits_of(self.host, binding), config: Arc::clone(self.config), seed: None };
-        let span = tracing::debug_span!(
-            "plugin_call",
-            hook = hook.as_str(),
-            plugin = hash.as_str(),
-            fuel = tracing::field::Empty,
-            outcome = tracing::field::Empty
-        );
+        let span = tracing::debug_span!("plugin_call", hook = hook.as_str(), plugin = hash.as_str());
         let report = call(plugin, ctx).instrument(span.clone()).await;
         let record = record(self.host, hook, hash, &report, binding.failure_policy);
-        span.record("fuel", record.fuel);
-        span.record("outcome", record.outcome);
+        tracing::debug!(
+            parent: &span,
+            fuel = record.fuel,
+            duration_us = record.duration_us,
+            outcome = record.outcome,
+            failure = record.failure.as_deref(),
+            "plugin call"
+        );
         let answer = match report.outcome {
             Ok(decision) => Ok(decision),
             Err(failure) => match binding.failure_policy {

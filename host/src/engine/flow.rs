@@ -72,17 +72,16 @@ impl From<Rule> for Failed {
 }
 
 pub(super) async fn login(host: &Host, request: LoginRequest) -> Result<LoginSuccess, LoginError> {
-    let span = tracing::info_span!(
-        "login",
-        domain = request.domain.as_deref(),
-        provider = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-    );
+    let span = tracing::info_span!("login", domain = request.domain.as_deref(), provider = tracing::field::Empty);
     async {
         let mut trail = Trail::start();
         let result = run(host, &request, &mut trail).await;
-        let outcome = result.as_ref().map_or_else(|f| f.error.code(), |_| "success");
-        tracing::Span::current().record("outcome", outcome);
+        // The outcome and rule only: never the credential, nor who tried it.
+        let (outcome, rule) = match &result {
+            Ok(_) => ("success", None),
+            Err(failed) => (failed.error.code(), failed.error.audit_rule()),
+        };
+        tracing::info!(outcome, rule, "login");
         match result {
             Ok(success) => Ok(success),
             Err(Failed { error, audited }) => {

@@ -136,8 +136,6 @@ async fn login(
         Err(e) => e.code(),
     };
     state.metrics.login(outcome, started.elapsed());
-    // The outcome only: never the credential, nor who tried it.
-    tracing::info!(outcome, "login");
     let success = result?;
     let claims = state.signer.claims(&success);
     let token = state.signer.sign(&claims).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::metrics::Scrape;
 use crate::{Bytes, Method, StatusCode, Uri};
@@ -64,7 +64,8 @@ async fn send(http: &HttpClient, request: hyper::Request<Full<Bytes>>) -> Answer
 #[derive(Clone)]
 pub struct Client {
     base: String,
-    http: HttpClient,
+    /// The pooled client, for requests [`Client`] has no method for.
+    pub(crate) http: HttpClient,
 }
 
 impl Client {

@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http_body_util::BodyExt as _;
-
 /// The repository's root (where `target/plugins/` is).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

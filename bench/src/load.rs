@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Full};
-use serde_json::json;
 
 use crate::client::HttpClient;
 use crate::{Bytes, Method, StatusCode, Uri};

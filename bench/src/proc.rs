@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use http_body_util::BodyExt as _;
-
 /// A process's resident memory, as `/proc/<pid>/status` splits it, in KiB.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {

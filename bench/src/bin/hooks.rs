@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::routing::post;
@@ -26,7 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use provisio::builtin::{default_creation, group_mapping};
-use provisio::plugin::{Account, Assignment, BindingConfig, Creation, Principal};
+use provisio::plugin::{Assignment, BindingConfig, Creation, Principal};
 use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
 use provisio_bench::{Series, account_from, plugin_bytes, repo_root};
 use serde::{Deserialize, Serialize};

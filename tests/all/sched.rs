@@ -75,7 +75,11 @@ pub struct Measured {
 }
 
 impl Measured {
-    /// The wall time the scheduler does not explain.
+    /// The wall time the scheduler does not explain. Waits anywhere in the
+    /// measurement are subtracted, also those before the moment that
+    /// matters (a deadline): this errs towards the code, and equals the
+    /// wall time on an idle machine, where the best of several trials of a
+    /// test is likely measured.
     pub fn unexplained(&self) -> Duration {
         self.elapsed.saturating_sub(self.waited)
     }

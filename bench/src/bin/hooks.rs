@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::routing::post;
@@ -26,9 +26,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use provisio::builtin::{default_creation, group_mapping};
-use provisio::plugin::{Account, Assignment, BindingConfig, Creation, Principal};
+use provisio::plugin::{Assignment, BindingConfig, Creation, Principal};
 use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
-use provisio_bench::{percentile, plugin_bytes, repo_root};
+use provisio_bench::{Series, account_from, plugin_bytes, repo_root};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -49,18 +49,6 @@ struct HookResult {
 
 async fn load(runtime: &Runtime, name: &str) -> Plugin {
     runtime.load(&plugin_bytes(name)).await.unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn account_from(decision: &Creation) -> Account {
-    let Creation::Create(new) = decision else { panic!("expected an account, got {decision:?}") };
-    Account {
-        id: "bench".into(),
-        username: new.username_hint.clone().unwrap_or_default(),
-        email: new.email.clone(),
-        given_name: new.given_name.clone(),
-        family_name: new.family_name.clone(),
-        newly_created: true,
-    }
 }
 
 /// Mechanism 1, native Rust: the built-in providers called directly.
@@ -213,25 +201,6 @@ fn javascript(js: &rquickjs::Runtime, request: &HookRequest) -> HookResult {
     serde_json::from_str(&output).unwrap_or_else(|e| panic!("javascript answer: {e}"))
 }
 
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-struct Series {
-    name: &'static str,
-    samples: Vec<Duration>,
-}
-
-impl Series {
-    fn new(name: &'static str, n: usize) -> Self {
-        Self { name, samples: Vec::with_capacity(n) }
-    }
-
-    fn p(&self, q: f64) -> f64 {
-        us(percentile(&self.samples, q))
-    }
-}
-
 fn main() {
     let iterations: usize = std::env::var("ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let skip = std::env::var("SKIP").unwrap_or_default();
@@ -311,7 +280,7 @@ fn main() {
         }
         let all = [&mut s_native, &mut s_wasm, &mut s_noop, &mut s_hook, &mut s_js];
         for s in all {
-            s.samples.sort();
+            s.sort();
         }
 
         println!("hooks: {iterations} interleaved samples each (after {warmup} warm-up rounds), outputs checked equal");

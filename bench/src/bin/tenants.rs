@@ -182,19 +182,19 @@ impl Bench {
         if late > 0 {
             eprintln!("  {late} ID tokens minted during the run");
         }
-        let delta = |name: &str, labels: &str| {
+        let delta = |name: &str, labels: &[(&str, &str)]| {
             after.value(name, labels).unwrap_or(0.0) - before.value(name, labels).unwrap_or(0.0)
         };
-        let gauge = |scrape: &Scrape, name: &str| scrape.value(name, "").unwrap_or(0.0);
+        let gauge = |scrape: &Scrape, name: &str| scrape.value(name, &[]).unwrap_or(0.0);
         Row {
             label: label.to_owned(),
             orgs,
             tenants,
             setup,
-            hits: delta("provisio_plugin_cache_hits_total", ""),
-            misses: delta("provisio_plugin_cache_misses_total", ""),
-            disk_loads: delta("provisio_plugin_loads_total", "source=\"disk\""),
-            compiles: delta("provisio_plugin_loads_total", "source=\"compiled\""),
+            hits: delta("provisio_plugin_cache_hits_total", &[]),
+            misses: delta("provisio_plugin_cache_misses_total", &[]),
+            disk_loads: delta("provisio_plugin_loads_total", &[("source", "disk")]),
+            compiles: delta("provisio_plugin_loads_total", &[("source", "compiled")]),
             loaded: gauge(&after, "provisio_plugin_cache_entries"),
             loaded_mib: gauge(&after, "provisio_plugin_cache_bytes") / (1 << 20) as f64,
             memory: memory(server.pid()).unwrap_or_default(),

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::engine::LoginSuccess;
-use crate::store::MembershipKind;
+use crate::store::{MembershipKind, OrgId};
 
 /// Why the session signing key could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +137,7 @@ impl SessionSigner {
     /// The claims of a session for this login, issued now.
     pub fn claims(&self, login: &LoginSuccess) -> SessionClaims {
         let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let (org, teams, roles) = memberships_of(login);
+        let SessionMemberships { org, teams, roles } = memberships_of(login);
         SessionClaims {
             iss: self.issuer.clone(),
             sub: login.account.id.to_string(),
@@ -147,7 +147,7 @@ impl SessionSigner {
             jti: hex::encode(rand::random::<[u8; 16]>()),
             email: login.account.email.clone(),
             username: login.account.username.clone(),
-            org,
+            org: org.map(|org| org.to_string()),
             teams,
             roles,
         }
@@ -178,26 +178,35 @@ impl SessionSigner {
     }
 }
 
+/// What a session says of a login's memberships.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SessionMemberships {
+    /// The organization the memberships are in (the domain's), if any.
+    pub(crate) org: Option<OrgId>,
+    /// Its team names, sorted, without duplicates.
+    pub(crate) teams: Vec<String>,
+    /// Its role names, sorted, without duplicates.
+    pub(crate) roles: Vec<String>,
+}
+
 /// The organization a login's memberships are in, and its team and role
-/// names, sorted and without duplicates: what a session token says.
-pub(crate) fn memberships_of(login: &LoginSuccess) -> (Option<String>, Vec<String>, Vec<String>) {
-    let mut teams = Vec::new();
-    let mut roles = Vec::new();
-    let mut org = None;
+/// names: what a session token says.
+pub(crate) fn memberships_of(login: &LoginSuccess) -> SessionMemberships {
+    let mut said = SessionMemberships::default();
     for m in &login.memberships {
-        org.get_or_insert_with(|| m.membership.org.to_string());
+        said.org.get_or_insert_with(|| m.membership.org.clone());
         let list = match m.membership.target.kind() {
-            MembershipKind::Team => &mut teams,
-            MembershipKind::Role => &mut roles,
+            MembershipKind::Team => &mut said.teams,
+            MembershipKind::Role => &mut said.roles,
             MembershipKind::Organization => continue,
         };
         if !list.contains(&m.name) {
             list.push(m.name.clone());
         }
     }
-    teams.sort();
-    roles.sort();
-    (org, teams, roles)
+    said.teams.sort();
+    said.roles.sort();
+    said
 }
 
 fn generate() -> SigningKey {

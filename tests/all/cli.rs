@@ -67,10 +67,15 @@ fn test_exits_with_the_named_outcome() {
     let config = dir.path().join("mapping.json");
     std::fs::write(&config, r#"{"groups": {"Engineering": "team:engineering"}}"#).unwrap_or_else(|e| panic!("{e}"));
     let config = config.to_string_lossy().into_owned();
+    // The loop must run out of fuel, not of time, however slow the machine:
+    // the wall-time limit at its ceiling leaves it far more than it needs.
+    let limits = dir.path().join("limits.json");
+    std::fs::write(&limits, r#"{"wall_time": 1000}"#).unwrap_or_else(|e| panic!("{e}"));
+    let limits = limits.to_string_lossy().into_owned();
     for (plugin, extra, code, needle) in [
         ("group-mapper", vec!["--config", config.as_str()], 0, "team         engineering"),
         ("hostile-panic", vec![], 3, "boom from hostile-panic"),
-        ("hostile-loop", vec![], 4, "limit exceeded: fuel"),
+        ("hostile-loop", vec!["--limits", limits.as_str()], 4, "limit exceeded: fuel"),
         ("hostile-memory", vec![], 4, "limit exceeded: memory"),
         ("hostile-wrong-world", vec![], 65, "exports: attacker:wrong/greeter@0.1.0"),
     ] {

@@ -194,7 +194,9 @@ fn logs_are_json_with_request_spans_and_no_secret() {
                 && e["span"]["plugin"].as_str().is_some_and(|h| h.len() == 64)
                 && e["fields"]["outcome"] == "decision"
                 && e["fields"]["fuel"].as_u64().is_some_and(|f| f > 0)
-                && e["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == "login" && s["domain"] == "demo"))
+                && e["spans"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["name"] == "login" && s["domain"] == "demo"))
         });
         assert!(called, "the {hook} plugin call's span inside the login's: {log:#?}");
     }

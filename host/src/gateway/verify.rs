@@ -15,7 +15,7 @@ use super::{Identity, JWKS_TTL, SessionKeys, Via};
 use crate::auth::oidc::SigningAlgorithm;
 use crate::auth::{Credential, MAX_TOKEN_BYTES, Secret};
 use crate::engine::{Host, LoginError, LoginRequest};
-use crate::session::{SessionClaims, memberships_of};
+use crate::session::{SessionClaims, SessionMemberships, memberships_of};
 use crate::store::{AccountId, AccountState, OrgId};
 
 /// Why a request was refused. `Display` is the message for the client.
@@ -198,15 +198,15 @@ impl Verifier {
             source: None,
         };
         let success = host.login(request).await.map_err(Refusal::Login)?;
-        let (org, teams, roles) = memberships_of(&success);
+        let SessionMemberships { org, teams, roles } = memberships_of(&success);
         // A login just read the account: its standing is fresh.
-        let key = format!("{}/{}", success.account.id, org.as_deref().unwrap_or_default());
+        let key = format!("{}/{}", success.account.id, org.as_ref().map_or("", OrgId::as_str));
         self.accounts.put(&key, Some(Standing::State(success.account.state)));
         Ok(Identity {
             account_id: success.account.id,
             email: success.account.email,
             username: success.account.username,
-            org: org.map(OrgId::new),
+            org,
             teams,
             roles,
             via: Via::IdToken,

@@ -194,3 +194,37 @@ impl Serialize for LoginError {
         s.serialize_str(self.code())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::judge;
+
+    #[test]
+    fn every_rule_has_its_stable_name() {
+        let hook = |hook, failure| Rule::Hook { hook, failure };
+        for (rule, name) in [
+            (Rule::ProviderConfig, "provider-config"),
+            (Rule::BindingConfig, "binding-config"),
+            (Rule::PluginMissing, "plugin-missing"),
+            (Rule::PluginRefused, "plugin-refused"),
+            (Rule::PluginCompilesSaturated, "plugin-compiles-saturated"),
+            (Rule::PluginCallsSaturated, "plugin-calls-saturated"),
+            (Rule::GroupMappingConfig, "group-mapping-config"),
+            (Rule::PrincipalText(TextError::Control(0)), "principal-control-character"),
+            (Rule::PrincipalText(TextError::Format(0x200b)), "principal-format-character"),
+            (Rule::CreateText, "create-text"),
+            (Rule::UsernameUnavailable, "username-unavailable"),
+            (Rule::Decision(judge::Rule::AssignmentUnknownTeam), "assignment-unknown-team"),
+            (hook(Hook::Create, HookFailure::Limit(LimitKind::Fuel)), "create-limit-fuel"),
+            (hook(Hook::Assign, HookFailure::Limit(LimitKind::WallTime)), "assign-limit-wall-time"),
+            (hook(Hook::Assign, HookFailure::Malformed("abi")), "assign-abi"),
+            (hook(Hook::Create, HookFailure::Other("trap")), "create-trap"),
+        ] {
+            assert_eq!(rule.to_string(), name);
+        }
+        let denied = LoginError::Denied { code: "not-a-vip".into(), message: "no".into() };
+        assert_eq!(denied.audit_rule().as_deref(), Some("plugin-denied:not-a-vip"));
+        assert_eq!(LoginError::AccessDenied.audit_rule(), None);
+    }
+}

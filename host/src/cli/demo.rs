@@ -123,7 +123,8 @@ pub async fn seed(state: &AppState, data_dir: &Path, plugins_dir: &Path) -> anyh
             org
         }
     };
-    let (_, org_token) = state.issue_api_token(&org.id, "demo").await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let issued = state.issue_api_token(&org.id, "demo").await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let org_token = issued.token.expose().to_owned();
     let domain = store.domain_by_name(DOMAIN).await?.context("the demo domain is missing")?;
     let idp = domain.providers.iter().find(|p| p.name == IDP).context("the demo identity provider is missing")?;
     Ok(Seeded { org: org.id, org_token, domain: domain.id.as_str().to_owned(), idp: idp.id.as_str().to_owned() })

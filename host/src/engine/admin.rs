@@ -5,7 +5,7 @@
 use serde::Deserialize as _;
 
 use super::Host;
-use crate::plugin::{BindingConfig, Limits, PluginHash};
+use crate::plugin::{AboveCeiling, BindingConfig, Limits, PluginHash};
 use crate::runtime::{LoadError, PluginInfo};
 use crate::store::{Binding, NewPlugin, OrgId, PluginRecord, StoreError};
 
@@ -180,7 +180,7 @@ impl Host {
             }
         }
         if let Some(limits) = &binding.limits
-            && let Some((limit, asked, ceiling)) = limits.above(&self.runtime.ceilings())
+            && let Some(AboveCeiling { limit, asked, ceiling }) = limits.above(&self.runtime.ceilings())
         {
             return Err(AdminError::AboveCeiling { limit, asked, ceiling });
         }

@@ -252,11 +252,21 @@ impl AppState {
 
     /// Makes an API token for `org` called `name`: the token is returned
     /// (to show once) with its record; only its hash is kept.
-    pub async fn issue_api_token(&self, org: &OrgId, name: &str) -> Result<(ApiTokenRecord, String), ApiError> {
-        let (token, hash) = tenancy::new_token();
+    pub async fn issue_api_token(&self, org: &OrgId, name: &str) -> Result<IssuedApiToken, ApiError> {
+        let tenancy::NewToken { token, hash } = tenancy::new_token();
         let record = self.tokens.insert(hash, org, name).await?;
-        Ok((record, token))
+        Ok(IssuedApiToken { record, token })
     }
+}
+
+/// An organization API token just made: shown once, then only its hash
+/// is kept.
+#[derive(Debug)]
+pub struct IssuedApiToken {
+    /// What the store keeps of it.
+    pub record: ApiTokenRecord,
+    /// The token itself (its `Debug` does not show it).
+    pub token: crate::auth::Secret,
 }
 
 /// The whole API.

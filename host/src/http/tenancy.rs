@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::auth::Secret;
 use crate::store::{ApiTokenRecord, OrgId, Store, StoreError};
 
 /// The prefix of every organization API token, so that a leaked one is easy
@@ -87,11 +88,17 @@ impl ApiTokens for StoreApiTokens {
     }
 }
 
-/// A new organization API token and the hash to keep.
-pub(crate) fn new_token() -> (String, [u8; 32]) {
+/// A new organization API token, to show once, and the hash to keep.
+pub(crate) struct NewToken {
+    pub(crate) token: Secret,
+    pub(crate) hash: [u8; 32],
+}
+
+/// A new organization API token.
+pub(crate) fn new_token() -> NewToken {
     let token = format!("{TOKEN_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
     let hash = digest(&token);
-    (token, hash)
+    NewToken { token: Secret::new(token), hash }
 }
 
 fn digest(token: &str) -> [u8; 32] {

@@ -66,14 +66,13 @@ impl Limits {
         ]
     }
 
-    /// The first limit above its ceiling, if any: `(name, asked, ceiling)`,
-    /// in the units a binding writes (milliseconds for `wall_time`).
-    pub fn above(&self, ceilings: &Limits) -> Option<(&'static str, u64, u64)> {
+    /// The first limit above its ceiling, if any.
+    pub fn above(&self, ceilings: &Limits) -> Option<AboveCeiling> {
         self.named()
             .into_iter()
             .zip(ceilings.named())
             .find(|((_, v), (_, max))| v > max)
-            .map(|((n, v), (_, m))| (n, v, m))
+            .map(|((limit, asked), (_, ceiling))| AboveCeiling { limit, asked, ceiling })
     }
 
     /// Each limit lowered to its ceiling where it is above it.
@@ -87,6 +86,18 @@ impl Limits {
             host_argument_bytes: self.host_argument_bytes.min(ceilings.host_argument_bytes),
         }
     }
+}
+
+/// A limit asked for above its ceiling, in the units a binding writes
+/// (milliseconds for `wall_time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AboveCeiling {
+    /// The limit's name, as a binding writes it.
+    pub limit: &'static str,
+    /// What was asked for.
+    pub asked: u64,
+    /// The ceiling.
+    pub ceiling: u64,
 }
 
 /// Largest key a guest may pass to the `config` host import.

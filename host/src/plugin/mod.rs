@@ -12,6 +12,6 @@ pub mod validate;
 
 pub use config::{BindingConfig, ConfigError};
 pub use hash::PluginHash;
-pub use limits::{LimitKind, Limits};
+pub use limits::{AboveCeiling, LimitKind, Limits};
 pub use outcome::{CallFailure, CallReport, CallStats, LogLevel, LogLine};
 pub use types::{Account, Assignment, Creation, Denial, NewAccount, Principal};

@@ -56,7 +56,7 @@ pub(crate) async fn create_organization(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.operator()?;
     let organization = state.host.store().create_organization(&body.name).await?;
-    let (_, api_token) = state.issue_api_token(&organization.id, FIRST_TOKEN).await?;
+    let api_token = state.issue_api_token(&organization.id, FIRST_TOKEN).await?.token.expose().to_owned();
     let organization = organization.into();
     Ok((StatusCode::CREATED, axum::Json(CreatedOrganization { organization, api_token })))
 }

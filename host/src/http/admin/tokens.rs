@@ -51,8 +51,9 @@ pub(crate) async fn issue_token(
     Json(body): Json<TokenBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = caller.org(&state, &org).await?;
-    let (token, api_token) = state.issue_api_token(&org, &body.name).await?;
-    Ok((StatusCode::CREATED, axum::Json(IssuedToken { token: token.into(), api_token })))
+    let issued = state.issue_api_token(&org, &body.name).await?;
+    let view = IssuedToken { token: issued.record.into(), api_token: issued.token.expose().to_owned() };
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 /// The organization's API tokens, revoked ones included.

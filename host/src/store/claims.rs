@@ -43,9 +43,9 @@ pub(crate) async fn claims_of(c: &mut Conn<'_>, domain: &DomainId) -> Result<Vec
 }
 
 /// Adds a pending claim (canonical `name`) with a fresh challenge token.
-/// `Conflict { what: Unique::VerifiedEmailDomain }` when another domain holds it
-/// verified; `Conflict { what: Unique::EmailDomainClaim }` when this domain
-/// claims it already.
+/// `Conflict { what: Unique::VerifiedEmailDomain }` when another domain
+/// holds it verified; `Conflict { what: Unique::EmailDomainClaim }` when
+/// this domain claims it already.
 pub(crate) async fn insert_claim(c: &mut Conn<'_>, domain: &DomainId, name: &str) -> Result<(), StoreError> {
     let verified = query("SELECT 1 FROM email_domain_claims WHERE email_domain = $1 AND state = 'verified'").text(name);
     if c.fetch_optional(verified).await?.is_some() {
@@ -71,7 +71,9 @@ impl Store {
     }
 
     /// Claims another email domain for the domain; the claim is pending
-    /// until verified. `Conflict` as [`insert_claim`] says.
+    /// until verified. `Conflict { what: Unique::VerifiedEmailDomain }` when
+    /// another domain holds it verified; `Conflict { what:
+    /// Unique::EmailDomainClaim }` when this domain claims it already.
     pub async fn add_email_domain(&self, id: &DomainId, email_domain_name: &str) -> Result<(), StoreError> {
         let name = email_domain(email_domain_name)?;
         let mut tx = self.db.begin().await?;

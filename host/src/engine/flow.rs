@@ -72,7 +72,8 @@ impl From<Rule> for Failed {
 }
 
 pub(super) async fn login(host: &Host, request: LoginRequest) -> Result<LoginSuccess, LoginError> {
-    let span = tracing::info_span!("login", domain = request.domain.as_deref(), provider = tracing::field::Empty);
+    // The domain and provider as resolved: never text the request made up.
+    let span = tracing::info_span!("login", domain = tracing::field::Empty, provider = tracing::field::Empty);
     async {
         let mut trail = Trail::start();
         let result = run(host, &request, &mut trail).await;
@@ -115,6 +116,7 @@ async fn run(host: &Host, request: &LoginRequest, trail: &mut Trail) -> Result<L
     let domain = resolve_domain(host, request).await?;
     trail.org = Some(domain.org.clone());
     trail.domain = Some(domain.id.clone());
+    tracing::Span::current().record("domain", domain.name.as_str());
     let org = host.store.organization(&domain.org).await.map_err(|_| LoginError::Unavailable)?;
     let org = org.ok_or(LoginError::UnknownDomain)?;
 

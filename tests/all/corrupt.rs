@@ -56,7 +56,9 @@ async fn a_corrupt_binding_or_provider_configuration_fails_the_login_and_says_wh
         assert_eq!(rule_of(host.login(login("s1", "one@acme.example")).await), "binding-config", "{}", db.kind());
         let domain = store.domain_by_name("acme").await.ok().flatten().unwrap_or_else(|| panic!("domain"));
         let listed = store.list_bindings(&domain.id).await;
-        assert!(matches!(listed, Err(StoreError::Corrupt { what: "binding configuration" })), "{listed:?}");
+        assert!(matches!(&listed, Err(StoreError::Corrupt { what: "configuration", .. })), "{listed:?}");
+        let said = listed.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(said.contains(domain.id.as_str()), "the error names the binding's domain: {said}");
 
         execute(&db, "UPDATE bindings SET config = '{}', limits = '{\"fuel\": \"lots\"}'").await;
         assert_eq!(rule_of(host.login(login("s2", "two@acme.example")).await), "binding-config", "{}", db.kind());

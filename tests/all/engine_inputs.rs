@@ -149,7 +149,7 @@ async fn the_audit_event_records_plugins_decisions_and_costs() {
         assert_eq!(hooks.len(), 2, "{detail}");
         for (hook, plugin) in [("create", "default-creator"), ("assign", "group-mapper")] {
             let record = hooks.iter().find(|h| h["hook"] == hook).unwrap_or_else(|| panic!("{hook}: {detail}"));
-            let hash = provisio::runtime::Runtime::content_hash(&crate::component(plugin));
+            let hash = provisio::plugin::PluginHash::of(&crate::component(plugin));
             assert_eq!(record["plugin"], json!(hash), "{detail}");
             assert_eq!(record["outcome"], "decision");
             assert!(record["fuel"].as_u64().is_some_and(|f| f > 0), "{detail}");

@@ -1,5 +1,6 @@
 //! Loading: worlds, imports, refusals, and the compile-once caches.
 
+use provisio::plugin::PluginHash;
 use provisio::runtime::{LoadError, Runtime, RuntimeConfig, World};
 
 use crate::{component, load, runtime};
@@ -18,7 +19,7 @@ async fn worlds_names_and_imports_are_reported() {
         let info = plugin.info();
         assert_eq!(info.world, world, "{name}");
         assert_eq!(info.name, name);
-        assert_eq!(info.hash, Runtime::content_hash(&bytes));
+        assert_eq!(info.hash, PluginHash::of(&bytes));
         assert_eq!(info.size_bytes, bytes.len() as u64);
         assert!(
             info.imports.iter().all(|i| i.starts_with("wasi:") || i.starts_with("provisio:plugin/")),
@@ -173,7 +174,7 @@ async fn concurrent_first_loads_compile_once() {
         .collect();
     for load in loads {
         let hash = load.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(hash, Runtime::content_hash(&bytes));
+        assert_eq!(hash, PluginHash::of(&bytes));
     }
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.compiled, stats.entries), (1, 1), "{stats:?}");
@@ -205,7 +206,7 @@ async fn the_artifact_directory_is_bounded() {
     load(&runtime, "default-creator").await;
     let left = artifacts(dir.path());
     assert_eq!(left.len(), 1, "{left:?}");
-    let creator = Runtime::content_hash(&component("default-creator"));
+    let creator = PluginHash::of(&component("default-creator"));
     assert!(left[0].to_string_lossy().contains(creator.as_str()), "the newest artifact stays: {left:?}");
     let stats = runtime.artifact_cache_stats().unwrap_or_else(|| panic!("a cache dir was given"));
     assert_eq!((stats.files, stats.evictions), (1, 2), "{stats:?}");

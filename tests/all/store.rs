@@ -317,7 +317,7 @@ async fn plugins_are_named_by_content_and_bindings_replace() -> Result<()> {
             owner: f.org.clone(),
         };
         let first = store.put_plugin(upload(b"\0asm one")).await.context("put")?;
-        assert_eq!(first.hash, provisio::runtime::Runtime::content_hash(b"\0asm one"));
+        assert_eq!(first.hash, provisio::plugin::PluginHash::of(b"\0asm one"));
         assert_eq!(store.put_plugin(upload(b"\0asm one")).await.context("put again")?, first);
         let second = store.put_plugin(upload(b"\0asm two")).await.context("put another")?;
         assert_eq!(store.plugin_bytes(&first.hash).await.context("bytes")?, Some(b"\0asm one".to_vec()));

@@ -128,7 +128,7 @@ impl Host {
             _ => "plugin-refused".to_owned(),
         };
         let detail = serde_json::json!({
-            "plugin": crate::runtime::Runtime::content_hash(bytes),
+            "plugin": PluginHash::of(bytes),
             "size": bytes.len(),
             "reason": error.to_string(),
         });

@@ -65,12 +65,6 @@ impl From<LoginError> for Failed {
     }
 }
 
-impl From<Rule> for Failed {
-    fn from(rule: Rule) -> Self {
-        LoginError::from(rule).into()
-    }
-}
-
 pub(super) async fn login(host: &Host, request: LoginRequest) -> Result<LoginSuccess, LoginError> {
     // The domain and provider as resolved: never text the request made up.
     let span = tracing::info_span!("login", domain = tracing::field::Empty, provider = tracing::field::Empty);

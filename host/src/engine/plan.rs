@@ -357,6 +357,6 @@ fn plugin_account(account: &Account, newly_created: bool) -> plugin::Account {
     }
 }
 
-pub(super) fn unavailable(_: StoreError) -> LoginError {
+fn unavailable(_: StoreError) -> LoginError {
     LoginError::Unavailable
 }

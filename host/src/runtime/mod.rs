@@ -284,11 +284,6 @@ impl Runtime {
         Limits { memory_bytes: config.ceilings.memory_bytes.min(config.max_memory_bytes), ..config.ceilings }
     }
 
-    /// The name of the plugin version made of `bytes` ([`PluginHash::of`]).
-    pub fn content_hash(bytes: &[u8]) -> PluginHash {
-        PluginHash::of(bytes)
-    }
-
     /// Checks a component against the contract and makes it ready to run.
     /// Compiles at most once per content hash: later loads of the same bytes
     /// are answered from memory (while the plugin stays among the
@@ -299,7 +294,7 @@ impl Runtime {
     /// compiling waits for one of `max_concurrent_compiles` slots and runs
     /// on a blocking thread, not on the caller's.
     pub async fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
-        let hash = Self::content_hash(bytes);
+        let hash = PluginHash::of(bytes);
         self.single_flight(&hash, || self.load_uncached(hash.clone(), bytes)).await
     }
 

@@ -37,10 +37,13 @@ pub enum StoreError {
     Busy(String),
     /// A value the store wrote itself no longer reads (edited by hand, or
     /// by another version): an error, never a default.
-    #[error("the stored {what} cannot be read")]
+    #[error("the stored {what} of {of} cannot be read")]
     Corrupt {
-        /// Which value, e.g. `"binding configuration"`.
+        /// Which value, e.g. `"configuration"`.
         what: &'static str,
+        /// Whose, for the operator to find the row (e.g. `the binding of
+        /// domain … and provider …`).
+        of: String,
     },
     /// The database URL or the store options cannot be used.
     #[error("cannot use the database configuration: {0}")]

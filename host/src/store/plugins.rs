@@ -21,27 +21,30 @@ fn plugin(row: &Row) -> Result<PluginRecord, StoreError> {
 }
 
 fn binding(row: &Row) -> Result<Binding, StoreError> {
+    let (domain, provider) = (DomainId::new(row.get::<String>(0)?), ProviderId::new(row.get::<String>(1)?));
+    let of = || format!("the binding of domain {domain} and provider {provider}");
     Ok(Binding {
-        domain: DomainId::new(row.get::<String>(0)?),
-        provider: ProviderId::new(row.get::<String>(1)?),
         creator: row.get::<Option<String>>(2)?.map(PluginHash::new),
         assigner: row.get::<Option<String>>(3)?.map(PluginHash::new),
-        config: parse_json("binding configuration", &row.get::<String>(4)?)?,
-        limits: parse_limits(&row.get::<String>(5)?)?,
+        config: parse_json("configuration", &row.get::<String>(4)?)
+            .map_err(|what| StoreError::Corrupt { what, of: of() })?,
+        limits: parse_limits(&row.get::<String>(5)?).map_err(|what| StoreError::Corrupt { what, of: of() })?,
         failure_policy: parse_stored(FailurePolicy::parse, "failure policy", row.get(6)?)?,
         sync_mode: parse_stored(SyncMode::parse, "sync mode", row.get(7)?)?,
+        domain,
+        provider,
     })
 }
 
 /// A JSON column the store wrote itself; one that no longer reads is an
-/// error, never a default.
-fn parse_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what: column })
+/// error (naming the column), never a default.
+fn parse_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T, &'static str> {
+    serde_json::from_str(text).map_err(|_| column)
 }
 
 /// The stored limits: `{}` for the runtime's defaults.
-fn parse_limits(text: &str) -> Result<Option<Limits>, StoreError> {
-    if text.trim() == "{}" { Ok(None) } else { parse_json("binding limits", text).map(Some) }
+fn parse_limits(text: &str) -> Result<Option<Limits>, &'static str> {
+    if text.trim() == "{}" { Ok(None) } else { parse_json("limits", text).map(Some) }
 }
 
 /// Plugins.

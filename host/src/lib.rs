@@ -97,5 +97,6 @@ pub mod gateway;
 pub mod http;
 pub mod plugin;
 pub mod runtime;
+pub(crate) mod scim;
 pub mod session;
 pub mod store;

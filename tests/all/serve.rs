@@ -16,9 +16,16 @@ fn provisio() -> Command {
 
 /// A minimal HTTP/1.1 POST of a JSON body; returns the status and the body.
 fn post_json(address: &str, path: &str, body: &str) -> (u16, Value) {
+    request(address, "POST", path, None, body)
+}
+
+/// A minimal HTTP/1.1 request with a JSON body and a bearer token; returns
+/// the status and the body.
+fn request(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("connect {address}: {e}"));
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
@@ -129,6 +136,21 @@ fn the_demo_server_provisions_a_first_login_and_stops_gracefully() {
     admin(&["remove-provider", "--domain", &after("--domain"), "--provider", &after("--provider")]);
     let (status, body) = post_json(&address, "/v1/login", &format!(r#"{{"domain": "demo", "id_token": "{token}"}}"#));
     assert_eq!(status, 401, "a removed provider authenticates no one: {body}");
+
+    // A SCIM token issued, used, listed and revoked with the CLI.
+    let domain = after("--domain");
+    let issued = admin(&["issue-scim-token", "--domain", &domain, "--name", "okta"]);
+    let scim_token = issued["scim_token"].as_str().unwrap_or_else(|| panic!("{issued}")).to_owned();
+    let user = r#"{"userName": "dana@demo.example", "emails": [{"value": "dana@demo.example", "primary": true}]}"#;
+    let (status, body) = request(&address, "POST", &format!("/scim/v2/{domain}/Users"), Some(&scim_token), user);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["userName"], "dana@demo.example");
+    let listed = admin(&["list-scim-tokens", "--domain", &domain]);
+    let id = listed[0]["id"].as_str().unwrap_or_else(|| panic!("{listed}")).to_owned();
+    assert!(!listed.to_string().contains(&scim_token), "a list never shows the token");
+    admin(&["revoke-scim-token", "--domain", &domain, "--id", &id]);
+    let (status, body) = request(&address, "GET", &format!("/scim/v2/{domain}/Users"), Some(&scim_token), "");
+    assert_eq!(status, 401, "a revoked SCIM token: {body}");
 
     // SIGTERM: a graceful stop, exit status 0.
     let pid = server.0.id().to_string();

@@ -83,6 +83,31 @@ enum AdminCommand {
         #[arg(long)]
         provider: String,
     },
+    /// Issue a SCIM token for a domain (printed once): the credential its
+    /// identity provider's SCIM client uses at `/scim/v2/{domain}`.
+    IssueScimToken {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// What it is for, e.g. `okta`.
+        #[arg(long)]
+        name: String,
+    },
+    /// List a domain's SCIM tokens (their public ids, never the tokens).
+    ListScimTokens {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+    },
+    /// Revoke one of a domain's SCIM tokens; it stops working at once.
+    RevokeScimToken {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// The token's public id.
+        #[arg(long)]
+        id: String,
+    },
     /// Show the latest audit events.
     Audit {
         /// At most this many.
@@ -128,6 +153,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
         }
         AdminCommand::RemoveProvider { domain, provider } => {
             ("DELETE", format!("{base}/domains/{domain}/providers/{provider}"), Vec::new(), "application/json")
+        }
+        AdminCommand::IssueScimToken { domain, name } => {
+            let body = json!({ "name": name });
+            ("POST", format!("{base}/domains/{domain}/scim-tokens"), body.to_string().into_bytes(), "application/json")
+        }
+        AdminCommand::ListScimTokens { domain } => {
+            ("GET", format!("{base}/domains/{domain}/scim-tokens"), Vec::new(), "application/json")
+        }
+        AdminCommand::RevokeScimToken { domain, id } => {
+            ("DELETE", format!("{base}/domains/{domain}/scim-tokens/{id}"), Vec::new(), "application/json")
         }
         AdminCommand::Audit { limit } => ("GET", format!("{base}/audit?limit={limit}"), Vec::new(), "application/json"),
     };

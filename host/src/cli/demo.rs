@@ -162,6 +162,12 @@ local identity provider "{IDP}" bound to the example plugins default-creator and
    ./target/debug/provisio admin upload target/plugins/domain-allowlist.wasm
    ./target/debug/provisio admin bind --domain {domain} --provider {idp} --creator <hash printed above>
 
+6. Provision people ahead of their first login, as an identity provider's SCIM client does:
+   SCIM_TOKEN=$(./target/debug/provisio admin issue-scim-token --domain {domain} --name okta | sed -n 's/.*"scim_token": "\(.*\)".*/\1/p')
+   curl -s {base}/scim/v2/{domain}/Users -H "authorization: Bearer $SCIM_TOKEN" -H 'content-type: application/scim+json' \
+     -d '{{"userName": "dana@{EMAIL_DOMAIN}", "name": {{"givenName": "Dana"}}, "emails": [{{"value": "dana@{EMAIL_DOMAIN}", "primary": true}}]}}'
+   curl -s '{base}/scim/v2/{domain}/Users?filter=userName%20sw%20%22d%22' -H "authorization: Bearer $SCIM_TOKEN"
+
 Admin API: organization token {token}
            operator token     {operator_token}
 Metrics:   curl -s {base}/metrics

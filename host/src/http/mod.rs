@@ -15,6 +15,8 @@
 //! | `POST`, `GET /v1/organizations` | operator | create (answers the API token, once) or list organizations |
 //! | `/v1/orgs/{org}/…` | the organization's token or the operator | teams, roles, domains, providers, invitations, accounts, plugins, bindings, audit |
 //! | `POST`, `GET /v1/orgs/{org}/tokens`, `DELETE …/tokens/{id}` | the organization's token or the operator | issue (answers the token, once), list or revoke the organization's API tokens |
+//! | `POST`, `GET /v1/orgs/{org}/domains/{domain}/scim-tokens`, `DELETE …/scim-tokens/{id}` | the organization's token or the operator | issue (answers the token, once), list or revoke a domain's SCIM tokens |
+//! | `/scim/v2/{domain}/…` | a SCIM token of the domain | the SCIM 2.0 service (`scim.rs`): Users, Groups, discovery |
 //!
 //! Routes are registered only through `utoipa_axum::routes!` over handlers
 //! annotated with `#[utoipa::path]`: the router and the OpenAPI document
@@ -41,6 +43,7 @@ mod login;
 mod me;
 mod metrics;
 mod openapi;
+mod scim;
 mod service;
 mod tenancy;
 
@@ -287,6 +290,7 @@ pub fn router(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros));
     routes
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), tenancy::org_scope))
+        .merge(scim::routes())
         .fallback(not_found)
         .layer(axum::Extension(service::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -368,7 +372,8 @@ async fn answer(State(state): State<AppState>, request: Request, next: Next) -> 
     let mut response = next.run(request).await;
     let status = response.status();
     state.metrics.response(status.as_u16());
-    if status.is_client_error() || status.is_server_error() {
+    let scim = response.extensions().get::<scim::ScimAnswer>().is_some();
+    if !scim && (status.is_client_error() || status.is_server_error()) {
         let info = response.extensions().get::<error::ErrorInfo>().cloned().unwrap_or_else(|| error::ErrorInfo {
             code: generic_code(status),
             message: status.canonical_reason().unwrap_or("error").to_lowercase(),

@@ -96,7 +96,12 @@ pub(crate) struct NewToken {
 
 /// A new organization API token.
 pub(crate) fn new_token() -> NewToken {
-    let token = format!("{TOKEN_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()));
+    new_token_with_prefix(TOKEN_PREFIX)
+}
+
+/// A new random token that starts with `prefix`, and its SHA-256.
+pub(crate) fn new_token_with_prefix(prefix: &str) -> NewToken {
+    let token = format!("{prefix}{}", hex::encode(rand::random::<[u8; 32]>()));
     let hash = digest(&token);
     NewToken { token: Secret::new(token), hash }
 }

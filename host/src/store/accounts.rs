@@ -281,9 +281,15 @@ pub(crate) async fn remove_membership(c: &mut Conn<'_>, m: &Membership) -> Resul
     Ok(c.execute(q).await? > 0)
 }
 
-/// Whether the organization has suspended the account.
+/// Whether the organization has suspended the account, or a SCIM user of
+/// one of its domains de-provisioned it (inactive or deleted).
 pub(crate) async fn suspended(c: &mut Conn<'_>, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
-    let q = query("SELECT 1 FROM suspensions WHERE org_id = $1 AND account_id = $2")
+    let q = query(
+        "SELECT 1 FROM suspensions WHERE org_id = $1 AND account_id = $2
+         UNION ALL
+         SELECT 1 FROM scim_users su JOIN domains d ON d.id = su.domain_id
+         WHERE d.org_id = $1 AND su.account_id = $2 AND NOT su.active",
+    )
         .text(org.as_str())
         .text(account.as_str());
     Ok(c.fetch_optional(q).await?.is_some())

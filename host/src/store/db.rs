@@ -46,12 +46,14 @@ pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "api tokens", include_str!("../../migrations/sqlite/0002_api_tokens.sql")),
     (3, "tenant boundary", include_str!("../../migrations/sqlite/0003_tenant_boundary.sql")),
     (4, "login attempts", include_str!("../../migrations/sqlite/0004_login_attempts.sql")),
+    (5, "scim", include_str!("../../migrations/sqlite/0005_scim.sql")),
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql")),
     (2, "api tokens", include_str!("../../migrations/postgres/0002_api_tokens.sql")),
     (3, "tenant boundary", include_str!("../../migrations/postgres/0003_tenant_boundary.sql")),
     (4, "login attempts", include_str!("../../migrations/postgres/0004_login_attempts.sql")),
+    (5, "scim", include_str!("../../migrations/postgres/0005_scim.sql")),
 ];
 
 /// sqlx's migrator over embedded migrations: what `sqlx::migrate!` builds,
@@ -256,7 +258,7 @@ impl Transaction {
 pub(crate) enum Arg {
     Text(Option<String>),
     Int(i64),
-    Bool(bool),
+    Bool(Option<bool>),
     Bytes(Vec<u8>),
 }
 
@@ -295,6 +297,11 @@ impl Query {
     }
 
     pub(crate) fn bool(mut self, value: bool) -> Self {
+        self.args.push(Arg::Bool(Some(value)));
+        self
+    }
+
+    pub(crate) fn opt_bool(mut self, value: Option<bool>) -> Self {
         self.args.push(Arg::Bool(value));
         self
     }
@@ -326,7 +333,7 @@ impl Query {
         DB: SqlxDatabase,
         for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
         for<'t> i64: Encode<'t, DB> + Type<DB>,
-        for<'t> bool: Encode<'t, DB> + Type<DB>,
+        for<'t> Option<bool>: Encode<'t, DB> + Type<DB>,
         for<'t> Vec<u8>: Encode<'t, DB> + Type<DB>,
     {
         let sql: SqlStr = match self.sql {

@@ -85,6 +85,14 @@ pub enum Unique {
     ProviderName,
     /// An API token with the same hash.
     ApiToken,
+    /// A SCIM user with the userName in the domain (case-insensitively).
+    ScimUserName,
+    /// A SCIM user of the account in the domain.
+    ScimUserAccount,
+    /// The team is already a SCIM group of the domain.
+    ScimGroup,
+    /// A SCIM token with the same hash.
+    ScimToken,
     /// A rule the database did not name.
     Record,
 }
@@ -104,6 +112,10 @@ impl Unique {
             Self::VerifiedEmailDomain => "verified email domain",
             Self::ProviderName => "provider name",
             Self::ApiToken => "api token",
+            Self::ScimUserName => "scim user name",
+            Self::ScimUserAccount => "scim user of the account",
+            Self::ScimGroup => "scim group",
+            Self::ScimToken => "scim token",
             Self::Record => "record",
         }
     }
@@ -134,6 +146,10 @@ const UNIQUE_RULES: &[(&str, &str, Unique)] = &[
     ("email_domain_claims_verified", "email_domain_claims.email_domain", Unique::VerifiedEmailDomain),
     ("providers_domain_id_name_key", "providers.domain_id, providers.name", Unique::ProviderName),
     ("api_tokens_pkey", "api_tokens.hash", Unique::ApiToken),
+    ("scim_users_user_name", "index 'scim_users_user_name'", Unique::ScimUserName),
+    ("scim_users_domain_id_account_id_key", "scim_users.domain_id, scim_users.account_id", Unique::ScimUserAccount),
+    ("scim_groups_pkey", "scim_groups.domain_id, scim_groups.team_id", Unique::ScimGroup),
+    ("scim_tokens_pkey", "scim_tokens.hash", Unique::ScimToken),
 ];
 
 const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";

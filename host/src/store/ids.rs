@@ -92,6 +92,15 @@ macro_rules! text_enum {
 }
 
 text_enum! {
+    /// How a domain's SCIM groups name the organization's teams.
+    ScimGroupNames {
+        /// The team's name.
+        Team = "team",
+        /// `organization:team`, the organization's name first (Docker's
+        /// convention).
+        OrganizationTeam = "organization:team",
+    }
+
     /// Which database a store talks to.
     BackendKind {
         /// SQLite: one file, the embedded default.

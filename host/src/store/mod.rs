@@ -48,6 +48,7 @@ mod ids;
 mod model;
 mod orgs;
 mod plugins;
+mod scim;
 mod tokens;
 mod tx;
 mod url;
@@ -58,12 +59,17 @@ pub use accounts::prepare_account;
 pub use error::{StoreError, Unique};
 pub use ids::{
     AccountId, AccountState, BackendKind, ClaimState, DomainId, FailurePolicy, InvitationId, InvitationState,
-    MembershipKind, MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, SyncMode, TeamId, Verification,
+    MembershipKind, MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, ScimGroupNames, SyncMode, TeamId,
+    Verification,
 };
 pub use model::{
     Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, EmailDomainClaim, Invitation, Membership,
     MembershipTarget, NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization,
     PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
+};
+pub(crate) use scim::{
+    Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields,
+    ScimUserId,
 };
 pub use tx::Tx;
 pub use url::DatabaseUrl;

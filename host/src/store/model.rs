@@ -85,6 +85,8 @@ pub struct Domain {
     pub jit: bool,
     /// The team a new member joins when the IdP sent no group information.
     pub default_team: Option<TeamId>,
+    /// How its SCIM groups name the organization's teams.
+    pub scim_group_names: ScimGroupNames,
     /// The email domains it claims (pending or verified), in their
     /// canonical form, sorted.
     pub email_domains: Vec<String>,

@@ -4,7 +4,7 @@
 use super::db::{Conn, Row, query};
 use super::{
     ClaimState, Domain, DomainId, NewDomain, NewProvider, OrgId, Organization, Provider, ProviderId, ProviderKind,
-    Role, RoleId, Store, StoreError, Team, TeamId, check_name, now_ms, parse_stored,
+    Role, RoleId, ScimGroupNames, Store, StoreError, Team, TeamId, check_name, now_ms, parse_stored,
 };
 
 fn organization(row: &Row) -> Result<Organization, StoreError> {
@@ -46,7 +46,7 @@ pub(crate) async fn organization_by_id(c: &mut Conn<'_>, id: &OrgId) -> Result<O
 }
 
 /// The domain whose row `q` selects (columns id, org_id, name, jit,
-/// default_team_id), with its email domains and providers.
+/// default_team_id, scim_group_names), with its email domains and providers.
 pub(crate) async fn load_domain(c: &mut Conn<'_>, q: super::db::Query) -> Result<Option<Domain>, StoreError> {
     let Some(row) = c.fetch_optional(q).await? else {
         return Ok(None);
@@ -62,6 +62,7 @@ pub(crate) async fn load_domain(c: &mut Conn<'_>, q: super::db::Query) -> Result
         name: row.get(2)?,
         jit: row.get(3)?,
         default_team: row.get::<Option<String>>(4)?.map(TeamId::new),
+        scim_group_names: parse_stored(ScimGroupNames::parse, "scim group names", row.get(5)?)?,
         email_domains,
         verified_email_domains,
         providers,
@@ -164,7 +165,7 @@ impl Store {
     }
 }
 
-const DOMAIN_BY_ID: &str = "SELECT id, org_id, name, jit, default_team_id FROM domains WHERE id = $1";
+const DOMAIN_BY_ID: &str = "SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains WHERE id = $1";
 
 /// Authentication domains and their providers.
 impl Store {
@@ -210,7 +211,7 @@ impl Store {
 
     /// The domain with this name: how a login names its domain.
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<Domain>, StoreError> {
-        let q = query("SELECT id, org_id, name, jit, default_team_id FROM domains WHERE name = $1").text(name);
+        let q = query("SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains WHERE name = $1").text(name);
         load_domain(&mut self.conn().await?.conn(), q).await
     }
 
@@ -240,6 +241,16 @@ impl Store {
             .bool(jit)
             .opt_text(default_team.map(TeamId::as_str))
             .refers_to("team of the organization");
+        let mut tx = self.db.begin().await?;
+        if tx.conn().execute(q).await? == 0 {
+            return Err(StoreError::NotFound { what: "domain" });
+        }
+        tx.commit().await
+    }
+
+    /// Sets how the domain's SCIM groups name teams.
+    pub async fn set_scim_group_names(&self, id: &DomainId, names: ScimGroupNames) -> Result<(), StoreError> {
+        let q = query("UPDATE domains SET scim_group_names = $2 WHERE id = $1").text(id.as_str()).text(names.as_str());
         let mut tx = self.db.begin().await?;
         if tx.conn().execute(q).await? == 0 {
             return Err(StoreError::NotFound { what: "domain" });

@@ -28,6 +28,11 @@ impl Tx {
         Self { inner }
     }
 
+    /// The transaction's connection, for the store's other modules.
+    pub(crate) fn conn(&mut self) -> super::db::Conn<'_> {
+        self.inner.conn()
+    }
+
     /// Commits everything done in the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.inner.commit().await

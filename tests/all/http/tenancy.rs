@@ -74,6 +74,9 @@ async fn another_organizations_token_sees_nothing() {
             (Method::GET, format!("/v1/orgs/{o}/tokens"), None),
             (Method::POST, format!("/v1/orgs/{o}/tokens"), body(json!({"name": "stolen"}))),
             (Method::DELETE, format!("/v1/orgs/{o}/tokens/{token_id}"), None),
+            (Method::GET, format!("/v1/orgs/{o}/domains/{d}/scim-tokens"), None),
+            (Method::POST, format!("/v1/orgs/{o}/domains/{d}/scim-tokens"), body(json!({"name": "stolen"}))),
+            (Method::DELETE, format!("/v1/orgs/{o}/domains/{d}/scim-tokens/0123456789abcdef"), None),
         ];
         for (method, path, body) in &endpoints {
             // With the other organization's token on this organization's path …

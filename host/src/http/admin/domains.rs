@@ -133,6 +133,11 @@ pub(crate) struct DomainPatch {
     /// The domain's provider ids in the order to try them (each exactly once).
     #[serde(default)]
     provider_order: Option<Vec<String>>,
+    /// How its SCIM groups name teams: `team` (the default) or
+    /// `organization:team` (Docker's convention).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    scim_group_names: Option<crate::store::ScimGroupNames>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -140,8 +145,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Changes the domain's JIT switch, default team, claimed email domains or
-/// provider order. Each given field is applied in turn.
+/// Changes the domain's JIT switch, default team, claimed email domains,
+/// provider order or SCIM group naming. Each given field is applied in turn.
 #[utoipa::path(
     patch,
     path = "/v1/orgs/{org}/domains/{domain}",
@@ -175,6 +180,9 @@ pub(crate) async fn update_domain(
         for removed in current.email_domains.iter().filter(|d| !wanted.contains(d)) {
             store.remove_email_domain(&current.id, removed).await?;
         }
+    }
+    if let Some(names) = patch.scim_group_names {
+        store.set_scim_group_names(&current.id, names).await?;
     }
     if let Some(order) = patch.provider_order {
         let order: Vec<crate::store::ProviderId> = order.into_iter().map(crate::store::ProviderId::new).collect();

@@ -10,6 +10,7 @@ mod claims;
 mod domains;
 mod org;
 mod plugins;
+mod scim_tokens;
 mod tokens;
 mod views;
 
@@ -46,6 +47,8 @@ pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(domains::put_binding))
         .routes(routes!(tokens::list_tokens, tokens::issue_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(scim_tokens::list_scim_tokens, scim_tokens::issue_scim_token))
+        .routes(routes!(scim_tokens::revoke_scim_token))
         .routes(routes!(plugins::list_audit))
         .routes(routes!(plugins::list_plugins))
         .routes(routes!(plugins::upload_plugin).layer(DefaultBodyLimit::max(plugin_body_limit)))

@@ -99,14 +99,45 @@ pub(crate) struct DomainView {
     verified_email_domains: Vec<String>,
     /// Its authentication providers, in the order a login tries them.
     providers: Vec<ProviderView>,
+    /// How its SCIM groups name teams: `team` or `organization:team`.
+    #[schema(value_type = String)]
+    scim_group_names: crate::store::ScimGroupNames,
 }
 
 impl From<crate::store::Domain> for DomainView {
     fn from(d: crate::store::Domain) -> Self {
-        let crate::store::Domain { id, org, name, jit, default_team, email_domains, verified_email_domains, providers } =
-            d;
+        let crate::store::Domain {
+            id,
+            org,
+            name,
+            jit,
+            default_team,
+            scim_group_names,
+            email_domains,
+            verified_email_domains,
+            providers,
+        } = d;
         let providers = providers.into_iter().map(ProviderView::from).collect();
-        Self { id, org, name, jit, default_team, email_domains, verified_email_domains, providers }
+        Self { id, org, name, jit, default_team, email_domains, verified_email_domains, providers, scim_group_names }
+    }
+}
+
+/// A domain's SCIM token, as listed: never the token itself.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ScimTokenView {
+    /// Its public id: the start of the token's SHA-256 in lower-case hex.
+    id: String,
+    domain: DomainId,
+    /// What its maker called it.
+    name: String,
+    created_at: i64,
+    /// When it was revoked; a revoked token no longer authenticates.
+    revoked_at: Option<i64>,
+}
+
+impl From<crate::store::ScimTokenRecord> for ScimTokenView {
+    fn from(crate::store::ScimTokenRecord { id, domain, name, created_at, revoked_at }: crate::store::ScimTokenRecord) -> Self {
+        Self { id, domain, name, created_at, revoked_at }
     }
 }
 

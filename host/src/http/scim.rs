@@ -224,6 +224,9 @@ fn list_request(query: std::result::Result<Query<ListRequest>, axum::extract::re
 /// A `POST /.search` body as a list request.
 fn search_request(bytes: &Bytes) -> Result<ListRequest> {
     let body = json_body(bytes)?;
+    if !body.is_object() {
+        return Err(Failure(ScimError::invalid_syntax("a search request must be a JSON object")));
+    }
     let schemas_ok = body.get("schemas").and_then(Value::as_array).is_none_or(|s| {
         s.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(SEARCH_REQUEST)))
     });

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::patch;
 use super::resource::{GroupInput, group_json, parse_group};
 use super::schema::GROUP_SCHEMA;
-use super::service::{ListRequest, Scope, audit, check_version, from_store};
+use super::service::{plausible_id, ListRequest, Scope, audit, check_version, from_store};
 use super::{ScimError, wire};
 use crate::store::{ScimGroup, ScimGroupNames, ScimUserId, Store, TeamId, Tx};
 
@@ -77,6 +77,9 @@ async fn finish(mut tx: Tx, scope: &Scope, team: &TeamId) -> Result<ScimGroup, S
 }
 
 async fn load(tx: &mut Tx, scope: &Scope, id: &str, if_match: Option<&str>) -> Result<ScimGroup, ScimError> {
+    if !plausible_id(id) {
+        return Err(ScimError::not_found("group"));
+    }
     let group = tx.scim_group(&scope.domain.id, &TeamId::new(id)).await.map_err(from_store)?;
     let group = group.ok_or_else(|| ScimError::not_found("group"))?;
     check_version(if_match, group.version)?;
@@ -93,6 +96,9 @@ pub async fn create(store: &Store, scope: &Scope, body: &Value) -> Result<ScimGr
 
 /// `GET /Groups/{id}`.
 pub async fn get(store: &Store, scope: &Scope, id: &str) -> Result<ScimGroup, ScimError> {
+    if !plausible_id(id) {
+        return Err(ScimError::not_found("group"));
+    }
     let group = store.scim_group(&scope.domain.id, &TeamId::new(id)).await.map_err(from_store)?;
     group.ok_or_else(|| ScimError::not_found("group"))
 }

@@ -42,6 +42,12 @@ impl Scope {
     }
 }
 
+/// Whether `id` may name a resource: ids are 32 lower-case hex digits, so
+/// anything else is not found without asking the store.
+pub fn plausible_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// `401`: no valid SCIM token for this domain.
 pub fn unauthorized() -> ScimError {
     ScimError::new(401, None, "a valid SCIM bearer token of this domain is required")

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::patch;
 use super::resource::{UserInput, parse_user, user_json};
 use super::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
-use super::service::{ListRequest, Scope, audit, audit_refusal, check_version, from_store};
+use super::service::{plausible_id, ListRequest, Scope, audit, audit_refusal, check_version, from_store};
 use super::{ScimError, wire};
 use crate::canonical;
 use crate::plugin::Principal;
@@ -186,21 +186,28 @@ async fn finish(mut tx: Tx, scope: &Scope, id: &ScimUserId) -> Result<ScimUser, 
     user.ok_or_else(|| ScimError::not_found("user"))
 }
 
-/// Checks a user's emails, auditing a refusal.
-async fn checked(store: &Store, scope: &Scope, input: &UserInput, operation: &str) -> Result<CheckedEmails, ScimError> {
+/// Checks a new user's emails, auditing a refusal.
+async fn checked(store: &Store, scope: &Scope, input: &UserInput) -> Result<CheckedEmails, ScimError> {
     match check_emails(scope, input) {
         Ok(checked) => Ok(checked),
         Err(e) => {
-            audit_refusal(store, scope, "scim-email-domain", operation).await;
+            audit_refusal(store, scope, "scim-email-domain", "create-user").await;
             Err(e)
         }
     }
 }
 
+/// Rolls an update back and audits its refused emails; the error to answer.
+async fn refuse(store: &Store, scope: &Scope, tx: Tx, error: ScimError) -> ScimError {
+    drop(tx);
+    audit_refusal(store, scope, "scim-email-domain", "update-user").await;
+    error
+}
+
 /// `POST /Users`.
 pub async fn create(store: &Store, scope: &Scope, body: &Value) -> Result<ScimUser, ScimError> {
     let input = parse_user(body)?;
-    let checked = checked(store, scope, &input, "create-user").await?;
+    let checked = checked(store, scope, &input).await?;
     let mut tx = store.begin().await.map_err(from_store)?;
     let id = write(&mut tx, scope, None, &input, checked).await?;
     finish(tx, scope, &id).await
@@ -208,6 +215,9 @@ pub async fn create(store: &Store, scope: &Scope, body: &Value) -> Result<ScimUs
 
 /// `GET /Users/{id}`.
 pub async fn get(store: &Store, scope: &Scope, id: &str) -> Result<ScimUser, ScimError> {
+    if !plausible_id(id) {
+        return Err(ScimError::not_found("user"));
+    }
     let user = store.scim_user(&scope.domain.id, &ScimUserId::new(id)).await.map_err(from_store)?;
     user.ok_or_else(|| ScimError::not_found("user"))
 }
@@ -229,6 +239,9 @@ pub async fn list(store: &Store, scope: &Scope, request: &ListRequest) -> Result
 }
 
 async fn load(tx: &mut Tx, scope: &Scope, id: &str, if_match: Option<&str>) -> Result<ScimUser, ScimError> {
+    if !plausible_id(id) {
+        return Err(ScimError::not_found("user"));
+    }
     let user = tx.scim_user(&scope.domain.id, &ScimUserId::new(id)).await.map_err(from_store)?;
     let user = user.ok_or_else(|| ScimError::not_found("user"))?;
     check_version(if_match, user.version)?;
@@ -244,9 +257,12 @@ pub async fn replace(
     if_match: Option<&str>,
 ) -> Result<ScimUser, ScimError> {
     let input = parse_user(body)?;
-    let checked = checked(store, scope, &input, "update-user").await?;
     let mut tx = store.begin().await.map_err(from_store)?;
     let user = load(&mut tx, scope, id, if_match).await?;
+    let checked = match check_emails(scope, &input) {
+        Ok(checked) => checked,
+        Err(e) => return Err(refuse(store, scope, tx, e).await),
+    };
     let id = write(&mut tx, scope, Some(&user), &input, checked).await?;
     finish(tx, scope, &id).await
 }
@@ -268,11 +284,7 @@ pub async fn modify(
     let input = parse_user(&json)?;
     let checked = match check_emails(scope, &input) {
         Ok(checked) => checked,
-        Err(e) => {
-            drop(tx);
-            audit_refusal(store, scope, "scim-email-domain", "update-user").await;
-            return Err(e);
-        }
+        Err(e) => return Err(refuse(store, scope, tx, e).await),
     };
     let id = write(&mut tx, scope, Some(&user), &input, checked).await?;
     finish(tx, scope, &id).await

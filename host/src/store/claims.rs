@@ -128,7 +128,7 @@ impl Store {
             return Ok(None);
         };
         let q = query(
-            "SELECT id, org_id, name, jit, default_team_id FROM domains
+            "SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains
              WHERE id = (SELECT domain_id FROM email_domain_claims WHERE email_domain = $1 AND state = 'verified')",
         )
         .text(&name);

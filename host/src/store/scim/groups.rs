@@ -74,6 +74,25 @@ async fn member_accounts(
     Ok(found)
 }
 
+/// The group's members, by user id.
+async fn member_ids(c: &mut Conn<'_>, domain: &DomainId, team: &TeamId) -> Result<Vec<ScimUserId>, StoreError> {
+    let q = query("SELECT user_id FROM scim_members WHERE domain_id = $1 AND team_id = $2")
+        .text(domain.as_str())
+        .text(team.as_str());
+    c.fetch_all(q).await?.iter().map(|r| r.get::<String>(0).map(ScimUserId::new)).collect()
+}
+
+/// Moves the versions of users whose `groups` changed on.
+async fn touch_users(c: &mut Conn<'_>, users: &[ScimUserId]) -> Result<(), StoreError> {
+    for user in users {
+        let q = query("UPDATE scim_users SET version = version + 1, updated_at = $2 WHERE id = $1")
+            .text(user.as_str())
+            .int(now_ms());
+        c.execute(q).await?;
+    }
+    Ok(())
+}
+
 async fn accounts_of_members(c: &mut Conn<'_>, domain: &DomainId, team: &TeamId) -> Result<Vec<AccountId>, StoreError> {
     let q = query(
         "SELECT su.account_id FROM scim_members m JOIN scim_users su ON su.id = m.user_id
@@ -160,7 +179,11 @@ impl Tx {
             return Err(StoreError::NotFound { what: "scim group" });
         }
         let q = query("UPDATE teams SET name = $2 WHERE id = $1 AND name <> $2").text(team.as_str()).text(name);
-        c.execute_guarded(q).await?;
+        if c.execute_guarded(q).await? > 0 {
+            // The members' `groups` show the team's name.
+            let members = member_ids(&mut c, domain, team).await?;
+            touch_users(&mut c, &members).await?;
+        }
         Ok(())
     }
 
@@ -177,6 +200,10 @@ impl Tx {
         let mut c = self.conn();
         let wanted = member_accounts(&mut c, domain, users).await?;
         let mut affected: BTreeSet<AccountId> = accounts_of_members(&mut c, domain, team).await?.into_iter().collect();
+        let before: BTreeSet<ScimUserId> = member_ids(&mut c, domain, team).await?.into_iter().collect();
+        let after: BTreeSet<ScimUserId> = wanted.iter().map(|(user, _)| user.clone()).collect();
+        let changed: Vec<ScimUserId> = before.symmetric_difference(&after).cloned().collect();
+        touch_users(&mut c, &changed).await?;
         let q = query("DELETE FROM scim_members WHERE domain_id = $1 AND team_id = $2")
             .text(domain.as_str())
             .text(team.as_str());
@@ -204,6 +231,8 @@ impl Tx {
     ) -> Result<Option<Vec<AccountId>>, StoreError> {
         let mut c = self.conn();
         let affected = accounts_of_members(&mut c, domain, team).await?;
+        let members = member_ids(&mut c, domain, team).await?;
+        touch_users(&mut c, &members).await?;
         let q = query("DELETE FROM scim_groups WHERE domain_id = $1 AND team_id = $2")
             .text(domain.as_str())
             .text(team.as_str());

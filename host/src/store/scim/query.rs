@@ -310,8 +310,10 @@ impl<'m> Sql<'m> {
                 format!("{column} {sql_op} {arg}")
             }
         };
-        // Absent values compare false, never unknown, so that `not` holds.
-        Ok(format!("COALESCE(({condition}), FALSE)"))
+        // An absent value is never unknown: it is not equal to anything (so
+        // `ne` holds) and compares false otherwise, so that `not` holds too.
+        let absent = if op == CompareOp::Ne { "TRUE" } else { "FALSE" };
+        Ok(format!("COALESCE(({condition}), {absent})"))
     }
 
     fn text_comparison(&self, left: &str, op: CompareOp, arg: &str) -> String {

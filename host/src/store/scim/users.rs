@@ -271,6 +271,14 @@ impl Tx {
         if c.execute(q).await? == 0 {
             return Ok(false);
         }
+        // The groups it leaves show one member fewer.
+        let q = query(
+            "UPDATE scim_groups SET version = version + 1, updated_at = $2
+             WHERE (domain_id, team_id) IN (SELECT domain_id, team_id FROM scim_members WHERE user_id = $1)",
+        )
+        .text(id.as_str())
+        .int(now_ms());
+        c.execute(q).await?;
         c.execute(query("DELETE FROM scim_members WHERE user_id = $1").text(id.as_str())).await?;
         Ok(true)
     }

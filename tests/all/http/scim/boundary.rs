@@ -59,6 +59,8 @@ async fn only_the_domains_own_token_reaches_its_scim_service() {
         let user = jane["id"].as_str().unwrap_or_default().to_owned();
         let group = acme.group(json!({"displayName": "eng", "members": [{"value": user}]})).await;
         let group = group["id"].as_str().unwrap_or_default().to_owned();
+        let jane = acme.call(Method::GET, &format!("/Users/{user}"), None).await.expect(StatusCode::OK, "jane");
+        assert_eq!(jane["meta"]["version"], "W/\"2\"", "joining a group changed her representation: {jane}");
 
         let strangers: [(&str, Option<&str>); 6] = [
             ("no token", None),
@@ -148,8 +150,8 @@ async fn no_domain_provisions_an_email_it_has_not_verified() {
         let account = account.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("jane's account"));
         let memberships = store.memberships(&account.id, None).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(memberships.iter().all(|m| m.name != "globex"), "{memberships:?}");
-        let again = acme.call(Method::GET, &format!("/Users/{}", jane["id"].as_str().unwrap_or_default()), None);
-        assert_eq!(again.await.expect(StatusCode::OK, "jane"), jane);
+        let path = format!("/Users/{}", jane["id"].as_str().unwrap_or_default());
+        assert_eq!(acme.call(Method::GET, &path, None).await.expect(StatusCode::OK, "jane"), jane);
         let audit = json_call(&app, Method::GET, format!("/v1/orgs/{globex_org}/audit?limit=50"), t, None).await;
         let audit = audit.expect(StatusCode::OK, "audit");
         let refused = audit

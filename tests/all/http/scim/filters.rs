@@ -70,6 +70,7 @@ async fn filters_select_in_the_database() {
     const B: &str = "Bob@acme.example";
     const C: &str = "carol@acme.example";
     const D: &str = "dave.x@acme.example";
+    let department = format!(r#"{ENTERPRISE}:department eq "eng""#);
     let table: Vec<(&str, Vec<&str>)> = vec![
         (r#"userName eq "bob@acme.example""#, vec![B]),
         (r#"USERNAME EQ "ALICE@ACME.EXAMPLE""#, vec![A]),
@@ -100,7 +101,7 @@ async fn filters_select_in_the_database() {
         (r#"(userName sw "a" or userName sw "b") and active eq true"#, vec![A]),
         (r#"(userName sw "a" or userName sw "b") and not (active eq true)"#, vec![B]),
         (r#"userName sw "c" or userName sw "d" or externalId pr"#, vec![A, B, C, D]),
-        (&format!(r#"{ENTERPRISE}:department eq "eng""#), vec![A]),
+        (&department, vec![A]),
         (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "CAROL""#, vec![C]),
         (r#"meta.created ge "2000-01-01T00:00:00Z""#, vec![A, B, C, D]),
         (r#"meta.lastModified lt "2000-01-01T00:00:00Z""#, vec![]),

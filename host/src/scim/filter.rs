@@ -33,6 +33,12 @@ pub struct AttrPath {
 }
 
 impl AttrPath {
+    /// A path of one attribute name.
+    #[cfg(test)]
+    pub fn named(name: &str) -> Self {
+        Self { schema: None, name: name.to_owned(), sub: None }
+    }
+
     /// Whether this path names `name` (and no sub-attribute), ignoring case.
     pub fn is(&self, name: &str) -> bool {
         self.sub.is_none() && self.name.eq_ignore_ascii_case(name)

@@ -46,10 +46,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&format!("{BASE}/Schemas/{{id}}"), get(schema))
         .route(&format!("{BASE}/Users"), get(list_users).post(create_user))
         .route(&format!("{BASE}/Users/.search"), axum::routing::post(search_users))
-        .route(
-            &format!("{BASE}/Users/{{id}}"),
-            get(get_user).put(replace_user).patch(modify_user).delete(delete_user),
-        )
+        .route(&format!("{BASE}/Users/{{id}}"), get(get_user).put(replace_user).patch(modify_user).delete(delete_user))
         .route(&format!("{BASE}/Groups"), get(list_groups).post(create_group))
         .route(&format!("{BASE}/Groups/.search"), axum::routing::post(search_groups))
         .route(
@@ -199,8 +196,7 @@ fn origin(headers: &HeaderMap) -> String {
 
 /// A request body as JSON.
 fn json_body(bytes: &Bytes) -> Result<Value> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Failure(ScimError::invalid_syntax(format!("the body is not JSON: {e}"))))
+    serde_json::from_slice(bytes).map_err(|e| Failure(ScimError::invalid_syntax(format!("the body is not JSON: {e}"))))
 }
 
 fn if_match(headers: &HeaderMap) -> Option<&str> {
@@ -210,14 +206,15 @@ fn if_match(headers: &HeaderMap) -> Option<&str> {
 /// `304` when `If-None-Match` names the resource's current version.
 fn not_modified(headers: &HeaderMap, version: i64) -> bool {
     let current = etag(version);
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|h| h.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == current.trim_start_matches("W/")))
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|h| {
+        h.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == current.trim_start_matches("W/"))
+    })
 }
 
 /// A query string as a list request; a malformed one is `invalidValue`.
-fn list_request(query: std::result::Result<Query<ListRequest>, axum::extract::rejection::QueryRejection>) -> Result<ListRequest> {
+fn list_request(
+    query: std::result::Result<Query<ListRequest>, axum::extract::rejection::QueryRejection>,
+) -> Result<ListRequest> {
     query.map(|Query(q)| q).map_err(|e| Failure(ScimError::invalid_value(format!("bad query parameters: {e}"))))
 }
 
@@ -227,9 +224,10 @@ fn search_request(bytes: &Bytes) -> Result<ListRequest> {
     if !body.is_object() {
         return Err(Failure(ScimError::invalid_syntax("a search request must be a JSON object")));
     }
-    let schemas_ok = body.get("schemas").and_then(Value::as_array).is_none_or(|s| {
-        s.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(SEARCH_REQUEST)))
-    });
+    let schemas_ok = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_none_or(|s| s.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(SEARCH_REQUEST))));
     if !schemas_ok {
         return Err(Failure(ScimError::invalid_syntax(format!("a search request's schemas must be {SEARCH_REQUEST}"))));
     }
@@ -239,7 +237,9 @@ fn search_request(bytes: &Bytes) -> Result<ListRequest> {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Array(items)) => {
                 let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
-                names.map(|n| Some(n.join(","))).ok_or_else(|| Failure(ScimError::invalid_value(format!("{key} must hold strings"))))
+                names
+                    .map(|n| Some(n.join(",")))
+                    .ok_or_else(|| Failure(ScimError::invalid_value(format!("{key} must hold strings"))))
             }
             Some(_) => Err(Failure(ScimError::invalid_value(format!("{key} must be a list of strings")))),
         }
@@ -254,7 +254,10 @@ fn search_request(bytes: &Bytes) -> Result<ListRequest> {
     let number = |key: &str| -> Result<Option<i64>> {
         match body.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| Failure(ScimError::invalid_value(format!("{key} must be an integer")))),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| Failure(ScimError::invalid_value(format!("{key} must be an integer")))),
         }
     };
     Ok(ListRequest {
@@ -465,9 +468,7 @@ async fn search_all(State(state): State<AppState>, Client(scope): Client, body: 
     let user_total = total_of(users::list(store, &scope, &everything(&request)).await)?;
     let group_total = total_of(groups::list(store, &scope, &everything(&request)).await)?;
     let start = u64::try_from(request.start_index.unwrap_or(1).max(1)).unwrap_or(1);
-    let count = u64::try_from(request.count.unwrap_or(100).max(0))
-        .unwrap_or(0)
-        .min(crate::scim::service::MAX_RESULTS);
+    let count = u64::try_from(request.count.unwrap_or(100).max(0)).unwrap_or(0).min(crate::scim::service::MAX_RESULTS);
     let mut resources: Vec<Value> = Vec::new();
     if start <= user_total && count > 0 {
         let page = ListRequest { start_index: Some(start as i64), count: Some(count as i64), ..request.clone() };

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::patch;
 use super::resource::{GroupInput, group_json, parse_group};
 use super::schema::GROUP_SCHEMA;
-use super::service::{plausible_id, ListRequest, Scope, audit, check_version, from_store};
+use super::service::{ListRequest, Scope, audit, check_version, from_store, plausible_id};
 use super::{ScimError, wire};
 use crate::store::{ScimGroup, ScimGroupNames, ScimUserId, Store, TeamId, Tx};
 
@@ -18,10 +18,7 @@ fn team_name(scope: &Scope, display_name: &str) -> Result<String, ScimError> {
         ScimGroupNames::Team => Ok(display_name.to_owned()),
         ScimGroupNames::OrganizationTeam => match display_name.split_once(':') {
             Some((org, team)) if org == scope.org.name && !team.trim().is_empty() => Ok(team.to_owned()),
-            _ => Err(ScimError::invalid_value(format!(
-                "displayName must be {}:<team> in this domain",
-                scope.org.name
-            ))),
+            _ => Err(ScimError::invalid_value(format!("displayName must be {}:<team> in this domain", scope.org.name))),
         },
     }
 }
@@ -56,8 +53,7 @@ async fn write(
     }
     let before: Vec<&ScimUserId> = existing.map(|g| g.members.iter().collect()).unwrap_or_default();
     let added: Vec<&str> = members.iter().filter(|m| !before.contains(m)).map(ScimUserId::as_str).collect();
-    let removed: Vec<&str> =
-        before.iter().filter(|m| !members.contains(m)).map(|m| m.as_str()).collect();
+    let removed: Vec<&str> = before.iter().filter(|m| !members.contains(m)).map(|m| m.as_str()).collect();
     let operation = if existing.is_some() { "update-group" } else { "create-group" };
     let detail = json!({
         "operation": operation,

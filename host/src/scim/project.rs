@@ -91,7 +91,9 @@ pub fn keep_only(resource: &mut Value, keep: &Selection) {
         // Only some sub-attributes (or, in the extension, some attributes).
         let names: Vec<&str> = wanted
             .iter()
-            .filter_map(|s| if in_extension && s.extension.is_some() { Some(s.name.as_str()) } else { s.sub.as_deref() })
+            .filter_map(
+                |s| if in_extension && s.extension.is_some() { Some(s.name.as_str()) } else { s.sub.as_deref() },
+            )
             .collect();
         if let Some(value) = keep_subs(value, &names) {
             kept.insert(key, value);

@@ -128,15 +128,15 @@ pub static USER_SCHEMA: Schema = Schema {
         Attribute {
             required: true,
             unique: true,
-            ..string("userName", "Unique in the domain, case-insensitively; an email under a verified email domain, or any name when an email is given")
+            ..string(
+                "userName",
+                "Unique in the domain, case-insensitively; an email under a verified email domain, or any name when an email is given",
+            )
         },
         complex(
             "name",
             false,
-            &[
-                string("givenName", "The account's given name"),
-                string("familyName", "The account's family name"),
-            ],
+            &[string("givenName", "The account's given name"), string("familyName", "The account's family name")],
             "The account's names; a login through a just-in-time domain overwrites them with the identity provider's",
         ),
         string("displayName", "The name to display"),
@@ -154,20 +154,20 @@ pub static USER_SCHEMA: Schema = Schema {
         Attribute {
             mutability: Mutability::ReadOnly,
             ..complex(
-            "groups",
-            true,
-            &[
-                Attribute { mutability: Mutability::ReadOnly, ..string("value", "The group's id") },
-                Attribute {
-                    mutability: Mutability::ReadOnly,
-                    kind: Kind::Reference,
-                    reference_types: &["Group"],
-                    ..string("$ref", "The group's URI")
-                },
-                Attribute { mutability: Mutability::ReadOnly, ..string("display", "The group's name") },
-            ],
-            "The groups the person is a member of through SCIM; change them through /Groups",
-        )
+                "groups",
+                true,
+                &[
+                    Attribute { mutability: Mutability::ReadOnly, ..string("value", "The group's id") },
+                    Attribute {
+                        mutability: Mutability::ReadOnly,
+                        kind: Kind::Reference,
+                        reference_types: &["Group"],
+                        ..string("$ref", "The group's URI")
+                    },
+                    Attribute { mutability: Mutability::ReadOnly, ..string("display", "The group's name") },
+                ],
+                "The groups the person is a member of through SCIM; change them through /Groups",
+            )
         },
     ],
 };
@@ -207,11 +207,7 @@ pub static GROUP_SCHEMA: Schema = Schema {
                     reference_types: &["User"],
                     ..string("$ref", "The member's URI")
                 },
-                Attribute {
-                    mutability: Mutability::Immutable,
-                    canonical_values: &["User"],
-                    ..string("type", "User")
-                },
+                Attribute { mutability: Mutability::Immutable, canonical_values: &["User"], ..string("type", "User") },
             ],
             "The domain's SCIM users with a SCIM membership of the team",
         ),

@@ -140,9 +140,10 @@ impl ParsedList {
 pub fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
     let Some(header) = if_match else { return Ok(()) };
     let current = super::resource::etag(version);
-    let matches = header.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == current || tag.trim_start_matches("W/") == current.trim_start_matches("W/")
-    });
+    let matches = header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current || tag.trim_start_matches("W/") == current.trim_start_matches("W/"));
     if matches { Ok(()) } else { Err(ScimError::precondition_failed()) }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::patch;
 use super::resource::{UserInput, parse_user, user_json};
 use super::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
-use super::service::{plausible_id, ListRequest, Scope, audit, audit_refusal, check_version, from_store};
+use super::service::{ListRequest, Scope, audit, audit_refusal, check_version, from_store, plausible_id};
 use super::{ScimError, wire};
 use crate::canonical;
 use crate::plugin::Principal;
@@ -36,9 +36,7 @@ fn check_emails(scope: &Scope, input: &UserInput) -> Result<CheckedEmails, ScimE
         if verified(&email) {
             Ok(email)
         } else {
-            Err(ScimError::invalid_value(format!(
-                "{email} is not under one of the domain's verified email domains"
-            )))
+            Err(ScimError::invalid_value(format!("{email} is not under one of the domain's verified email domains")))
         }
     };
     let mut emails = Vec::with_capacity(input.emails.len());
@@ -68,7 +66,11 @@ fn fields(input: &UserInput, emails: Vec<ScimEmail>) -> ScimUserFields {
 }
 
 /// The attributes that differ between two users, for the audit.
-fn changed(before: Option<(&ScimUserFields, &Account)>, after: &ScimUserFields, input: &UserInput) -> Vec<&'static str> {
+fn changed(
+    before: Option<(&ScimUserFields, &Account)>,
+    after: &ScimUserFields,
+    input: &UserInput,
+) -> Vec<&'static str> {
     let Some((b, account)) = before else { return vec!["created"] };
     let mut changed = Vec::new();
     let pairs: [(&'static str, bool); 8] = [
@@ -169,7 +171,9 @@ async fn write(
         ),
     };
     if given != account.given_name.as_ref() || family != account.family_name.as_ref() {
-        tx.update_names(&account.id, given.map(String::as_str), family.map(String::as_str)).await.map_err(from_store)?;
+        tx.update_names(&account.id, given.map(String::as_str), family.map(String::as_str))
+            .await
+            .map_err(from_store)?;
     }
     tx.sync_scim_memberships(&scope.org.id, &account.id).await.map_err(from_store)?;
     let operation = if existing.is_some() { "update-user" } else { "create-user" };

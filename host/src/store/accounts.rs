@@ -290,8 +290,8 @@ pub(crate) async fn suspended(c: &mut Conn<'_>, org: &OrgId, account: &AccountId
          SELECT 1 FROM scim_users su JOIN domains d ON d.id = su.domain_id
          WHERE d.org_id = $1 AND su.account_id = $2 AND NOT su.active",
     )
-        .text(org.as_str())
-        .text(account.as_str());
+    .text(org.as_str())
+    .text(account.as_str());
     Ok(c.fetch_optional(q).await?.is_some())
 }
 

@@ -68,8 +68,7 @@ pub use model::{
     PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
 };
 pub(crate) use scim::{
-    Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields,
-    ScimUserId,
+    Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields, ScimUserId,
 };
 pub use tx::Tx;
 pub use url::DatabaseUrl;

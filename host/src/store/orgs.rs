@@ -211,7 +211,8 @@ impl Store {
 
     /// The domain with this name: how a login names its domain.
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<Domain>, StoreError> {
-        let q = query("SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains WHERE name = $1").text(name);
+        let q = query("SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains WHERE name = $1")
+            .text(name);
         load_domain(&mut self.conn().await?.conn(), q).await
     }
 

@@ -136,7 +136,9 @@ pub(crate) struct ScimTokenView {
 }
 
 impl From<crate::store::ScimTokenRecord> for ScimTokenView {
-    fn from(crate::store::ScimTokenRecord { id, domain, name, created_at, revoked_at }: crate::store::ScimTokenRecord) -> Self {
+    fn from(
+        crate::store::ScimTokenRecord { id, domain, name, created_at, revoked_at }: crate::store::ScimTokenRecord,
+    ) -> Self {
         Self { id, domain, name, created_at, revoked_at }
     }
 }

@@ -3,17 +3,22 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::super::db::{Conn, Row, assembled, query};
-use super::super::{AccountId, DomainId, OrgId, ScimGroupNames, Store, StoreError, Team, TeamId, Tx, check_name, check_text, now_ms};
+use super::super::{
+    AccountId, DomainId, OrgId, ScimGroupNames, Store, StoreError, Team, TeamId, Tx, check_name, check_text, now_ms,
+};
 use super::query::{Sql, bind_all, groups as group_mapping};
 use super::{ScimGroup, ScimListQuery, ScimPage, ScimUserId, domain_org};
 
-const GROUP_COLUMNS: &str =
-    "t.id, t.org_id, t.name, o.name, g.external_id, g.version, g.created_at, g.updated_at";
+const GROUP_COLUMNS: &str = "t.id, t.org_id, t.name, o.name, g.external_id, g.version, g.created_at, g.updated_at";
 const GROUP_FROM: &str = "FROM scim_groups g JOIN teams t ON t.id = g.team_id JOIN organizations o ON o.id = t.org_id";
 
 fn group_row(row: &Row) -> Result<ScimGroup, StoreError> {
     Ok(ScimGroup {
-        team: Team { id: TeamId::new(row.get::<String>(0)?), org: OrgId::new(row.get::<String>(1)?), name: row.get(2)? },
+        team: Team {
+            id: TeamId::new(row.get::<String>(0)?),
+            org: OrgId::new(row.get::<String>(1)?),
+            name: row.get(2)?,
+        },
         org_name: row.get(3)?,
         external_id: row.get(4)?,
         members: Vec::new(),
@@ -106,7 +111,11 @@ async fn accounts_of_members(c: &mut Conn<'_>, domain: &DomainId, team: &TeamId)
 /// SCIM groups, inside a transaction.
 impl Tx {
     /// The domain's group of this team.
-    pub(crate) async fn scim_group(&mut self, domain: &DomainId, team: &TeamId) -> Result<Option<ScimGroup>, StoreError> {
+    pub(crate) async fn scim_group(
+        &mut self,
+        domain: &DomainId,
+        team: &TeamId,
+    ) -> Result<Option<ScimGroup>, StoreError> {
         group_by_id(&mut self.conn(), domain, team).await
     }
 
@@ -274,11 +283,7 @@ impl Store {
         let count = bind_all(assembled(format!("SELECT COUNT(*) {from}")).text(domain.as_str()), sql.args.clone());
         let total: i64 = c.fetch_optional(count).await?.map(|r| r.get(0)).transpose()?.unwrap_or(0);
         let n = sql.args.len();
-        let page = format!(
-            "SELECT {GROUP_COLUMNS} {from} ORDER BY {order} LIMIT ${} OFFSET ${}",
-            n + 2,
-            n + 3
-        );
+        let page = format!("SELECT {GROUP_COLUMNS} {from} ORDER BY {order} LIMIT ${} OFFSET ${}", n + 2, n + 3);
         let q = bind_all(assembled(page).text(domain.as_str()), sql.args)
             .int(i64::try_from(list.limit).unwrap_or(i64::MAX))
             .int(i64::try_from(list.offset).unwrap_or(i64::MAX));

@@ -14,7 +14,6 @@ use super::db::Conn;
 use super::{Account, DomainId, OrgId, StoreError, Team};
 use crate::scim::filter::{AttrPath, Filter};
 
-
 /// Identifies a SCIM user of a domain.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -57,8 +57,11 @@ pub(crate) struct Mapping {
     attributes: &'static [(&'static str, Source)],
 }
 
-const EMAIL_SUBS: &[(&str, &str, ColumnKind)] =
-    &[("value", "e.value", ColumnKind::Text), ("type", "e.type", ColumnKind::Text), ("primary", "e.is_primary", ColumnKind::Bool)];
+const EMAIL_SUBS: &[(&str, &str, ColumnKind)] = &[
+    ("value", "e.value", ColumnKind::Text),
+    ("type", "e.type", ColumnKind::Text),
+    ("primary", "e.is_primary", ColumnKind::Bool),
+];
 const USER_GROUP_SUBS: &[(&str, &str, ColumnKind)] =
     &[("value", "gm.team_id", ColumnKind::ExactText), ("display", "gt.name", ColumnKind::Text)];
 const MEMBER_SUBS: &[(&str, &str, ColumnKind)] = &[("value", "m.user_id", ColumnKind::ExactText)];
@@ -188,8 +191,10 @@ impl<'m> Sql<'m> {
         match filter {
             Filter::And(items) | Filter::Or(items) => {
                 let with = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
-                let parts =
-                    items.iter().map(|f| self.within(f, subs).map(|c| format!("({c})"))).collect::<Result<Vec<_>, _>>()?;
+                let parts = items
+                    .iter()
+                    .map(|f| self.within(f, subs).map(|c| format!("({c})")))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(parts.join(with))
             }
             Filter::Not(inner) => Ok(format!("NOT ({})", self.within(inner, subs)?)),
@@ -330,7 +335,9 @@ impl<'m> Sql<'m> {
             },
             CompareOp::Sw => format!("substr({left}, 1, length({arg})) = {arg}"),
             CompareOp::Ew => {
-                format!("length({left}) >= length({arg}) AND substr({left}, length({left}) - length({arg}) + 1) = {arg}")
+                format!(
+                    "length({left}) >= length({arg}) AND substr({left}, length({left}) - length({arg}) + 1) = {arg}"
+                )
             }
         }
     }
@@ -355,7 +362,9 @@ impl<'m> Sql<'m> {
         let expression = match self.source(path).map_err(|_| invalid())? {
             Source::Column(column, ColumnKind::Text) => format!("lower({column})"),
             Source::Column(column, _) => column.to_owned(),
-            Source::Values { .. } if path.name.eq_ignore_ascii_case("emails") && self.mapping.schemas.contains(&USER) => {
+            Source::Values { .. }
+                if path.name.eq_ignore_ascii_case("emails") && self.mapping.schemas.contains(&USER) =>
+            {
                 "a.email".to_owned()
             }
             Source::Values { .. } => return Err(invalid()),
@@ -387,7 +396,8 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_in_order() -> Result<(), ScimError> {
-        let (condition, args) = sql(r#"userName sw "a" and (active eq true or emails[type eq "work" and value co "x"])"#)?;
+        let (condition, args) =
+            sql(r#"userName sw "a" and (active eq true or emails[type eq "work" and value co "x"])"#)?;
         assert_eq!(args.len(), 4);
         for n in 3..=6 {
             assert!(condition.contains(&format!("${n}")), "{condition}");

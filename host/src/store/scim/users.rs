@@ -80,7 +80,8 @@ async fn complete(c: &mut Conn<'_>, rows: Vec<UserRow>) -> Result<Vec<ScimUser>,
     );
     let q = ids.iter().fold(assembled(sql), |q, id| q.text(id));
     for row in c.fetch_all(q).await? {
-        let team = Team { id: TeamId::new(row.get::<String>(1)?), org: OrgId::new(row.get::<String>(2)?), name: row.get(3)? };
+        let team =
+            Team { id: TeamId::new(row.get::<String>(1)?), org: OrgId::new(row.get::<String>(2)?), name: row.get(3)? };
         groups.entry(row.get(0)?).or_default().push(team);
     }
     let mut users = Vec::with_capacity(rows.len());
@@ -159,7 +160,11 @@ async fn write_emails(c: &mut Conn<'_>, id: &ScimUserId, emails: &[ScimEmail]) -
 /// SCIM users, inside a transaction.
 impl Tx {
     /// The domain's user with this id, unless deleted.
-    pub(crate) async fn scim_user(&mut self, domain: &DomainId, id: &ScimUserId) -> Result<Option<ScimUser>, StoreError> {
+    pub(crate) async fn scim_user(
+        &mut self,
+        domain: &DomainId,
+        id: &ScimUserId,
+    ) -> Result<Option<ScimUser>, StoreError> {
         user_by_id(&mut self.conn(), domain, id).await
     }
 
@@ -328,15 +333,12 @@ impl Tx {
         if !states.is_empty() {
             wanted.insert(("organization", org.as_str().to_owned()));
         }
-        let q = query("SELECT kind, target_id FROM memberships WHERE org_id = $1 AND account_id = $2 AND source = 'scim'")
-            .text(org.as_str())
-            .text(account.as_str());
-        let held: BTreeSet<(String, String)> = c
-            .fetch_all(q)
-            .await?
-            .iter()
-            .map(|r| Ok((r.get(0)?, r.get(1)?)))
-            .collect::<Result<_, StoreError>>()?;
+        let q =
+            query("SELECT kind, target_id FROM memberships WHERE org_id = $1 AND account_id = $2 AND source = 'scim'")
+                .text(org.as_str())
+                .text(account.as_str());
+        let held: BTreeSet<(String, String)> =
+            c.fetch_all(q).await?.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect::<Result<_, StoreError>>()?;
         for (kind, target) in &held {
             if !wanted.contains(&(kind.as_str(), target.clone())) {
                 let q = query(
@@ -401,11 +403,7 @@ impl Store {
         let count = bind_all(assembled(format!("SELECT COUNT(*) {from}")).text(domain.as_str()), sql.args.clone());
         let total: i64 = c.fetch_optional(count).await?.map(|r| r.get(0)).transpose()?.unwrap_or(0);
         let n = sql.args.len();
-        let page = format!(
-            "SELECT {USER_COLUMNS} {from} ORDER BY {order} LIMIT ${} OFFSET ${}",
-            n + 2,
-            n + 3
-        );
+        let page = format!("SELECT {USER_COLUMNS} {from} ORDER BY {order} LIMIT ${} OFFSET ${}", n + 2, n + 3);
         let q = bind_all(assembled(page).text(domain.as_str()), sql.args)
             .int(i64::try_from(list.limit).unwrap_or(i64::MAX))
             .int(i64::try_from(list.offset).unwrap_or(i64::MAX));

@@ -24,7 +24,11 @@ fn routes(user: &str, group: &str) -> Vec<(Method, String, Option<Value>)> {
         (Method::POST, "/Users/.search".into(), body(json!({"filter": "userName pr"}))),
         (Method::GET, format!("/Users/{user}"), None),
         (Method::PUT, format!("/Users/{user}"), body(user_body("jane@acme.example"))),
-        (Method::PATCH, format!("/Users/{user}"), body(patch(json!([{"op": "replace", "path": "active", "value": false}])))),
+        (
+            Method::PATCH,
+            format!("/Users/{user}"),
+            body(patch(json!([{"op": "replace", "path": "active", "value": false}]))),
+        ),
         (Method::DELETE, format!("/Users/{user}"), None),
         (Method::GET, "/Groups".into(), None),
         (Method::POST, "/Groups".into(), body(json!({"displayName": "stolen"}))),
@@ -139,7 +143,9 @@ async fn no_domain_provisions_an_email_it_has_not_verified() {
         // Through an update too.
         let eve = globex.user(user_body("eve@globex.example")).await;
         let id = eve["id"].as_str().unwrap_or_default();
-        let to_acme = patch(json!([{"op": "replace", "path": "emails", "value": [{"value": "jane@acme.example", "primary": true}]}]));
+        let to_acme = patch(
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "jane@acme.example", "primary": true}]}]),
+        );
         let reply = globex.call(Method::PATCH, &format!("/Users/{id}"), Some(to_acme)).await;
         reply.error(StatusCode::BAD_REQUEST, Some("invalidValue"), "taking acme's email through PATCH");
         let reply = globex.call(Method::PUT, &format!("/Users/{id}"), Some(user_body("jane@acme.example"))).await;

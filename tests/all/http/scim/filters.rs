@@ -211,10 +211,13 @@ async fn pages_and_sort_orders_hold_at_their_edges() {
         bad.error(StatusCode::BAD_REQUEST, Some("invalidValue"), "a count that is not a number");
         // Attribute selection.
         let only = list(&scim, "sortBy=userName&attributes=userName,name.familyName").await;
-        assert_eq!(only["Resources"][0], json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-            "id": only["Resources"][0]["id"], "userName": A, "name": {"familyName": "Archer"},
-        }));
+        assert_eq!(
+            only["Resources"][0],
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+                "id": only["Resources"][0]["id"], "userName": A, "name": {"familyName": "Archer"},
+            })
+        );
         let without = list(&scim, "sortBy=userName&excludedAttributes=emails,name,meta,id").await;
         let first = &without["Resources"][0];
         assert!(first.get("emails").is_none() && first.get("name").is_none() && first.get("meta").is_none(), "{first}");

@@ -121,12 +121,16 @@ async fn entra_and_okta_patches_are_understood() {
 
         let group = scim.group(json!({"displayName": "eng"})).await;
         let path = format!("/Groups/{}", id(&group));
-        let add = patch(json!([{"op": "Add", "path": "members", "value": [{"value": id(&jane)}, {"value": id(&bob)}]}]));
+        let add =
+            patch(json!([{"op": "Add", "path": "members", "value": [{"value": id(&jane)}, {"value": id(&bob)}]}]));
         let after = scim.call(Method::PATCH, &path, Some(add)).await.expect(StatusCode::OK, "add members");
         assert_eq!(after["members"].as_array().map(Vec::len), Some(2), "{after}");
         let okta_remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", id(&bob))}]));
         let after = scim.call(Method::PATCH, &path, Some(okta_remove)).await.expect(StatusCode::OK, "Okta's remove");
-        assert_eq!(after["members"], json!([{"value": id(&jane), "$ref": format!("http://scim.test{}/Users/{}", scim.base, id(&jane)), "type": "User"}]));
+        assert_eq!(
+            after["members"],
+            json!([{"value": id(&jane), "$ref": format!("http://scim.test{}/Users/{}", scim.base, id(&jane)), "type": "User"}])
+        );
         let entra_remove = patch(json!([{"op": "Remove", "path": "members", "value": [{"value": id(&jane)}]}]));
         let after = scim.call(Method::PATCH, &path, Some(entra_remove)).await.expect(StatusCode::OK, "Entra's remove");
         assert!(after.get("members").is_none(), "{after}");
@@ -258,10 +262,8 @@ async fn racing_writers_make_one_account() {
             conflict.error(StatusCode::CONFLICT, Some("uniqueness"), "the second push");
 
             let email = format!("both{round}@acme.example");
-            let (pushed, logged_in) = tokio::join!(
-                scim.call(Method::POST, "/Users", Some(user_body(&email))),
-                login(&scim, &email, &[]),
-            );
+            let (pushed, logged_in) =
+                tokio::join!(scim.call(Method::POST, "/Users", Some(user_body(&email))), login(&scim, &email, &[]),);
             let pushed = pushed.expect(StatusCode::CREATED, "SCIM beside a first login");
             let logged_in = logged_in.expect(StatusCode::OK, "a first login beside SCIM");
             let account = store.account_by_email(&email).await.unwrap_or_else(|e| panic!("{e}"));

@@ -30,6 +30,11 @@ pub trait Workload: Send + Sync + 'static {
     /// Whether the answer to request `seq` is the expected one; the error
     /// says what was wrong.
     fn check(&self, worker: usize, seq: u64, status: StatusCode, body: &[u8]) -> Result<(), String>;
+
+    /// The `Authorization` header every request carries (`Bearer …`), if any.
+    fn authorization(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// How many unexpected answers a run tolerates before [`Run::assert_few_errors`] panics.
@@ -136,12 +141,14 @@ async fn run<W: Workload>(
                     break;
                 }
                 let call = workload.call(worker, seq);
-                let request = hyper::Request::builder()
+                let mut request = hyper::Request::builder()
                     .method(call.method)
                     .uri(call.uri)
-                    .header("content-type", "application/json")
-                    .body(Full::new(call.body))
-                    .unwrap();
+                    .header("content-type", "application/json");
+                if let Some(authorization) = workload.authorization() {
+                    request = request.header("authorization", authorization);
+                }
+                let request = request.body(Full::new(call.body)).unwrap();
                 let t = Instant::now();
                 let result = match http.request(request).await {
                     Ok(response) => {

@@ -24,6 +24,7 @@ mod observability;
 mod oidc_provider;
 mod races;
 mod sched;
+mod scim_conformance;
 mod serve;
 mod store;
 

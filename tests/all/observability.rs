@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-struct Server(Child);
+/// A `provisio serve` child process, killed when dropped (the SCIM
+/// conformance test starts its own with it too).
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -21,7 +23,13 @@ impl Drop for Server {
 
 /// One HTTP/1.1 request; the status, the answer's `x-request-id` and the
 /// body (JSON, or a string when it is not JSON).
-fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, String, Value) {
+pub(crate) fn call(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String, Value) {
     let mut stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("connect {address}: {e}"));
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -49,7 +57,7 @@ fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
 
 /// What the server printed before its `listening on` line, and the
 /// address that line names.
-fn until_listening(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (String, String) {
+pub(crate) fn until_listening(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> (String, String) {
     let mut printed = String::new();
     let address = lines.map_while(Result::ok).find_map(|line| {
         let address = line.strip_prefix("provisio: listening on http://").map(str::to_owned);

@@ -417,7 +417,7 @@ mod tests {
             r#"userName[value eq "x"]"#,
             r#"urn:example:other:userName eq "x""#,
         ] {
-            let error = sql(bad).err().unwrap_or_else(|| ScimError::unavailable());
+            let error = sql(bad).err().unwrap_or_else(ScimError::unavailable);
             assert_eq!(error.scim_type, Some(crate::scim::ScimType::InvalidFilter), "{bad}: {error}");
         }
     }

@@ -92,6 +92,8 @@ async fn filters_select_in_the_database() {
         (r#"emails[type eq "work"]"#, vec![A, B]),
         (r#"emails[type eq "home" and value sw "carol"]"#, vec![C]),
         (r#"emails[type eq "home"] and active eq true"#, vec![A, C]),
+        (r#"emails[type eq "work"].value co "bob""#, vec![B]),
+        (r#"emails[type eq "home"].value pr"#, vec![A, C]),
         (r#"emails.type eq "work" and emails.primary eq true"#, vec![A, B]),
         (r#"active eq true"#, vec![A, C]),
         (r#"active eq false"#, vec![B]),

@@ -276,3 +276,34 @@ async fn racing_writers_make_one_account() {
         db.cleanup().await;
     }
 }
+
+/// Docker's `organization:team` convention, where the domain asks for it:
+/// the team is the part after the colon, the organization must be the
+/// domain's own.
+#[tokio::test]
+async fn groups_may_name_teams_as_organization_colon_team() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let (org, token, domain, _, scim) = scim_tenant(&app, "acme").await;
+        let uri = format!("/v1/orgs/{org}/domains/{domain}");
+        let set = json!({"scim_group_names": "organization:team"});
+        let changed = json_call(&app, Method::PATCH, &uri, Some(&token), Some(set)).await.expect(StatusCode::OK, "set");
+        assert_eq!(changed["scim_group_names"], "organization:team");
+        let eng = scim.group(json!({"displayName": "acme:eng"})).await;
+        assert_eq!(eng["displayName"], "acme:eng");
+        let teams = json_call(&app, Method::GET, &format!("/v1/orgs/{org}/teams"), Some(&token), None).await;
+        let teams = teams.expect(StatusCode::OK, "teams").to_string();
+        assert!(teams.contains("\"eng\"") && !teams.contains("acme:eng"), "the team is named eng: {teams}");
+        for other in ["globex:eng", "eng", "acme:", ":eng"] {
+            let reply = scim.call(Method::POST, "/Groups", Some(json!({"displayName": other}))).await;
+            reply.error(StatusCode::BAD_REQUEST, Some("invalidValue"), other);
+        }
+        let found = scim.call(Method::GET, "/Groups?filter=displayName%20eq%20%22ACME%3Aeng%22", None).await;
+        let found = found.expect(StatusCode::OK, "filter by the convention's name");
+        assert_eq!(found["totalResults"], 1, "{found}");
+        assert_eq!(found["Resources"][0]["id"], eng["id"]);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -280,3 +280,26 @@ fn forwarding_replaces_spoofed_identity_headers() {
     assert!(forward_identity(&mut headers, &bad).is_err());
     assert!(headers.is_empty(), "nothing spoofed survives a failure");
 }
+
+/// A person the organization's SCIM client de-provisions loses its session
+/// tokens for the organization once the account cache time has passed.
+#[tokio::test]
+async fn a_scim_deprovisioned_persons_session_token_is_refused() {
+    use axum::http::Method;
+    let ttl = Duration::from_millis(200);
+    let f = local(&Setup::default(), |b| b.account_check_ttl(ttl)).await;
+    let api = provisio::http::router(ok(AppState::new(f.host.clone(), crate::http::config()), "state"));
+    let domain = ok(f.store.domain_by_name("acme").await, "domain").unwrap_or_else(|| panic!("the acme domain"));
+    let (_, scim_token) =
+        crate::http::scim::issue_token(&api, f.org.as_str(), crate::http::OPERATOR, domain.id.as_str()).await;
+    let scim = crate::http::scim::Scim { app: api, base: format!("/scim/v2/{}", domain.id), token: scim_token };
+    let jane = scim.user(crate::http::scim::user_body("jane@acme.example")).await;
+    let (token, _) = session_token(&f.host, &f.signer, id_token("jane", "jane@acme.example", true, &[])).await;
+    assert_eq!(bearer(&f.app, &token).await.0, StatusCode::OK);
+
+    let off = crate::http::scim::patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    let path = format!("/Users/{}", jane["id"].as_str().unwrap_or_default());
+    scim.call(Method::PATCH, &path, Some(off)).await.expect(StatusCode::OK, "de-provision");
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    refused(bearer(&f.app, &token).await, StatusCode::FORBIDDEN, "account-suspended", "de-provisioned");
+}

@@ -9,7 +9,7 @@ mod metrics;
 mod openapi;
 mod plugins;
 mod real_port;
-mod scim;
+pub(crate) mod scim;
 mod session_key;
 mod tenancy;
 

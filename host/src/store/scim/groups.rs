@@ -1,6 +1,6 @@
 //! Teams managed as SCIM groups of a domain, and their members.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::super::db::{Conn, Row, assembled, query};
 use super::super::{
@@ -79,16 +79,24 @@ async fn member_accounts(
     Ok(found)
 }
 
-/// The group's members, by user id.
-async fn member_ids(c: &mut Conn<'_>, domain: &DomainId, team: &TeamId) -> Result<Vec<ScimUserId>, StoreError> {
-    let q = query("SELECT user_id FROM scim_members WHERE domain_id = $1 AND team_id = $2")
-        .text(domain.as_str())
-        .text(team.as_str());
-    c.fetch_all(q).await?.iter().map(|r| r.get::<String>(0).map(ScimUserId::new)).collect()
+/// The group's members: each user with its account.
+async fn members(
+    c: &mut Conn<'_>,
+    domain: &DomainId,
+    team: &TeamId,
+) -> Result<BTreeMap<ScimUserId, AccountId>, StoreError> {
+    let q = query(
+        "SELECT m.user_id, su.account_id FROM scim_members m JOIN scim_users su ON su.id = m.user_id
+         WHERE m.domain_id = $1 AND m.team_id = $2",
+    )
+    .text(domain.as_str())
+    .text(team.as_str());
+    let rows = c.fetch_all(q).await?;
+    rows.iter().map(|r| Ok((ScimUserId::new(r.get::<String>(0)?), AccountId::new(r.get::<String>(1)?)))).collect()
 }
 
 /// Moves the versions of users whose `groups` changed on.
-async fn touch_users(c: &mut Conn<'_>, users: &[ScimUserId]) -> Result<(), StoreError> {
+async fn touch_users<'u>(c: &mut Conn<'_>, users: impl Iterator<Item = &'u ScimUserId>) -> Result<(), StoreError> {
     for user in users {
         let q = query("UPDATE scim_users SET version = version + 1, updated_at = $2 WHERE id = $1")
             .text(user.as_str())
@@ -96,16 +104,6 @@ async fn touch_users(c: &mut Conn<'_>, users: &[ScimUserId]) -> Result<(), Store
         c.execute(q).await?;
     }
     Ok(())
-}
-
-async fn accounts_of_members(c: &mut Conn<'_>, domain: &DomainId, team: &TeamId) -> Result<Vec<AccountId>, StoreError> {
-    let q = query(
-        "SELECT su.account_id FROM scim_members m JOIN scim_users su ON su.id = m.user_id
-         WHERE m.domain_id = $1 AND m.team_id = $2",
-    )
-    .text(domain.as_str())
-    .text(team.as_str());
-    c.fetch_all(q).await?.iter().map(|r| r.get::<String>(0).map(AccountId::new)).collect()
 }
 
 /// SCIM groups, inside a transaction.
@@ -190,8 +188,8 @@ impl Tx {
         let q = query("UPDATE teams SET name = $2 WHERE id = $1 AND name <> $2").text(team.as_str()).text(name);
         if c.execute_guarded(q).await? > 0 {
             // The members' `groups` show the team's name.
-            let members = member_ids(&mut c, domain, team).await?;
-            touch_users(&mut c, &members).await?;
+            let members = members(&mut c, domain, team).await?;
+            touch_users(&mut c, members.keys()).await?;
         }
         Ok(())
     }
@@ -207,26 +205,31 @@ impl Tx {
         users: &[ScimUserId],
     ) -> Result<Vec<AccountId>, StoreError> {
         let mut c = self.conn();
-        let wanted = member_accounts(&mut c, domain, users).await?;
-        let mut affected: BTreeSet<AccountId> = accounts_of_members(&mut c, domain, team).await?.into_iter().collect();
-        let before: BTreeSet<ScimUserId> = member_ids(&mut c, domain, team).await?.into_iter().collect();
-        let after: BTreeSet<ScimUserId> = wanted.iter().map(|(user, _)| user.clone()).collect();
-        let changed: Vec<ScimUserId> = before.symmetric_difference(&after).cloned().collect();
-        touch_users(&mut c, &changed).await?;
-        let q = query("DELETE FROM scim_members WHERE domain_id = $1 AND team_id = $2")
-            .text(domain.as_str())
-            .text(team.as_str());
-        c.execute(q).await?;
-        for (user, account) in wanted {
-            let q = query(
-                "INSERT INTO scim_members (domain_id, team_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .text(domain.as_str())
-            .text(team.as_str())
-            .text(user.as_str());
+        let wanted: BTreeMap<ScimUserId, AccountId> =
+            member_accounts(&mut c, domain, users).await?.into_iter().collect();
+        let before = members(&mut c, domain, team).await?;
+        let mut affected = BTreeSet::new();
+        for (user, account) in before.iter().filter(|(user, _)| !wanted.contains_key(*user)) {
+            let q = query("DELETE FROM scim_members WHERE domain_id = $1 AND team_id = $2 AND user_id = $3")
+                .text(domain.as_str())
+                .text(team.as_str())
+                .text(user.as_str());
             c.execute(q).await?;
-            affected.insert(account);
+            affected.insert(account.clone());
         }
+        for (user, account) in wanted.iter().filter(|(user, _)| !before.contains_key(*user)) {
+            let q = query("INSERT INTO scim_members (domain_id, team_id, user_id) VALUES ($1, $2, $3)")
+                .text(domain.as_str())
+                .text(team.as_str())
+                .text(user.as_str());
+            c.execute(q).await?;
+            affected.insert(account.clone());
+        }
+        let changed = before
+            .keys()
+            .filter(|u| !wanted.contains_key(*u))
+            .chain(wanted.keys().filter(|u| !before.contains_key(*u)));
+        touch_users(&mut c, changed).await?;
         Ok(affected.into_iter().collect())
     }
 
@@ -239,9 +242,9 @@ impl Tx {
         team: &TeamId,
     ) -> Result<Option<Vec<AccountId>>, StoreError> {
         let mut c = self.conn();
-        let affected = accounts_of_members(&mut c, domain, team).await?;
-        let members = member_ids(&mut c, domain, team).await?;
-        touch_users(&mut c, &members).await?;
+        let members = members(&mut c, domain, team).await?;
+        touch_users(&mut c, members.keys()).await?;
+        let affected = members.into_values().collect();
         let q = query("DELETE FROM scim_groups WHERE domain_id = $1 AND team_id = $2")
             .text(domain.as_str())
             .text(team.as_str());

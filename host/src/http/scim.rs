@@ -203,6 +203,20 @@ fn if_match(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
 }
 
+/// A fetched resource: `304` when `If-None-Match` names its version, else
+/// the resource (with the attributes asked for) and its `ETag`.
+fn fetched(headers: &HeaderMap, request: &ListRequest, version: i64, mut json: Value) -> Response {
+    if not_modified(headers, version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.extensions_mut().insert(ScimAnswer);
+        return response;
+    }
+    request.project(&mut json);
+    let mut answer = Answer::ok(json);
+    answer.headers.push((header::ETAG, etag(version)));
+    answer.into_response()
+}
+
 /// `304` when `If-None-Match` names the resource's current version.
 fn not_modified(headers: &HeaderMap, version: i64) -> bool {
     let current = etag(version);
@@ -324,19 +338,7 @@ async fn get_user(
 ) -> Result<Response> {
     let request = list_request(query)?;
     let user = users::get(state.host.store(), &scope, &id).await?;
-    if not_modified(&headers, user.version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.extensions_mut().insert(ScimAnswer);
-        return Ok(response);
-    }
-    let mut json = user_json(&user, &scope.base);
-    let etag = json.pointer("/meta/version").cloned();
-    request.project(&mut json);
-    let mut answer = Answer::ok(json);
-    if let Some(Value::String(etag)) = etag {
-        answer.headers.push((header::ETAG, etag));
-    }
-    Ok(answer.into_response())
+    Ok(fetched(&headers, &request, user.version, user_json(&user, &scope.base)))
 }
 
 async fn replace_user(
@@ -403,19 +405,7 @@ async fn get_group(
 ) -> Result<Response> {
     let request = list_request(query)?;
     let group = groups::get(state.host.store(), &scope, &id).await?;
-    if not_modified(&headers, group.version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.extensions_mut().insert(ScimAnswer);
-        return Ok(response);
-    }
-    let mut json = group_json(&group, scope.domain.scim_group_names, &scope.base);
-    let etag = json.pointer("/meta/version").cloned();
-    request.project(&mut json);
-    let mut answer = Answer::ok(json);
-    if let Some(Value::String(etag)) = etag {
-        answer.headers.push((header::ETAG, etag));
-    }
-    Ok(answer.into_response())
+    Ok(fetched(&headers, &request, group.version, group_json(&group, scope.domain.scim_group_names, &scope.base)))
 }
 
 async fn replace_group(

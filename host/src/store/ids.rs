@@ -55,6 +55,8 @@ id_type! {
     AccountId;
     /// Identifies an invitation.
     InvitationId;
+    /// Identifies a SCIM user of a domain.
+    ScimUserId;
 }
 
 macro_rules! text_enum {

@@ -59,8 +59,8 @@ pub use accounts::prepare_account;
 pub use error::{StoreError, Unique};
 pub use ids::{
     AccountId, AccountState, BackendKind, ClaimState, DomainId, FailurePolicy, InvitationId, InvitationState,
-    MembershipKind, MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, ScimGroupNames, SyncMode, TeamId,
-    Verification,
+    MembershipKind, MembershipSource, OrgId, ProviderId, ProviderKind, RoleId, ScimGroupNames, ScimUserId, SyncMode,
+    TeamId, Verification,
 };
 pub use model::{
     Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, EmailDomainClaim, Invitation, Membership,
@@ -68,7 +68,7 @@ pub use model::{
     PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
 };
 pub(crate) use scim::{
-    Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields, ScimUserId,
+    Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields,
 };
 pub use tx::Tx;
 pub use url::DatabaseUrl;

@@ -10,8 +10,13 @@ const ID_LEN: usize = ApiTokenRecord::ID_LEN;
 const _: () = assert!(ID_LEN == 16);
 
 /// The public id of the token whose hash this is.
-fn public_id(hash: &str) -> String {
+pub(super) fn public_id(hash: &str) -> String {
     hash.get(..ID_LEN).unwrap_or(hash).to_owned()
+}
+
+/// Whether `id` has the form of a public id (16 lower-case hex digits).
+pub(super) fn is_public_id(id: &str) -> bool {
+    id.len() == ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn record(row: &Row) -> Result<ApiTokenRecord, StoreError> {
@@ -80,7 +85,7 @@ impl Store {
     /// revoked token keeps its first revocation time. `NotFound` when the
     /// organization has no token with this id.
     pub async fn revoke_api_token(&self, org: &OrgId, id: &str) -> Result<(), StoreError> {
-        if id.len() != ID_LEN || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !is_public_id(id) {
             return Err(StoreError::NotFound { what: "api token" });
         }
         let q = query(

@@ -11,31 +11,8 @@ mod users;
 use serde::{Deserialize, Serialize};
 
 use super::db::Conn;
-use super::{Account, DomainId, OrgId, StoreError, Team};
+use super::{Account, DomainId, OrgId, ScimUserId, StoreError, Team};
 use crate::scim::filter::{AttrPath, Filter};
-
-/// Identifies a SCIM user of a domain.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ScimUserId(String);
-
-impl ScimUserId {
-    /// A new random identifier.
-    pub fn random() -> Self {
-        Self(hex::encode(rand::random::<[u8; 16]>()))
-    }
-
-    /// An identifier read from outside; whether it names a user is for the
-    /// store to say.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The identifier's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// A domain's SCIM token, as listed: never the token, nor its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,14 +2,9 @@
 //! nothing the store holds or reports can be used to authenticate.
 
 use super::super::db::{Row, query};
+use super::super::tokens::{is_public_id, public_id};
 use super::super::{DomainId, Store, StoreError, check_name, now_ms};
 use super::{ScimClient, ScimTokenRecord};
-
-const ID_LEN: usize = 16;
-
-fn public_id(hash: &str) -> String {
-    hash.get(..ID_LEN).unwrap_or(hash).to_owned()
-}
 
 fn record(row: &Row) -> Result<ScimTokenRecord, StoreError> {
     let hash: String = row.get(0)?;
@@ -75,7 +70,7 @@ impl Store {
     /// Revokes the domain's SCIM token with this public id; it stops
     /// authenticating at once. `NotFound` when the domain has no such token.
     pub(crate) async fn revoke_scim_token(&self, domain: &DomainId, id: &str) -> Result<(), StoreError> {
-        if id.len() != ID_LEN || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !is_public_id(id) {
             return Err(StoreError::NotFound { what: "scim token" });
         }
         let q = query(

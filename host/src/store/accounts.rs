@@ -78,6 +78,17 @@ pub(crate) async fn account_by_id(c: &mut Conn<'_>, id: &AccountId) -> Result<Op
     c.fetch_optional(q).await?.as_ref().map(account).transpose()
 }
 
+/// The accounts with these ids, in one statement.
+pub(crate) async fn accounts_by_ids(c: &mut Conn<'_>, ids: &[&AccountId]) -> Result<Vec<Account>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(concat!("SELECT ", account_columns!(), " FROM accounts WHERE id IN ({})"), list);
+    let q = ids.iter().fold(super::db::assembled(sql), |q, id| q.text(id.as_str()));
+    c.fetch_all(q).await?.iter().map(account).collect()
+}
+
 pub(crate) async fn account_by_email(c: &mut Conn<'_>, email: &str) -> Result<Option<Account>, StoreError> {
     let q =
         query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE email = $1")).text(&normalize_email(email));

@@ -59,22 +59,27 @@ async fn group_by_id(c: &mut Conn<'_>, domain: &DomainId, team: &TeamId) -> Resu
     Ok(with_members(c, domain, groups).await?.pop())
 }
 
-/// The accounts of the domain's live users among `users`; `NotFound` names
-/// the first id that is not one.
+/// The accounts of the domain's live users among `users`; `NotFound`
+/// when one is not.
 async fn member_accounts(
     c: &mut Conn<'_>,
     domain: &DomainId,
     users: &[ScimUserId],
-) -> Result<Vec<(ScimUserId, AccountId)>, StoreError> {
-    let mut found = Vec::with_capacity(users.len());
-    for user in users {
-        let q = query("SELECT account_id FROM scim_users WHERE domain_id = $1 AND id = $2 AND NOT deleted")
-            .text(domain.as_str())
-            .text(user.as_str());
-        match c.fetch_optional(q).await? {
-            Some(row) => found.push((user.clone(), AccountId::new(row.get::<String>(0)?))),
-            None => return Err(StoreError::NotFound { what: "member" }),
+) -> Result<BTreeMap<ScimUserId, AccountId>, StoreError> {
+    // Bounded statements, whatever the size of the group.
+    const CHUNK: usize = 500;
+    let mut found = BTreeMap::new();
+    for chunk in users.chunks(CHUNK) {
+        let list = (2..2 + chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql =
+            format!("SELECT id, account_id FROM scim_users WHERE domain_id = $1 AND NOT deleted AND id IN ({list})");
+        let q = chunk.iter().fold(assembled(sql).text(domain.as_str()), |q, u| q.text(u.as_str()));
+        for row in c.fetch_all(q).await? {
+            found.insert(ScimUserId::new(row.get::<String>(0)?), AccountId::new(row.get::<String>(1)?));
         }
+    }
+    if users.iter().any(|u| !found.contains_key(u)) {
+        return Err(StoreError::NotFound { what: "member" });
     }
     Ok(found)
 }
@@ -205,8 +210,7 @@ impl Tx {
         users: &[ScimUserId],
     ) -> Result<Vec<AccountId>, StoreError> {
         let mut c = self.conn();
-        let wanted: BTreeMap<ScimUserId, AccountId> =
-            member_accounts(&mut c, domain, users).await?.into_iter().collect();
+        let wanted = member_accounts(&mut c, domain, users).await?;
         let before = members(&mut c, domain, team).await?;
         let mut affected = BTreeSet::new();
         for (user, account) in before.iter().filter(|(user, _)| !wanted.contains_key(*user)) {

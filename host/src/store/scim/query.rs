@@ -36,6 +36,9 @@ enum ColumnKind {
     Text,
     /// Text compared exactly.
     ExactText,
+    /// Text kept with its ASCII letters lower-cased (and indexed so), which
+    /// a value is compared with in the same form.
+    Folded,
     Bool,
     /// Unix milliseconds, compared with an RFC 3339 date-time.
     Time,
@@ -72,7 +75,7 @@ pub(crate) static USERS: Mapping = Mapping {
     attributes: &[
         ("id", Source::Column("u.id", ColumnKind::ExactText)),
         ("externalId", Source::Column("u.external_id", ColumnKind::ExactText)),
-        ("userName", Source::Column("u.user_name", ColumnKind::Text)),
+        ("userName", Source::Column("u.user_name_key", ColumnKind::Folded)),
         ("displayName", Source::Column("u.display_name", ColumnKind::Text)),
         ("name.givenName", Source::Column("a.given_name", ColumnKind::Text)),
         ("name.familyName", Source::Column("a.family_name", ColumnKind::Text)),
@@ -257,7 +260,9 @@ impl<'m> Sql<'m> {
 
     fn present(&self, column: &str, kind: ColumnKind) -> String {
         match kind {
-            ColumnKind::Text | ColumnKind::ExactText => format!("({column} IS NOT NULL AND {column} <> '')"),
+            ColumnKind::Text | ColumnKind::ExactText | ColumnKind::Folded => {
+                format!("({column} IS NOT NULL AND {column} <> '')")
+            }
             ColumnKind::Bool | ColumnKind::Time => format!("{column} IS NOT NULL"),
         }
     }
@@ -271,18 +276,20 @@ impl<'m> Sql<'m> {
             };
         }
         let condition = match kind {
-            ColumnKind::Text | ColumnKind::ExactText => {
+            ColumnKind::Text | ColumnKind::ExactText | ColumnKind::Folded => {
                 let Value::Str(text) = value else {
                     return Err(ScimError::invalid_filter("a text attribute takes a string"));
                 };
-                let exact = kind == ColumnKind::ExactText;
-                let (left, right) = if exact {
-                    (column.to_owned(), text.clone())
-                } else {
-                    (format!("lower({column})"), text.to_lowercase())
+                // Both sides through the database's own lower() when case
+                // is ignored, so that they fold alike on each backend.
+                let (left, right) = match kind {
+                    ColumnKind::Text => {
+                        (format!("lower({column})"), format!("lower({})", self.bind(Bound::Text(text.clone()))))
+                    }
+                    ColumnKind::Folded => (column.to_owned(), self.bind(Bound::Text(text.to_ascii_lowercase()))),
+                    _ => (column.to_owned(), self.bind(Bound::Text(text.clone()))),
                 };
-                let arg = self.bind(Bound::Text(right));
-                self.text_comparison(&left, op, &arg)
+                self.text_comparison(&left, op, &right)
             }
             ColumnKind::Bool => {
                 let Value::Bool(b) = value else {

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::super::accounts::account_by_id;
+use super::super::accounts::accounts_by_ids;
 use super::super::db::{Conn, Row, assembled, query};
-use super::super::{AccountId, DomainId, OrgId, Store, StoreError, Team, TeamId, Tx, check_text, now_ms};
+use super::super::{Account, AccountId, DomainId, OrgId, Store, StoreError, Team, TeamId, Tx, check_text, now_ms};
 use super::query::{Sql, USERS, bind_all};
 use super::{Enterprise, ScimEmail, ScimListQuery, ScimPage, ScimUser, ScimUserFields, ScimUserId};
 
@@ -84,10 +84,13 @@ async fn complete(c: &mut Conn<'_>, rows: Vec<UserRow>) -> Result<Vec<ScimUser>,
             Team { id: TeamId::new(row.get::<String>(1)?), org: OrgId::new(row.get::<String>(2)?), name: row.get(3)? };
         groups.entry(row.get(0)?).or_default().push(team);
     }
+    let account_ids: Vec<&AccountId> = rows.iter().map(|r| &r.account).collect();
+    let mut accounts: HashMap<AccountId, Account> =
+        accounts_by_ids(c, &account_ids).await?.into_iter().map(|a| (a.id.clone(), a)).collect();
     let mut users = Vec::with_capacity(rows.len());
     for mut row in rows {
-        let account = account_by_id(c, &row.account)
-            .await?
+        let account = accounts
+            .remove(&row.account)
             .ok_or_else(|| StoreError::Corrupt { what: "account", of: format!("SCIM user {}", row.id.as_str()) })?;
         row.fields.emails = emails.remove(row.id.as_str()).unwrap_or_default();
         users.push(ScimUser {

@@ -46,7 +46,7 @@ CREATE TABLE scim_users (
 CREATE UNIQUE INDEX scim_users_user_name ON scim_users (domain_id, user_name_key) WHERE NOT deleted;
 CREATE INDEX scim_users_account ON scim_users (account_id);
 -- a list's default order
-CREATE INDEX scim_users_domain_created ON scim_users (domain_id, created_at);
+CREATE INDEX scim_users_domain_created ON scim_users (domain_id, created_at, id);
 
 CREATE TABLE scim_user_emails (
     user_id     TEXT NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,

@@ -49,9 +49,15 @@ enum ColumnKind {
 enum Source {
     /// A column of the resource's own row.
     Column(&'static str, ColumnKind),
-    /// The rows of a multi-valued attribute: `EXISTS (SELECT 1 <from> WHERE
-    /// <link> AND …)`, with the sub-attributes' columns in `subs`.
-    Values { from: &'static str, link: &'static str, subs: &'static [(&'static str, &'static str, ColumnKind)] },
+    /// The rows of a multi-valued attribute: `<row> IN (SELECT <key> <from>
+    /// WHERE …)` (one pass over the values, rather than one subquery a
+    /// resource), with the sub-attributes' columns in `subs`.
+    Values {
+        row: &'static str,
+        key: &'static str,
+        from: &'static str,
+        subs: &'static [(&'static str, &'static str, ColumnKind)],
+    },
 }
 
 /// A resource type's attributes as SQL.
@@ -87,12 +93,13 @@ pub(crate) static USERS: Mapping = Mapping {
         ("organization", Source::Column("u.organization", ColumnKind::Text)),
         ("division", Source::Column("u.division", ColumnKind::Text)),
         ("department", Source::Column("u.department", ColumnKind::Text)),
-        ("emails", Source::Values { from: "FROM scim_user_emails e", link: "e.user_id = u.id", subs: EMAIL_SUBS }),
+        ("emails", Source::Values { row: "u.id", key: "e.user_id", from: "FROM scim_user_emails e", subs: EMAIL_SUBS }),
         (
             "groups",
             Source::Values {
+                row: "u.id",
+                key: "gm.user_id",
                 from: "FROM scim_members gm JOIN teams gt ON gt.id = gm.team_id",
-                link: "gm.user_id = u.id AND gm.domain_id = u.domain_id",
                 subs: USER_GROUP_SUBS,
             },
         ),
@@ -110,8 +117,9 @@ pub(crate) fn groups(display: ScimGroupNames) -> Mapping {
 }
 
 const GROUP_MEMBERS: Source = Source::Values {
+    row: "(g.domain_id, g.team_id)",
+    key: "m.domain_id, m.team_id",
     from: "FROM scim_members m",
-    link: "m.team_id = g.team_id AND m.domain_id = g.domain_id",
     subs: MEMBER_SUBS,
 };
 
@@ -166,11 +174,11 @@ impl<'m> Sql<'m> {
             }
             Filter::Within { attr, filter } => {
                 let source = self.source(attr)?;
-                let Source::Values { from, link, subs } = source else {
+                let Source::Values { row, key, from, subs } = source else {
                     return Err(ScimError::invalid_filter(format!("{attr} is not multi-valued")));
                 };
                 let inner = self.within(filter, subs)?;
-                Ok(format!("EXISTS (SELECT 1 {from} WHERE {link} AND ({inner}))"))
+                Ok(format!("{row} IN (SELECT {key} {from} WHERE {inner})"))
             }
         }
     }
@@ -214,7 +222,7 @@ impl<'m> Sql<'m> {
     }
 
     /// Resolves `path` and applies `test` to its column: directly for a
-    /// column of the row, inside `EXISTS` for a multi-valued attribute.
+    /// column of the row, inside `IN (SELECT …)` for a multi-valued attribute.
     fn attribute(
         &mut self,
         path: &AttrPath,
@@ -222,7 +230,7 @@ impl<'m> Sql<'m> {
     ) -> Result<String, ScimError> {
         match self.source(path)? {
             Source::Column(column, kind) => test(self, column, kind),
-            Source::Values { from, link, subs } => {
+            Source::Values { row, key, from, subs } => {
                 // `emails` alone stands for its `value` (RFC 7644 §3.4.2.2).
                 let sub = path.sub.as_deref().unwrap_or("value");
                 let &(_, column, kind) = subs
@@ -230,7 +238,7 @@ impl<'m> Sql<'m> {
                     .find(|(name, _, _)| name.eq_ignore_ascii_case(sub))
                     .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute {path}")))?;
                 let inner = test(self, column, kind)?;
-                Ok(format!("EXISTS (SELECT 1 {from} WHERE {link} AND {inner})"))
+                Ok(format!("{row} IN (SELECT {key} {from} WHERE {inner})"))
             }
         }
     }
@@ -324,8 +332,11 @@ impl<'m> Sql<'m> {
         };
         // An absent value is never unknown: it is not equal to anything (so
         // `ne` holds) and compares false otherwise, so that `not` holds too.
-        let absent = if op == CompareOp::Ne { "TRUE" } else { "FALSE" };
-        Ok(format!("COALESCE(({condition}), {absent})"))
+        // Written with IS [NOT] NULL, which an index can still serve.
+        Ok(match op {
+            CompareOp::Ne => format!("({column} IS NULL OR {condition})"),
+            _ => format!("({column} IS NOT NULL AND {condition})"),
+        })
     }
 
     fn text_comparison(&self, left: &str, op: CompareOp, arg: &str) -> String {

@@ -147,16 +147,12 @@ async fn scim_errors(request: Request, next: Next) -> Response {
     }
     let (scim_type, detail) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (None, "this endpoint does not take that method"),
-        StatusCode::PAYLOAD_TOO_LARGE => (Some(crate::scim::ScimType::InvalidValue), "the body is larger than 1 MiB"),
+        StatusCode::PAYLOAD_TOO_LARGE => (None, "the body is larger than 1 MiB"),
         StatusCode::NOT_FOUND => (None, "nothing is here"),
         s if s.is_server_error() => (None, "the service failed; try again"),
         _ => (Some(crate::scim::ScimType::InvalidSyntax), "the request is malformed"),
     };
-    let mut error = ScimError::new(status.as_u16(), scim_type, detail);
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        error.scim_type = None;
-    }
-    Failure(error).into_response()
+    Failure(ScimError::new(status.as_u16(), scim_type, detail)).into_response()
 }
 
 async fn nothing_here() -> Failure {
@@ -175,7 +171,8 @@ impl FromRequestParts<AppState> for Client {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| h[7..].trim()))
+            .and_then(|h| h.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).and(h.get(7..)))
+            .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(unauthorized)?;
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();

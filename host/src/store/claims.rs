@@ -127,10 +127,12 @@ impl Store {
         let Ok(name) = email_domain(email_domain_name) else {
             return Ok(None);
         };
-        let q = query(
-            "SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains
+        let q = query(concat!(
+            "SELECT ",
+            super::orgs::domain_columns!(),
+            " FROM domains
              WHERE id = (SELECT domain_id FROM email_domain_claims WHERE email_domain = $1 AND state = 'verified')",
-        )
+        ))
         .text(&name);
         super::orgs::load_domain(&mut self.conn().await?.conn(), q).await
     }

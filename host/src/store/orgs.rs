@@ -45,8 +45,8 @@ pub(crate) async fn organization_by_id(c: &mut Conn<'_>, id: &OrgId) -> Result<O
     c.fetch_optional(q).await?.as_ref().map(organization).transpose()
 }
 
-/// The domain whose row `q` selects (columns id, org_id, name, jit,
-/// default_team_id, scim_group_names), with its email domains and providers.
+/// The domain whose row `q` selects (the columns of `domain_columns!`), with
+/// its email domains and providers.
 pub(crate) async fn load_domain(c: &mut Conn<'_>, q: super::db::Query) -> Result<Option<Domain>, StoreError> {
     let Some(row) = c.fetch_optional(q).await? else {
         return Ok(None);
@@ -165,7 +165,16 @@ impl Store {
     }
 }
 
-const DOMAIN_BY_ID: &str = "SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains WHERE id = $1";
+/// The columns [`load_domain`] reads, in its order: every query that loads a
+/// domain selects them through this one list.
+macro_rules! domain_columns {
+    () => {
+        "id, org_id, name, jit, default_team_id, scim_group_names"
+    };
+}
+pub(crate) use domain_columns;
+
+const DOMAIN_BY_ID: &str = concat!("SELECT ", domain_columns!(), " FROM domains WHERE id = $1");
 
 /// Authentication domains and their providers.
 impl Store {
@@ -211,8 +220,7 @@ impl Store {
 
     /// The domain with this name: how a login names its domain.
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<Domain>, StoreError> {
-        let q = query("SELECT id, org_id, name, jit, default_team_id, scim_group_names FROM domains WHERE name = $1")
-            .text(name);
+        let q = query(concat!("SELECT ", domain_columns!(), " FROM domains WHERE name = $1")).text(name);
         load_domain(&mut self.conn().await?.conn(), q).await
     }
 

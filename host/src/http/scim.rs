@@ -25,7 +25,7 @@ use crate::scim::discovery::{self, MAX_BODY};
 use crate::scim::resource::{Base, etag, group_json, user_json};
 use crate::scim::schema::{ERROR, SEARCH_REQUEST};
 use crate::scim::service::{ListRequest, Scope, from_store, unauthorized};
-use crate::scim::{ScimError, groups, users};
+use crate::scim::{ScimError, groups, search, users};
 
 /// The media type of every SCIM answer.
 const SCIM_JSON: &str = "application/scim+json";
@@ -443,45 +443,5 @@ async fn delete_group(
 /// attribute one resource type lacks matches none of that type.
 async fn search_all(State(state): State<AppState>, Client(scope): Client, body: Bytes) -> Result<Answer> {
     let request = search_request(&body)?;
-    let store = state.host.store();
-    let everything = |r: &ListRequest| ListRequest { start_index: Some(1), count: Some(0), ..r.clone() };
-    let total_of = |answer: std::result::Result<Value, ScimError>| -> std::result::Result<u64, ScimError> {
-        match answer {
-            Ok(v) => Ok(v["totalResults"].as_u64().unwrap_or(0)),
-            Err(e) if e.scim_type == Some(crate::scim::ScimType::InvalidFilter) => Ok(0),
-            Err(e) => Err(e),
-        }
-    };
-    let user_total = total_of(users::list(store, &scope, &everything(&request)).await)?;
-    let group_total = total_of(groups::list(store, &scope, &everything(&request)).await)?;
-    let start = u64::try_from(request.start_index.unwrap_or(1).max(1)).unwrap_or(1);
-    let count = u64::try_from(request.count.unwrap_or(100).max(0)).unwrap_or(0).min(crate::scim::service::MAX_RESULTS);
-    let mut resources: Vec<Value> = Vec::new();
-    if start <= user_total && count > 0 {
-        let page = ListRequest { start_index: Some(start as i64), count: Some(count as i64), ..request.clone() };
-        resources.extend(resources_of(users::list(store, &scope, &page).await?));
-    }
-    let left = count.saturating_sub(resources.len() as u64);
-    if left > 0 && group_total > 0 {
-        let group_start = start.saturating_sub(user_total).max(1);
-        let page = ListRequest { start_index: Some(group_start as i64), count: Some(left as i64), ..request.clone() };
-        resources.extend(resources_of(groups::list(store, &scope, &page).await?));
-    }
-    Ok(Answer::ok(json!({
-        "schemas": [crate::scim::schema::LIST_RESPONSE],
-        "totalResults": user_total + group_total,
-        "startIndex": start,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })))
-}
-
-fn resources_of(list: Value) -> Vec<Value> {
-    match list {
-        Value::Object(mut o) => match o.remove("Resources") {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
+    Ok(Answer::ok(search::all(state.host.store(), &scope, &request).await?))
 }

@@ -31,6 +31,7 @@ pub mod patch;
 pub mod project;
 pub mod resource;
 pub mod schema;
+pub mod search;
 pub mod service;
 pub mod time;
 pub mod users;

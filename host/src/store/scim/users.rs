@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::super::accounts::accounts_by_ids;
-use super::super::db::{Conn, Row, assembled, query};
+use super::super::db::{Conn, Query, Row, assembled, query};
 use super::super::{Account, AccountId, DomainId, OrgId, Store, StoreError, Team, TeamId, Tx, check_text, now_ms};
 use super::query::{Sql, USERS, bind_all};
 use super::{Enterprise, ScimEmail, ScimListQuery, ScimPage, ScimUser, ScimUserFields, ScimUserId};
@@ -139,6 +139,24 @@ fn check_fields(fields: &ScimUserFields) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `q` with the columns a client writes of a user, in the order
+/// `user_name, user_name_key, external_id, display_name, employee_number,
+/// cost_center, organization, division, department, active`: the insert and
+/// the update list them alike.
+fn bind_fields(q: Query, fields: &ScimUserFields) -> Query {
+    let e = &fields.enterprise;
+    q.text(&fields.user_name)
+        .text(&user_name_key(&fields.user_name))
+        .opt_text(fields.external_id.as_deref())
+        .opt_text(fields.display_name.as_deref())
+        .opt_text(e.employee_number.as_deref())
+        .opt_text(e.cost_center.as_deref())
+        .opt_text(e.organization.as_deref())
+        .opt_text(e.division.as_deref())
+        .opt_text(e.department.as_deref())
+        .opt_bool(fields.active)
+}
+
 /// The key `userName` is unique by in a domain: ASCII letters lower-cased.
 fn user_name_key(user_name: &str) -> String {
     user_name.to_ascii_lowercase()
@@ -200,8 +218,6 @@ impl Tx {
             .text(account.as_str());
         c.execute(q).await?;
         let id = ScimUserId::random();
-        let now = now_ms();
-        let e = &fields.enterprise;
         let q = query(
             "INSERT INTO scim_users (id, domain_id, account_id, user_name, user_name_key, external_id, display_name,
                 employee_number, cost_center, organization, division, department, active, deleted, version,
@@ -210,19 +226,8 @@ impl Tx {
         )
         .text(id.as_str())
         .text(domain.as_str())
-        .text(account.as_str())
-        .text(&fields.user_name)
-        .text(&user_name_key(&fields.user_name))
-        .opt_text(fields.external_id.as_deref())
-        .opt_text(fields.display_name.as_deref())
-        .opt_text(e.employee_number.as_deref())
-        .opt_text(e.cost_center.as_deref())
-        .opt_text(e.organization.as_deref())
-        .opt_text(e.division.as_deref())
-        .opt_text(e.department.as_deref())
-        .opt_bool(fields.active)
-        .int(now)
-        .refers_to("domain or account");
+        .text(account.as_str());
+        let q = bind_fields(q, fields).int(now_ms()).refers_to("domain or account");
         c.execute_guarded(q).await?;
         write_emails(&mut c, &id, &fields.emails).await?;
         Ok(id)
@@ -238,7 +243,6 @@ impl Tx {
         fields: &ScimUserFields,
     ) -> Result<(), StoreError> {
         check_fields(fields)?;
-        let e = &fields.enterprise;
         let q = query(
             "UPDATE scim_users SET user_name = $3, user_name_key = $4, external_id = $5, display_name = $6,
                 employee_number = $7, cost_center = $8, organization = $9, division = $10, department = $11,
@@ -246,18 +250,8 @@ impl Tx {
              WHERE domain_id = $1 AND id = $2 AND NOT deleted",
         )
         .text(domain.as_str())
-        .text(id.as_str())
-        .text(&fields.user_name)
-        .text(&user_name_key(&fields.user_name))
-        .opt_text(fields.external_id.as_deref())
-        .opt_text(fields.display_name.as_deref())
-        .opt_text(e.employee_number.as_deref())
-        .opt_text(e.cost_center.as_deref())
-        .opt_text(e.organization.as_deref())
-        .opt_text(e.division.as_deref())
-        .opt_text(e.department.as_deref())
-        .opt_bool(fields.active)
-        .int(now_ms());
+        .text(id.as_str());
+        let q = bind_fields(q, fields).int(now_ms());
         let mut c = self.conn();
         if c.execute_guarded(q).await? == 0 {
             return Err(StoreError::NotFound { what: "scim user" });

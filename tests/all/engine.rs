@@ -38,7 +38,7 @@ pub(crate) fn id_token(subject: &str, email: &str, verified: bool, groups: &[&st
     Credential::IdToken(Secret::new(idp_key().sign(&claims)))
 }
 
-fn password(email: &str, password: &str) -> Credential {
+pub(crate) fn password(email: &str, password: &str) -> Credential {
     Credential::Password { email: email.into(), password: Secret::new(password) }
 }
 
@@ -65,6 +65,11 @@ pub(crate) struct Setup {
     pub(crate) existing: Option<Existing>,
     /// A pending invitation for this email, optionally naming a team.
     pub(crate) invitation: Option<(&'static str, Option<&'static str>)>,
+    /// A directory provider `corp-ldap`, between `okta` and `password`, with
+    /// these settings on top of the test directory's; the binding is then
+    /// its. The test fills in the directory's address (see
+    /// [`crate::ldap::Directory::provider_config`]).
+    pub(crate) directory: Option<Value>,
 }
 
 impl Default for Setup {
@@ -79,6 +84,7 @@ impl Default for Setup {
             limits: json!({"wall_time": 50}),
             existing: None,
             invitation: None,
+            directory: None,
         }
     }
 }
@@ -421,13 +427,191 @@ fn scenarios() -> Vec<Scenario> {
                 account_exists: false,
             },
         },
+        Scenario {
+            name: "directory, JIT on: first login, the directory's groups through the built-in mapping",
+            setup: Setup { config: mapping(), directory: Some(json!({})), ..base() },
+            login: || password("jane", "jane-directory-pw"),
+            expect: Expect {
+                outcome: Ok(()),
+                username_prefix: Some("jane"),
+                memberships: vec![
+                    ("organization", "acme", "idp"),
+                    ("role", "developer", "idp"),
+                    ("team", "engineering", "idp"),
+                ],
+                audit: ("success", None),
+                account_exists: true,
+            },
+        },
+        Scenario {
+            name: "directory, JIT on, login by email: example plugins create and assign from the directory's groups",
+            setup: Setup {
+                creator: Some("default-creator"),
+                assigner: Some("group-mapper"),
+                config: mapping(),
+                directory: Some(json!({})),
+                ..base()
+            },
+            login: || password("Jane@acme.example", "jane-directory-pw"),
+            expect: Expect {
+                outcome: Ok(()),
+                username_prefix: Some("jane"),
+                memberships: vec![
+                    ("organization", "acme", "idp"),
+                    ("role", "developer", "idp"),
+                    ("team", "engineering", "idp"),
+                ],
+                audit: ("success", None),
+                account_exists: true,
+            },
+        },
+        Scenario {
+            name: "directory, groups by search with nesting: a group's group is mapped too",
+            setup: Setup {
+                config: json!({"groups": {"Platform": "team:sales"}}),
+                directory: Some(json!({"groups": {
+                    "from": "search", "base_dn": "ou=groups,dc=acme,dc=example", "nested": true,
+                }})),
+                ..base()
+            },
+            login: || password("jane", "jane-directory-pw"),
+            expect: Expect {
+                outcome: Ok(()),
+                username_prefix: Some("jane"),
+                memberships: vec![("organization", "acme", "idp"), ("team", "sales", "idp")],
+                audit: ("success", None),
+                account_exists: true,
+            },
+        },
+        Scenario {
+            name: "directory, JIT off, not a member: access denied, the account still exists",
+            setup: Setup { jit: false, config: mapping(), directory: Some(json!({})), ..base() },
+            login: || password("jane", "jane-directory-pw"),
+            expect: Expect {
+                outcome: Err("access-denied"),
+                username_prefix: Some("jane"),
+                memberships: vec![],
+                audit: ("access-denied", None),
+                account_exists: true,
+            },
+        },
+        Scenario {
+            name: "directory, sync mode: a group the directory no longer lists is removed, admin ones stay",
+            setup: Setup {
+                sync: SyncMode::EveryLogin,
+                config: mapping(),
+                directory: Some(json!({})),
+                existing: Some((
+                    "jane@acme.example",
+                    AccountState::Active,
+                    None,
+                    vec![("sales", Idp), ("everyone", Admin)],
+                )),
+                ..base()
+            },
+            login: || password("jane", "jane-directory-pw"),
+            expect: Expect {
+                outcome: Ok(()),
+                username_prefix: Some("existing"),
+                memberships: vec![
+                    ("organization", "acme", "idp"),
+                    ("role", "developer", "idp"),
+                    ("team", "engineering", "idp"),
+                    ("team", "everyone", "admin"),
+                ],
+                audit: ("success", None),
+                account_exists: true,
+            },
+        },
+        Scenario {
+            name: "directory: an account locked in the directory is refused, nothing written",
+            setup: Setup { directory: Some(json!({})), ..base() },
+            login: || password("dave", "dave-directory-pw"),
+            expect: Expect {
+                outcome: Err("authentication-failed"),
+                username_prefix: None,
+                memberships: vec![],
+                audit: ("authentication-failed", None),
+                account_exists: false,
+            },
+        },
+        Scenario {
+            name: "directory: wrong password is the generic failure, nothing written",
+            setup: Setup { directory: Some(json!({})), ..base() },
+            login: || password("jane", "jane-guess"),
+            expect: Expect {
+                outcome: Err("authentication-failed"),
+                username_prefix: None,
+                memberships: vec![],
+                audit: ("authentication-failed", None),
+                account_exists: false,
+            },
+        },
+        Scenario {
+            name: "directory: an empty password is refused before any bind",
+            setup: Setup { directory: Some(json!({})), ..base() },
+            login: || password("jane", ""),
+            expect: Expect {
+                outcome: Err("authentication-failed"),
+                username_prefix: None,
+                memberships: vec![],
+                audit: ("authentication-failed", None),
+                account_exists: false,
+            },
+        },
+        Scenario {
+            name: "hybrid: a local account's password works behind the directory",
+            setup: Setup {
+                directory: Some(json!({})),
+                existing: Some((
+                    "jane@acme.example",
+                    AccountState::Active,
+                    Some("correct horse"),
+                    vec![("everyone", Admin)],
+                )),
+                ..base()
+            },
+            login: || password("jane@acme.example", "correct horse"),
+            expect: Expect {
+                outcome: Ok(()),
+                username_prefix: Some("existing"),
+                memberships: vec![("team", "everyone", "admin")],
+                audit: ("success", None),
+                account_exists: true,
+            },
+        },
+        Scenario {
+            name: "hybrid: the directory, first in order, links its person to the local account",
+            setup: Setup {
+                directory: Some(json!({})),
+                existing: Some((
+                    "jane@acme.example",
+                    AccountState::Active,
+                    Some("correct horse"),
+                    vec![("everyone", Admin)],
+                )),
+                ..base()
+            },
+            login: || password("jane", "jane-directory-pw"),
+            expect: Expect {
+                outcome: Ok(()),
+                username_prefix: Some("existing"),
+                memberships: vec![("team", "everyone", "admin")],
+                audit: ("success", None),
+                account_exists: true,
+            },
+        },
     ]
 }
 
 /// A host over `store` with the test IdP, cheap password hashing, and the
 /// scenario's organization, domain, plugins and binding.
 pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> (Host, OrgId) {
-    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).build();
+    // The test directory listens on loopback.
+    let auth = AuthServices::builder()
+        .argon2(Argon2Params::INSECURE_FOR_TESTS)
+        .allow_private_directories(setup.directory.is_some())
+        .build();
     let auth = Arc::new(ok(auth, "auth services"));
     let org = ok(store.create_organization("acme").await, "organization");
     let mut teams = Vec::new();
@@ -449,6 +633,13 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
     let oidc = json!({"issuer": ISSUER, "audience": AUDIENCE, "jwks": {"keys": [idp_key().jwk()]}});
     let idp = NewProvider { name: "okta".into(), kind: ProviderKind::Oidc, config: oidc.to_string() };
     let idp = ok(store.add_provider(&domain.id, idp).await, "oidc provider");
+    let bound = match &setup.directory {
+        Some(config) => {
+            let ldap = NewProvider { name: "corp-ldap".into(), kind: ProviderKind::Ldap, config: config.to_string() };
+            ok(store.add_provider(&domain.id, ldap).await, "ldap provider")
+        }
+        None => idp,
+    };
     let pw = NewProvider { name: "password".into(), kind: ProviderKind::Password, config: "{}".into() };
     ok(store.add_provider(&domain.id, pw).await, "password provider");
 
@@ -469,7 +660,7 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
     let (config, limits) = ok(provisio::engine::binding_settings(&setup.config, &setup.limits), "binding settings");
     let binding = Binding {
         domain: domain.id.clone(),
-        provider: idp.id.clone(),
+        provider: bound.id.clone(),
         creator: hashes[0].clone(),
         assigner: hashes[1].clone(),
         config,
@@ -530,13 +721,18 @@ pub(crate) fn membership_rows(success: &LoginSuccess) -> Vec<(String, String, St
 #[tokio::test]
 async fn login_scenarios_on_every_backend() {
     let runtime = crate::runtime();
+    let directory = crate::ldap::Directory::start();
     for (i, scenario) in scenarios().into_iter().enumerate() {
+        let mut setup = scenario.setup.clone();
+        setup.directory = setup.directory.map(|extra| directory.provider_config(&extra));
         for db in TestDatabase::all() {
             let label = format!("[{:?}] scenario {i}: {}", db.kind(), scenario.name);
             let store = db.open().await;
-            let (host, _org) = prepare(&store, &runtime, &scenario.setup).await;
+            let (host, _org) = prepare(&store, &runtime, &setup).await;
             let credential = (scenario.login)();
             let email = match &credential {
+                // A directory login name is the local part of the user's mail.
+                Credential::Password { email, .. } if !email.contains('@') => format!("{email}@acme.example"),
                 Credential::Password { email, .. } => email.to_lowercase(),
                 Credential::IdToken(_) => "jane@acme.example".to_owned(),
             };
@@ -584,6 +780,7 @@ async fn login_scenarios_on_every_backend() {
             assert_eq!(event.rule.as_deref(), scenario.expect.audit.1, "{label}: {event:?}");
             assert!(!event.detail.contains("eyJ"), "{label}: a token leaked into the audit: {}", event.detail);
             assert!(!event.detail.contains("correct horse") && !event.detail.contains("battery"), "{label}");
+            assert!(!event.detail.contains("directory-pw") && !event.detail.contains("service-secret"), "{label}");
             store.close().await;
             db.cleanup().await;
         }

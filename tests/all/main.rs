@@ -18,6 +18,7 @@ mod examples;
 mod gateway;
 mod hostile;
 mod http;
+pub(crate) mod ldap;
 mod lifting;
 mod load;
 mod observability;

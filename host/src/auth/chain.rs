@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::plugin::Principal;
 use crate::store::ProviderKind;
 
+use super::ldap::{LdapConfig, LdapProvider, LdapServices};
 use super::oidc::{JwksError, OidcConfig, OidcProvider};
 use super::outcome::{Answer, RejectReason};
 use super::password::{self, PasswordAccounts, PasswordConfig};
@@ -62,6 +63,8 @@ pub enum ProviderConfig {
     Password(PasswordConfig),
     /// An `oidc` provider.
     Oidc(OidcConfig),
+    /// An `ldap` provider.
+    Ldap(LdapConfig),
 }
 
 impl ProviderConfig {
@@ -71,6 +74,7 @@ impl ProviderConfig {
         match ProviderKind::parse(kind) {
             Some(ProviderKind::Password) => Ok(Self::Password(PasswordConfig::deserialize(config).map_err(json)?)),
             Some(ProviderKind::Oidc) => Ok(Self::Oidc(OidcConfig::deserialize(config).map_err(json)?)),
+            Some(ProviderKind::Ldap) => Ok(Self::Ldap(LdapConfig::deserialize(config).map_err(json)?)),
             None => Err(ConfigError::UnknownKind(kind.chars().take(64).collect())),
         }
     }
@@ -80,6 +84,25 @@ impl ProviderConfig {
         match self {
             Self::Password(_) => ProviderKind::Password,
             Self::Oidc(_) => ProviderKind::Oidc,
+            Self::Ldap(_) => ProviderKind::Ldap,
+        }
+    }
+
+    /// The configuration part without its secrets (the directory's service
+    /// account password), as the admin API shows it.
+    pub fn public_json(&self) -> serde_json::Value {
+        match self {
+            Self::Ldap(c) => serde_json::to_value(c.public()).unwrap_or(serde_json::Value::Null),
+            other => other.config_json(),
+        }
+    }
+
+    /// Carries `stored`'s secrets over when this update leaves them out
+    /// (they are write-only, so an admin who edits other settings does not
+    /// have them).
+    pub fn keep_secrets(&mut self, stored: &Self) {
+        if let (Self::Ldap(new), Self::Ldap(old)) = (self, stored) {
+            new.keep_password(old);
         }
     }
 
@@ -88,6 +111,7 @@ impl ProviderConfig {
         let value = match self {
             Self::Password(c) => serde_json::to_value(c),
             Self::Oidc(c) => serde_json::to_value(c),
+            Self::Ldap(c) => serde_json::to_value(c),
         };
         value.unwrap_or(serde_json::Value::Null)
     }
@@ -97,6 +121,7 @@ impl ProviderConfig {
 enum Checker {
     Password,
     Oidc(Box<OidcProvider>),
+    Ldap(Box<LdapProvider>),
 }
 
 /// One configured provider of a domain.
@@ -112,6 +137,7 @@ impl Provider {
         let checker = match config {
             ProviderConfig::Password(PasswordConfig {}) => Checker::Password,
             ProviderConfig::Oidc(c) => Checker::Oidc(Box::new(OidcProvider::new(c, services.oidc())?)),
+            ProviderConfig::Ldap(c) => Checker::Ldap(Box::new(LdapProvider::new(c)?)),
         };
         Ok(Self { name: name.into(), checker })
     }
@@ -126,6 +152,7 @@ impl Provider {
         match self.checker {
             Checker::Password => ProviderKind::Password,
             Checker::Oidc(_) => ProviderKind::Oidc,
+            Checker::Ldap(_) => ProviderKind::Ldap,
         }
     }
 
@@ -155,6 +182,14 @@ impl Provider {
             (Checker::Oidc(oidc), Credential::IdToken(token)) => {
                 oidc.authenticate(services.oidc(), &self.name, domain, token.expose()).await
             }
+            (Checker::Ldap(ldap), Credential::Password { email: login, password }) => {
+                let services = LdapServices {
+                    pools: services.ldap_pools(),
+                    addresses: services.directory_addresses(),
+                    throttle: services.password(),
+                };
+                ldap.authenticate(services, &self.name, domain, login, password.expose(), source).await
+            }
             _ => Answer::NotApplicable,
         }
     }
@@ -176,6 +211,41 @@ pub fn check_provider(
     Ok(parsed)
 }
 
+/// A stored provider configuration as the admin API shows it: without its
+/// secrets. One that no longer reads is shown whole unless its kind has
+/// secrets, then as `{}`.
+pub fn public_config(kind: ProviderKind, stored: &str) -> String {
+    let parsed = serde_json::from_str(stored).ok().and_then(|v| ProviderConfig::from_parts(kind.as_str(), &v).ok());
+    match (parsed, kind) {
+        (Some(config), _) => config.public_json().to_string(),
+        (None, ProviderKind::Ldap) => "{}".to_owned(),
+        (None, _) => stored.to_owned(),
+    }
+}
+
+/// Checks an update of a provider's configuration as [`check_provider`]
+/// does, after carrying the stored secrets over where the update leaves
+/// them out; the configuration to store.
+pub fn check_provider_update(
+    kind: ProviderKind,
+    update: &serde_json::Value,
+    stored: &str,
+    services: &AuthServices,
+) -> Result<serde_json::Value, ConfigError> {
+    let mut parsed = ProviderConfig::from_parts(kind.as_str(), update)?;
+    let old = serde_json::from_str(stored).ok().and_then(|v| ProviderConfig::from_parts(kind.as_str(), &v).ok());
+    if let Some(old) = old {
+        parsed.keep_secrets(&old);
+    }
+    let json = match parsed {
+        // Unchanged, as given, when there is nothing to carry over.
+        ProviderConfig::Password(_) | ProviderConfig::Oidc(_) => update.clone(),
+        ProviderConfig::Ldap(_) => parsed.config_json(),
+    };
+    check_provider(kind.as_str(), &json, services)?;
+    Ok(json)
+}
+
 /// What one provider of the chain answered, without the principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
@@ -185,6 +255,9 @@ pub enum AttemptResult {
     Rejected(RejectReason),
     /// The credential was not for it.
     NotApplicable,
+    /// It could not check the credential (its directory did not answer);
+    /// why.
+    Unreachable(String),
 }
 
 /// One provider's turn, for the audit log.
@@ -219,26 +292,48 @@ pub struct AuthFailure {
 
 impl AuthFailure {
     /// True when some provider could not do its work (account lookup or key
-    /// fetch failed) rather than rejecting the credential: the caller may
-    /// answer "try again later" instead of "refused". Says nothing about the
-    /// account.
+    /// fetch failed, directory unreachable) rather than rejecting the
+    /// credential: the caller may answer "try again later" instead of
+    /// "refused". Says nothing about the account.
     pub fn unavailable(&self) -> bool {
-        self.attempts.iter().any(|a| matches!(&a.result, AttemptResult::Rejected(r) if r.is_unavailable()))
+        self.attempts.iter().any(|a| match &a.result {
+            AttemptResult::Rejected(r) => r.is_unavailable(),
+            AttemptResult::Unreachable(_) => true,
+            AttemptResult::Authenticated | AttemptResult::NotApplicable => false,
+        })
     }
 
     /// The reasons, in order, as `provider: code` (for logs and audit).
     pub fn summary(&self) -> String {
-        let parts: Vec<String> = self
+        summary(&self.attempts)
+    }
+}
+
+impl Authenticated {
+    /// Every provider's turn, as [`AuthFailure::summary`] writes them, when
+    /// one before the winner rejected the credential or could not answer;
+    /// `None` when those before all said the credential was not theirs.
+    pub fn earlier_attempts(&self) -> Option<String> {
+        let noteworthy = self
             .attempts
             .iter()
-            .map(|a| match &a.result {
-                AttemptResult::Authenticated => format!("{}: authenticated", a.provider),
-                AttemptResult::Rejected(r) => format!("{}: {}", a.provider, r.code()),
-                AttemptResult::NotApplicable => format!("{}: not_applicable", a.provider),
-            })
-            .collect();
-        parts.join(", ")
+            .any(|a| matches!(a.result, AttemptResult::Rejected(_) | AttemptResult::Unreachable(_)));
+        noteworthy.then(|| summary(&self.attempts))
     }
+}
+
+/// Attempts as `provider: code`, in order, comma-separated.
+fn summary(attempts: &[Attempt]) -> String {
+    let parts: Vec<String> = attempts
+        .iter()
+        .map(|a| match &a.result {
+            AttemptResult::Authenticated => format!("{}: authenticated", a.provider),
+            AttemptResult::Rejected(r) => format!("{}: {}", a.provider, r.code()),
+            AttemptResult::NotApplicable => format!("{}: not_applicable", a.provider),
+            AttemptResult::Unreachable(why) => format!("{}: unreachable ({why})", a.provider),
+        })
+        .collect();
+    parts.join(", ")
 }
 
 impl fmt::Display for AuthFailure {
@@ -313,6 +408,7 @@ impl Chain {
                     return Ok(Authenticated { principal, attempts });
                 }
                 Answer::Rejected(reason) => attempt.result = AttemptResult::Rejected(reason),
+                Answer::Unreachable(why) => attempt.result = AttemptResult::Unreachable(why),
                 Answer::NotApplicable => {}
             }
             attempts.push(attempt);

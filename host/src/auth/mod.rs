@@ -39,6 +39,7 @@
 
 mod chain;
 mod clock;
+pub mod ldap;
 pub mod oidc;
 mod outcome;
 mod password;
@@ -51,8 +52,10 @@ use zeroize::Zeroizing;
 
 pub use chain::{
     Attempt, AttemptResult, AuthFailure, Authenticated, Chain, ConfigError, Provider, ProviderConfig, check_provider,
+    check_provider_update, public_config,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use ldap::LdapConfig;
 pub use oidc::{OidcConfig, SigningAlgorithm};
 pub use outcome::{Answer, Oversized, RejectReason};
 pub use password::{
@@ -114,9 +117,12 @@ impl From<String> for Secret {
 /// What a user presents to log in.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// An email and a password, for the `password` provider.
+    /// An email and a password, for the `password` provider; a login (an
+    /// email or a login name, as the directory's user filter matches it) and
+    /// a password, for the `ldap` providers.
     Password {
-        /// The email as typed (normalized by the provider).
+        /// The email or login as typed (normalized by the `password`
+        /// provider, escaped by the `ldap` ones).
         email: String,
         /// The password.
         password: Secret,

@@ -18,8 +18,13 @@ pub enum Answer {
     /// The credential is for this provider and is not good.
     Rejected(RejectReason),
     /// The credential is not for this provider (a password given to an OIDC
-    /// provider, an ID token given to the password provider).
+    /// provider, an ID token given to the password provider, a login the
+    /// directory does not know).
     NotApplicable,
+    /// The provider could not check the credential: its directory did not
+    /// answer in time, or could not be reached (why, without any credential).
+    /// The chain goes on as for [`Answer::NotApplicable`].
+    Unreachable(String),
 }
 
 /// Why a provider rejected a credential.
@@ -42,6 +47,14 @@ pub enum RejectReason {
     OversizedCredential,
     /// The caller's account lookup failed (an infrastructure problem).
     AccountLookupFailed(String),
+    /// The password is empty: refused before the directory is asked.
+    EmptyPassword,
+    /// The directory's user filter matched several entries for this login.
+    AmbiguousLogin,
+    /// The directory says the account is disabled or locked.
+    DirectoryAccountDisabled,
+    /// The directory's entry lacks an attribute the provider needs (its name).
+    DirectoryAttributeMissing(String),
     /// The ID token is not a well-formed compact JWS with JSON header and claims.
     MalformedToken,
     /// The token's `typ` says it is not an ID token (e.g. an access token).
@@ -108,6 +121,10 @@ impl RejectReason {
             Self::ThrottleUnavailable(_) => "throttle_unavailable",
             Self::OversizedCredential => "oversized_credential",
             Self::AccountLookupFailed(_) => "account_lookup_failed",
+            Self::EmptyPassword => "empty_password",
+            Self::AmbiguousLogin => "ambiguous_login",
+            Self::DirectoryAccountDisabled => "directory_account_disabled",
+            Self::DirectoryAttributeMissing(_) => "directory_attribute_missing",
             Self::MalformedToken => "malformed_token",
             Self::WrongTokenType => "wrong_token_type",
             Self::UnsupportedAlgorithm => "unsupported_algorithm",
@@ -147,6 +164,10 @@ impl fmt::Display for RejectReason {
             Self::ThrottleUnavailable(e) => write!(f, "the attempt ledger is unavailable: {e}"),
             Self::OversizedCredential => f.write_str("the email or password is too long"),
             Self::AccountLookupFailed(e) => write!(f, "the account lookup failed: {e}"),
+            Self::EmptyPassword => f.write_str("the password is empty"),
+            Self::AmbiguousLogin => f.write_str("the directory has several entries for this login"),
+            Self::DirectoryAccountDisabled => f.write_str("the directory says the account is disabled"),
+            Self::DirectoryAttributeMissing(a) => write!(f, "the directory's entry has no `{a}`"),
             Self::MalformedToken => f.write_str("the ID token is malformed"),
             Self::WrongTokenType => f.write_str("the token is not an ID token"),
             Self::UnsupportedAlgorithm => f.write_str("the token's algorithm is not allowed"),

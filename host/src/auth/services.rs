@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::{Clock, SystemClock};
+use super::ldap::LdapPools;
 use super::oidc::{FetchError, HttpFetcher, JwksAddresses, JwksCache, JwksCachePolicy, JwksFetcher, OidcServices};
 use super::password::{Argon2Params, HashError, Hasher, PasswordServices};
 use super::throttle::{AttemptLedger, Throttle, ThrottlePolicy};
@@ -32,6 +33,8 @@ pub struct AuthServices {
     jwks: JwksCache,
     allow_http_loopback: bool,
     jwks_addresses: JwksAddresses,
+    ldap: LdapPools,
+    directory_addresses: JwksAddresses,
 }
 
 impl AuthServices {
@@ -81,6 +84,17 @@ impl AuthServices {
     }
 
     /// What OpenID Connect providers use of these services.
+    /// The directory providers' connection pools.
+    pub(crate) fn ldap_pools(&self) -> &LdapPools {
+        &self.ldap
+    }
+
+    /// Which addresses directory providers may connect to (the same classes
+    /// as JWKS URLs: public ones only unless the operator allows more).
+    pub fn directory_addresses(&self) -> JwksAddresses {
+        self.directory_addresses
+    }
+
     pub(crate) fn oidc(&self) -> OidcServices<'_> {
         OidcServices {
             jwks: &self.jwks,
@@ -104,6 +118,7 @@ pub struct AuthServicesBuilder {
     fetch_timeout: Duration,
     allow_http_loopback: bool,
     allow_private_jwks_urls: bool,
+    allow_private_directories: bool,
 }
 
 impl Default for AuthServicesBuilder {
@@ -120,6 +135,7 @@ impl Default for AuthServicesBuilder {
             fetch_timeout: Duration::from_secs(5),
             allow_http_loopback: false,
             allow_private_jwks_urls: false,
+            allow_private_directories: false,
         }
     }
 }
@@ -200,6 +216,18 @@ impl AuthServicesBuilder {
         self
     }
 
+    /// Lets directory (`ldap`) providers connect to loopback, private and
+    /// link-local addresses (default false: public addresses only). A
+    /// directory's name is resolved at each connection and only allowed
+    /// addresses are connected to, so a tenant's provider can neither reach
+    /// the server's own network nor tell its open ports from closed ones.
+    /// An operator whose organizations' directories sit on the internal
+    /// network turns this on.
+    pub fn allow_private_directories(mut self, allow: bool) -> Self {
+        self.allow_private_directories = allow;
+        self
+    }
+
     /// The services. Computes one password hash (the dummy).
     pub fn build(self) -> Result<AuthServices, BuildError> {
         // Name the JWT crypto backend rather than rely on feature detection,
@@ -229,6 +257,12 @@ impl AuthServicesBuilder {
             clock: self.clock,
             allow_http_loopback: self.allow_http_loopback,
             jwks_addresses,
+            ldap: LdapPools::default(),
+            directory_addresses: if self.allow_private_directories {
+                JwksAddresses::Any
+            } else {
+                JwksAddresses::Public
+            },
         })
     }
 }

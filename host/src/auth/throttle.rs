@@ -94,6 +94,14 @@ impl AttemptKey {
         Self { scope: AttemptScope::Account, text: format!("account:{}", normalize_email(email)) }
     }
 
+    /// The key of a login at a directory provider: what the user typed
+    /// (trimmed, lower-cased, control characters escaped), inside its domain
+    /// and provider.
+    pub fn directory(domain: &str, provider: &str, login: &str) -> Self {
+        let login = login.trim().to_lowercase().escape_debug().to_string();
+        Self { scope: AttemptScope::Account, text: format!("directory:{domain}/{provider}:{login}") }
+    }
+
     /// The key of a source address: the IPv4 address itself (also when
     /// written as an IPv4-mapped IPv6 address), or the /64 network of an IPv6
     /// address, since one subscriber usually holds a whole /64.

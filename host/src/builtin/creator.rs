@@ -2,7 +2,9 @@
 
 use rand::{Rng, RngExt};
 
-use crate::plugin::{BindingConfig, Creation, NewAccount, Principal, validate::MAX_USERNAME};
+use crate::auth::ldap::USERNAME_CLAIM;
+use crate::plugin::validate::{MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, MAX_USERNAME};
+use crate::plugin::{BindingConfig, Creation, NewAccount, Principal};
 
 /// Random digits after a derived username when the configuration says nothing.
 pub const DEFAULT_DIGITS: u32 = 4;
@@ -64,7 +66,36 @@ pub fn default_creation(principal: &Principal, config: &BindingConfig, rng: &mut
     })
 }
 
+/// The default creator's decision for a principal a directory vouched for
+/// (the AEM document's built-in creator, which "creates the user with the
+/// information from the directory"): the directory's login name as the
+/// username (made unique by the host, no digits added) when it gives a
+/// usable one, else the default rule; its names; and the attributes it
+/// copied into the claims (display name, `attributes.claims`) stored on the
+/// account.
+pub fn directory_creation(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> Creation {
+    let Creation::Create(mut account) = default_creation(principal, config, rng) else {
+        return default_creation(principal, config, rng);
+    };
+    if let Some(login) = principal.claims.get(USERNAME_CLAIM) {
+        let login: String = sanitize(login).chars().take(MAX_USERNAME).collect();
+        if login.chars().any(|c| c.is_ascii_alphanumeric()) {
+            account.username_hint = Some(login);
+        }
+    }
+    account.attributes = principal
+        .claims
+        .iter()
+        .filter(|(name, _)| name.as_str() != USERNAME_CLAIM && name.len() <= MAX_ATTRIBUTE_NAME)
+        .take(MAX_ATTRIBUTES)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    Creation::Create(account)
+}
+
 #[cfg(test)]
+// Tests fail by panicking.
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -98,5 +129,24 @@ mod tests {
         assert_eq!(name.len(), MAX_USERNAME);
         assert!(name[60..].bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(username_with_digits("bob", 0, &mut rng), "bob");
+    }
+
+    #[test]
+    fn directory_accounts_take_the_directory_login_and_attributes() {
+        let mut p = principal("jane.doe@acme.example", Some("Jane"), Some("Doe"));
+        p.claims.insert(USERNAME_CLAIM.into(), "JDoe".into());
+        p.claims.insert("title".into(), "Engineer".into());
+        let config = BindingConfig::default();
+        let Creation::Create(account) = directory_creation(&p, &config, &mut rand::rng()) else {
+            panic!("the built-in creator creates");
+        };
+        assert_eq!(account.username_hint.as_deref(), Some("jdoe"));
+        assert_eq!(account.attributes, [("title".to_owned(), "Engineer".to_owned())]);
+        assert_eq!(account.given_name.as_deref(), Some("Jane"));
+        p.claims.insert(USERNAME_CLAIM.into(), "***".into());
+        let Creation::Create(account) = directory_creation(&p, &config, &mut rand::rng()) else {
+            panic!("the built-in creator creates");
+        };
+        assert!(account.username_hint.is_some_and(|u| u.starts_with("jane.doe")));
     }
 }

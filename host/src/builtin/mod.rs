@@ -6,7 +6,9 @@
 mod creator;
 mod group_mapping;
 
-pub use creator::{DEFAULT_DIGITS, MAX_DIGITS, default_creation, username_base, username_with_digits};
+pub use creator::{
+    DEFAULT_DIGITS, MAX_DIGITS, default_creation, directory_creation, username_base, username_with_digits,
+};
 pub use group_mapping::{MappingError, group_mapping};
 
 /// Items of a list-valued configuration entry: a JSON array of strings, or

@@ -21,6 +21,7 @@
 //! plugin_calls_per_org = 1                         # one organization's plugin calls at once (default: half the cores)
 //! trusted_proxy_header = "x-forwarded-for"         # the client address, from a trusted proxy
 //! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
+//! allow_private_directories = false                # LDAP directories on loopback or private networks
 //! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
 //! compile_cpu_secs = 120                           # one plugin compile, in its own process
 //! compile_memory_bytes = 4294967296
@@ -107,6 +108,9 @@ pub struct ServeConfig {
     /// Lets organizations' JWKS URLs point at loopback, private and
     /// link-local addresses (default false).
     pub allow_private_jwks_urls: bool,
+    /// Lets organizations' directory (`ldap`) providers connect to loopback,
+    /// private and link-local addresses (default false).
+    pub allow_private_directories: bool,
     /// Email domains no domain may claim.
     pub public_email_domains: Vec<String>,
     /// CPU seconds one plugin compile may use (in its own process).
@@ -179,6 +183,7 @@ impl Default for ServeConfig {
             plugin_calls_per_org: provisio::engine::default_plugin_calls_per_org(),
             trusted_proxy_header: None,
             allow_private_jwks_urls: false,
+            allow_private_directories: false,
             public_email_domains: HttpConfig::default().public_email_domains,
             compile_cpu_secs: 120,
             compile_memory_bytes: 4 << 30,
@@ -248,6 +253,10 @@ pub struct Overrides {
     /// Lets JWKS URLs point at loopback, private and link-local addresses.
     #[arg(long, env = "PROVISIO_ALLOW_PRIVATE_JWKS_URLS")]
     allow_private_jwks_urls: Option<bool>,
+    /// Lets directory (`ldap`) providers connect to loopback, private and
+    /// link-local addresses.
+    #[arg(long, env = "PROVISIO_ALLOW_PRIVATE_DIRECTORIES")]
+    allow_private_directories: Option<bool>,
     /// CPU seconds one plugin compile may use.
     #[arg(long, env = "PROVISIO_COMPILE_CPU_SECS")]
     compile_cpu_secs: Option<u64>,
@@ -319,7 +328,8 @@ impl ServeConfig {
         apply!(overrides => config;
             listen, database_url, data_dir, session_ttl_secs, audience, max_plugin_bytes, max_loaded_bytes,
             max_artifact_bytes, header_read_timeout_secs, body_read_timeout_secs, idle_timeout_secs,
-            max_connections, plugin_calls_per_org, allow_private_jwks_urls, compile_cpu_secs,
+            max_connections, plugin_calls_per_org, allow_private_jwks_urls, allow_private_directories,
+            compile_cpu_secs,
             compile_memory_bytes, compile_wall_secs, log_filter, log_format;
             operator_token, issuer, dns_resolver, trusted_proxy_header);
         let (given, c) = (overrides.ceilings, &mut config.ceilings);

@@ -62,7 +62,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..RuntimeConfig::default()
     };
     let url = DatabaseUrl::new(config.database_url.clone());
-    let auth = AuthServices::builder().allow_private_jwks_urls(config.allow_private_jwks_urls);
+    let auth = AuthServices::builder()
+        .allow_private_jwks_urls(config.allow_private_jwks_urls)
+        .allow_private_directories(config.allow_private_directories);
     let host = Host::builder()
         .database_url(url.clone())
         .runtime_config(runtime)

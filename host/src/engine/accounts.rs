@@ -17,6 +17,12 @@ pub(super) struct StoreAccounts<'a>(pub(super) &'a Store);
 
 impl PasswordAccounts for StoreAccounts<'_> {
     async fn find_password_account(&self, email: &str) -> Result<Option<PasswordAccount>, LookupError> {
+        // No stored email holds a NUL or another control character (the
+        // store refuses them), and the databases cannot even compare a NUL:
+        // such an email is nobody's, not a failed lookup.
+        if crate::canonical::text(email).is_err() {
+            return Ok(None);
+        }
         let account = self.0.account_by_email(email).await.map_err(|e| LookupError(e.to_string()))?;
         Ok(account.map(|a| PasswordAccount {
             id: a.id.as_str().to_owned(),

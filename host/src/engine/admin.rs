@@ -160,6 +160,18 @@ impl Host {
         crate::auth::check_provider(kind.as_str(), config, &self.auth).map(|_| ())
     }
 
+    /// Checks a provider's new configuration as [`Host::check_provider`]
+    /// does, keeping the stored secrets the update leaves out (they are
+    /// write-only); the configuration to store.
+    pub fn check_provider_update(
+        &self,
+        kind: crate::store::ProviderKind,
+        update: &serde_json::Value,
+        stored: &str,
+    ) -> Result<serde_json::Value, crate::auth::ConfigError> {
+        crate::auth::check_provider_update(kind, update, stored, &self.auth)
+    }
+
     /// Binds plugins to a domain's provider, replacing any earlier binding:
     /// re-binding an older hash is the rollback, effective at the next login.
     /// Each plugin must be one the domain's organization uploaded (any other

@@ -95,7 +95,8 @@ pub(crate) struct Trail {
     pub(crate) domain: Option<DomainId>,
     pub(crate) provider: Option<String>,
     pub(crate) account: Option<AccountId>,
-    /// Which providers were tried and how they answered, when none succeeded.
+    /// Which providers were tried and how they answered, when none succeeded
+    /// or when one before the winner did not.
     pub(crate) attempts: Option<String>,
     pub(crate) hooks: Vec<HookRecord>,
     pub(crate) decisions: Decisions,

@@ -80,12 +80,22 @@ pub(crate) struct Decider<'a> {
     pub(crate) org: &'a OrgId,
     pub(crate) bound: Option<&'a Bound>,
     pub(crate) config: &'a Arc<BindingConfig>,
+    /// Whether a directory (`ldap`) provider vouched for the principal: the
+    /// built-in creator then uses the directory's attributes.
+    pub(crate) directory: bool,
 }
 
 impl Decider<'_> {
     /// The identity creator's decision for `principal`.
     pub(crate) async fn creation(&self, principal: &Principal) -> Decided<Creation> {
-        let builtin = || Ok(builtin::default_creation(principal, self.config, &mut rand::rng()));
+        let builtin = || {
+            let rng = &mut rand::rng();
+            Ok(if self.directory {
+                builtin::directory_creation(principal, self.config, rng)
+            } else {
+                builtin::default_creation(principal, self.config, rng)
+            })
+        };
         let runtime = &self.host.runtime;
         self.ask(Hook::Create, builtin, |plugin, ctx| async move { runtime.create(&plugin, principal, &ctx).await })
             .await

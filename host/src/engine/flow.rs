@@ -49,7 +49,13 @@ pub(super) struct LoginContext<'a> {
 impl LoginContext<'_> {
     /// Who answers the login's questions: the bound plugins or the built-ins.
     pub(super) fn decider(&self) -> Decider<'_> {
-        Decider { host: self.host, org: &self.org.id, bound: self.bound.as_ref(), config: &self.config }
+        Decider {
+            host: self.host,
+            org: &self.org.id,
+            bound: self.bound.as_ref(),
+            config: &self.config,
+            directory: self.provider.kind == crate::store::ProviderKind::Ldap,
+        }
     }
 }
 
@@ -173,7 +179,12 @@ async fn authenticate(
     let chain = chain_for(host, domain)?;
     let accounts = super::accounts::StoreAccounts(&host.store);
     let principal = match chain.authenticate(&domain.name, &request.credential, &accounts, request.source).await {
-        Ok(authenticated) => authenticated.principal,
+        Ok(authenticated) => {
+            // A directory that could not answer before the winner is worth
+            // knowing about even when the login succeeds.
+            trail.attempts = authenticated.earlier_attempts();
+            authenticated.principal
+        }
         Err(failure) => {
             trail.attempts = Some(failure.summary());
             return Err(if failure.unavailable() { LoginError::Unavailable } else { LoginError::AuthenticationFailed });

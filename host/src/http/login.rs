@@ -36,8 +36,10 @@ pub struct LoginBody {
     /// The domain's name.
     #[serde(default)]
     pub domain: Option<String>,
-    /// The email, for a password login.
-    #[serde(default)]
+    /// The email, for a password login; for a directory (`ldap`) provider,
+    /// what its user filter matches (an email or a login name such as
+    /// `jane`; `login` is accepted as this field's other name).
+    #[serde(default, alias = "login")]
     pub email: Option<String>,
     /// The password.
     #[serde(default)]

@@ -47,6 +47,7 @@ pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "tenant boundary", include_str!("../../migrations/sqlite/0003_tenant_boundary.sql")),
     (4, "login attempts", include_str!("../../migrations/sqlite/0004_login_attempts.sql")),
     (5, "scim", include_str!("../../migrations/sqlite/0005_scim.sql")),
+    (6, "directory providers", include_str!("../../migrations/sqlite/0006_directory_providers.sql")),
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql")),
@@ -54,17 +55,20 @@ pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "tenant boundary", include_str!("../../migrations/postgres/0003_tenant_boundary.sql")),
     (4, "login attempts", include_str!("../../migrations/postgres/0004_login_attempts.sql")),
     (5, "scim", include_str!("../../migrations/postgres/0005_scim.sql")),
+    (6, "directory providers", include_str!("../../migrations/postgres/0006_directory_providers.sql")),
 ];
 
 /// sqlx's migrator over embedded migrations: what `sqlx::migrate!` builds,
 /// without the proc-macro crate (same checksums, same `_sqlx_migrations`
-/// table).
+/// table). A migration whose first line is `-- no-transaction` runs outside
+/// sqlx's transaction (it opens its own), as sqlx's own directive says.
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
         migrations
             .iter()
             .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+                let no_tx = sql.starts_with("-- no-transaction");
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), no_tx)
             })
             .collect(),
     )

@@ -127,6 +127,8 @@ text_enum! {
         Password = "password",
         /// An OpenID Connect ID token from an identity provider.
         Oidc = "oidc",
+        /// A login and password checked against an LDAP directory.
+        Ldap = "ldap",
     }
 
     /// What a membership makes the account: a member of the organization, of

@@ -29,6 +29,7 @@ async fn the_chain_tries_providers_in_order_and_the_first_success_wins() {
                     AttemptResult::Authenticated => "authenticated".to_owned(),
                     AttemptResult::Rejected(r) => r.code().to_owned(),
                     AttemptResult::NotApplicable => "not_applicable".to_owned(),
+                    AttemptResult::Unreachable(why) => format!("unreachable ({why})"),
                 };
                 (a.provider.clone(), result)
             })

@@ -45,7 +45,9 @@ pub(crate) fn config() -> HttpConfig {
 
 /// The state over a fresh host on `store`, with cheap password hashing.
 pub(crate) async fn state(store: &Store, config: HttpConfig) -> AppState {
-    let auth = ok(AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).build(), "auth services");
+    // The test directory (tests/all/ldap) listens on loopback.
+    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).allow_private_directories(true);
+    let auth = ok(auth.build(), "auth services");
     let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).build();
     ok(AppState::new(ok(host.await, "host"), config), "state")
 }
@@ -133,7 +135,7 @@ fn oidc_config() -> Value {
 
 /// Sets up an organization with a team, a domain `name` claiming
 /// `<name>.example` with the test IdP as provider `okta`: (org, token, domain, provider).
-async fn tenant(app: &Router, name: &str) -> (String, String, String, String) {
+pub(crate) async fn tenant(app: &Router, name: &str) -> (String, String, String, String) {
     let (org, token) = organization(app, name).await;
     let t = Some(token.as_str());
     let team = json_call(app, Method::POST, &format!("/v1/orgs/{org}/teams"), t, Some(json!({"name": "everyone"})))

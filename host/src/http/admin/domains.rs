@@ -199,7 +199,9 @@ pub(crate) struct ProviderBody {
     name: String,
     kind: ProviderKind,
     /// Its settings: `{}` for `password`; for `oidc`, `issuer`, `audience`
-    /// and the keys (`jwks` inline or `jwks_url`).
+    /// and the keys (`jwks` inline or `jwks_url`); for `ldap`, `urls`,
+    /// `bind_dn`, `bind_password` (write-only), `base_dn` and optionally
+    /// `user_filter`, `attributes`, `groups`, `disabled` (see README).
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     config: serde_json::Value,
@@ -292,8 +294,11 @@ pub(crate) async fn update_provider(
     let org = caller.org(&state, &org).await?;
     let domain = own_domain(&state, &org, &domain).await?;
     let mut found = domain.providers.into_iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
-    check_provider(&state, found.kind, &patch.config)?;
-    found.config = patch.config.to_string();
+    let config = state
+        .host
+        .check_provider_update(found.kind, &patch.config, &found.config)
+        .map_err(|e| ApiError::Unprocessable(format!("invalid provider configuration: {e}")))?;
+    found.config = config.to_string();
     state.host.store().set_provider_config(&found.id, &found.config).await?;
     Ok(axum::Json(found.into()))
 }

@@ -185,12 +185,14 @@ pub(crate) struct ProviderView {
     /// Its place in the domain's order (ascending).
     position: i64,
     kind: ProviderKind,
-    /// Its settings, as JSON text.
+    /// Its settings, as JSON text, without secrets (an `ldap` provider's
+    /// `bind_password` is write-only).
     config: String,
 }
 
 impl From<Provider> for ProviderView {
     fn from(Provider { id, domain, name, position, kind, config }: Provider) -> Self {
+        let config = crate::auth::public_config(kind, &config);
         Self { id, domain, name, position, kind, config }
     }
 }

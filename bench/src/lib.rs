@@ -3,8 +3,9 @@
 //! identity provider that mints ID tokens ([`IdP`]), a closed-loop load
 //! generator ([`run_for`], [`run_count`]) over any [`Workload`], a parser of
 //! `/metrics` ([`Scrape`]: the Prometheus text format and OpenMetrics), fresh
-//! PostgreSQL databases ([`PgDatabase`]) and a process's memory and CPU time
-//! from `/proc`. One module per concern.
+//! PostgreSQL databases ([`PgDatabase`]), a private OpenLDAP directory
+//! ([`Directory`]) and a process's memory and CPU time from `/proc`. One
+//! module per concern.
 //!
 //! A benchmark stops at its first surprise: these functions panic with a
 //! message saying what went wrong rather than return errors.
@@ -30,6 +31,7 @@
 
 mod calls;
 mod client;
+mod directory;
 mod env;
 mod idp;
 mod load;
@@ -44,6 +46,7 @@ pub use hyper::{Method, StatusCode, Uri};
 
 pub use calls::{Series, account_from, us};
 pub use client::{Answer, Client, HttpClient, http_client};
+pub use directory::{Directory, PERSON_PASSWORD};
 pub use env::{env_or, plugin_bytes, provisio_binary, random_hex, repo_root, unix_now};
 pub use idp::IdP;
 pub use load::{Call, MAX_ERRORS, Run, Workload, ms, percentile, run_count, run_for};

@@ -21,8 +21,8 @@ pub fn demo_config() -> Value {
 }
 
 /// What [`setup_tenant`] makes: an organization, its teams and roles, a JIT
-/// domain claiming `email_domain` with one OIDC provider, and that
-/// provider's binding.
+/// domain claiming `email_domain` with one provider (OIDC unless said
+/// otherwise), and that provider's binding.
 #[derive(Debug, Clone)]
 pub struct TenantSpec<'a> {
     /// The organization's name.
@@ -31,7 +31,13 @@ pub struct TenantSpec<'a> {
     pub domain: &'a str,
     /// The email domain the domain claims.
     pub email_domain: &'a str,
-    /// The OIDC provider's configuration (see [`IdP::provider_config`]).
+    /// The provider's kind: `oidc` (the default) or `ldap`.
+    pub provider_kind: &'a str,
+    /// The provider's configuration (see [`IdP::provider_config`],
+    /// [`Directory::provider_config`]).
+    ///
+    /// [`IdP::provider_config`]: crate::IdP::provider_config
+    /// [`Directory::provider_config`]: crate::Directory::provider_config
     pub provider_config: Value,
     /// The identity creator's bytes, uploaded and bound; `None` binds the built-in one.
     pub creator: Option<&'a [u8]>,
@@ -51,12 +57,20 @@ impl<'a> TenantSpec<'a> {
             org,
             domain,
             email_domain,
+            provider_kind: "oidc",
             provider_config,
             creator: None,
             assigner: None,
             config: demo_config(),
             sync_mode: "every-login",
         }
+    }
+
+    /// The same with a provider of another kind (`ldap`).
+    pub fn with_provider(mut self, kind: &'a str, config: Value) -> Self {
+        self.provider_kind = kind;
+        self.provider_config = config;
+        self
     }
 
     /// The same with these plugins bound.
@@ -78,7 +92,7 @@ pub struct Tenant {
     pub domain: String,
     /// The domain's id.
     pub domain_id: String,
-    /// The OIDC provider's id.
+    /// The provider's id.
     pub provider: String,
     /// The bound identity creator's hash, if a plugin.
     pub creator: Option<String>,
@@ -125,7 +139,7 @@ pub async fn setup_tenant(client: &Client, operator_token: &str, spec: &TenantSp
     // The operator approves the domain's claim: only verified email domains count.
     let approve = format!("/v1/orgs/{org}/domains/{domain_id}/email-domains/{}/approve", spec.email_domain);
     client.call(Method::POST, &approve, Some(operator_token), None).await.expect(StatusCode::OK, "approve the claim");
-    let provider = json!({"name": "idp", "kind": "oidc", "config": spec.provider_config});
+    let provider = json!({"name": "idp", "kind": spec.provider_kind, "config": spec.provider_config});
     let provider = post(format!("/v1/orgs/{org}/domains/{domain_id}/providers"), provider, "add the provider").await;
     let provider = id_of(&provider, "provider");
 

@@ -5,7 +5,10 @@
 //!
 //! The matrix: backends (SQLite file, PostgreSQL) × providers (`builtin`: a
 //! binding that names no plugin, so the built-in creator and group mapping
-//! decide; `wasm`: the `default-creator` and `group-mapper` plugins) × kinds
+//! decide; `wasm`: the `default-creator` and `group-mapper` plugins; `ldap`:
+//! no ID token but a login and password that a directory provider checks
+//! against a private OpenLDAP slapd, search then bind, with the built-in
+//! creator and group mapping reading the directory's `memberOf`) × kinds
 //! (`first`: a new person at every login, provisioned just in time;
 //! `returning`: a fixed population provisioned during the warm-up, logged in
 //! again round-robin). Both bindings have the demo's configuration and
@@ -21,9 +24,12 @@
 //! - `POPULATION` (1000): people of the returning scenarios;
 //! - `BACKENDS` (`sqlite,postgres`);
 //! - `SCENARIOS` (all): comma-separated among `builtin-first`,
-//!   `builtin-returning`, `wasm-first`, `wasm-returning` and `two-processes`,
-//!   or parts of those names (`wasm`, `first`, `two`);
+//!   `builtin-returning`, `wasm-first`, `wasm-returning`, `ldap-first`,
+//!   `ldap-returning` and `two-processes`, or parts of those names (`wasm`,
+//!   `first`, `two`);
 //! - `ROUNDS` (2): one-process / two-process alternations;
+//! - `LDAP_PEOPLE` (30000): people in the directory of the `ldap` rows (a
+//!   first login uses a new one: raise it when a run says it ran out);
 //! - `PROVISIO_BENCH_DATABASE_URL` (`postgres://postgres@127.0.0.1:5432/test`):
 //!   where a fresh database `provisio_bench_<hex>` is created for each
 //!   measurement and dropped after; when it cannot be reached, the PostgreSQL
@@ -44,8 +50,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use provisio_bench::{
-    Bytes, Call, Client, HttpClient, IdP, Method, PgDatabase, Run, Scrape, Server, StatusCode, TenantSpec, Uri,
-    Workload, env_or, http_client, machine_cpu, ms, plugin_bytes, setup_tenant,
+    Bytes, Call, Client, Directory, HttpClient, IdP, Method, PgDatabase, Run, Scrape, Server, StatusCode, TenantSpec,
+    Uri, Workload, env_or, http_client, machine_cpu, ms, plugin_bytes, setup_tenant,
 };
 
 const ORG: &str = "bench";
@@ -74,6 +80,7 @@ impl Backend {
 enum Providers {
     Builtin,
     Wasm,
+    Ldap,
 }
 
 impl Providers {
@@ -81,6 +88,7 @@ impl Providers {
         match self {
             Self::Builtin => "builtin",
             Self::Wasm => "wasm",
+            Self::Ldap => "ldap",
         }
     }
 }
@@ -110,6 +118,7 @@ struct Settings {
     rounds: usize,
     pg_admin: String,
     prime: bool,
+    ldap_people: u64,
 }
 
 impl Settings {
@@ -139,6 +148,7 @@ impl Settings {
             filter: list("SCENARIOS", ""),
             rounds: env_or("ROUNDS", 2usize),
             prime: env_or("PRIME", 1u8) == 1,
+            ldap_people: env_or("LDAP_PEOPLE", 30_000u64).max(100),
             pg_admin: std::env::var("PROVISIO_BENCH_DATABASE_URL")
                 .unwrap_or_else(|_| provisio_bench::DEFAULT_PG_ADMIN_URL.to_owned()),
         }
@@ -150,8 +160,11 @@ impl Settings {
     }
 }
 
-/// Logins through the bench's identity provider: a new person per request
-/// (`first`), or a fixed population round-robin (`returning`).
+/// The login body of person `n`.
+type Minter = Arc<dyn Fn(u64) -> Bytes + Send + Sync>;
+
+/// Logins through the bench's identity provider or directory: a new person
+/// per request (`first`), or a fixed population round-robin (`returning`).
 struct Logins {
     uris: Vec<Uri>,
     /// Pre-minted bodies: request `seq` uses `bodies[seq]` (first), or
@@ -160,7 +173,7 @@ struct Logins {
     returning: bool,
     /// The person number of request 0 (first logins).
     first_person: u64,
-    idp: Arc<IdP>,
+    mint: Minter,
     /// First-login bodies minted during the run, past the pre-minted ones.
     minted_late: AtomicU64,
     expect_new: bool,
@@ -179,7 +192,7 @@ impl Workload for Logins {
             body.clone()
         } else {
             self.minted_late.fetch_add(1, Ordering::Relaxed);
-            self.idp.login_body(DOMAIN, &email(self.first_person + seq), GROUPS)
+            (self.mint)(self.first_person + seq)
         };
         Call { method: Method::POST, uri, body }
     }
@@ -198,8 +211,8 @@ impl Workload for Logins {
 }
 
 /// Mints the login bodies of people `from..from + n`.
-fn mint(idp: &IdP, from: u64, n: u64) -> Vec<Bytes> {
-    (from..from + n).map(|p| idp.login_body(DOMAIN, &email(p), GROUPS)).collect()
+fn mint(minter: &Minter, from: u64, n: u64) -> Vec<Bytes> {
+    (from..from + n).map(|p| minter(p)).collect()
 }
 
 /// One measured phase, with what the servers and the machine said about it.
@@ -226,6 +239,8 @@ struct Bench {
     settings: Settings,
     dir: tempfile::TempDir,
     idp: Arc<IdP>,
+    /// The directory of the `ldap` rows, started at the first of them.
+    directory: Option<Arc<Directory>>,
     creator: Vec<u8>,
     assigner: Vec<u8>,
     http: HttpClient,
@@ -264,19 +279,23 @@ impl Bench {
     ) -> Measured {
         let dir = self.label(&format!("{}-{}-{}-x{processes}", backend.name(), providers.name(), kind.name()));
         let (url, pg) = self.database(backend, &dir).await;
+        // The bench's directory listens on loopback.
+        let env: &[(&str, &str)] =
+            if providers == Providers::Ldap { &[("PROVISIO_ALLOW_PRIVATE_DIRECTORIES", "true")] } else { &[] };
         let mut servers = Vec::new();
         for i in 0..processes {
-            servers.push(Server::start(&url, &dir.join(format!("server-{i}"))).await);
+            servers.push(Server::start_with_env(&url, &dir.join(format!("server-{i}")), env).await);
         }
         let admin = Client::new(servers[0].base());
         let spec = TenantSpec::new(ORG, DOMAIN, EMAIL_DOMAIN, self.idp.provider_config());
         let spec = match providers {
             Providers::Builtin => spec,
             Providers::Wasm => spec.with_plugins(Some(&self.creator), Some(&self.assigner)),
+            Providers::Ldap => spec.with_provider("ldap", self.directory().provider_config()),
         };
         let tenant = setup_tenant(&admin, servers[0].operator_token(), &spec).await;
         assert_eq!(tenant.creator.is_some(), providers == Providers::Wasm);
-        let measured = self.measure(&servers, kind).await;
+        let measured = self.measure(&servers, providers, kind).await;
         for server in servers {
             server.stop().await;
         }
@@ -286,19 +305,58 @@ impl Bench {
         measured
     }
 
-    async fn measure(&self, servers: &[Server], kind: Kind) -> Measured {
+    /// The directory of the `ldap` rows, started now if it is not yet.
+    fn directory(&mut self) -> Arc<Directory> {
+        let people = self.settings.ldap_people;
+        let directory = self.directory.get_or_insert_with(|| {
+            eprintln!("starting a private slapd with {people} people …");
+            Arc::new(Directory::start(people, EMAIL_DOMAIN))
+        });
+        Arc::clone(directory)
+    }
+
+    /// Who logs in: people of the bench's IdP, or of its directory (whose
+    /// last few are kept for the priming logins).
+    fn minter(&self, providers: Providers) -> (Minter, Box<dyn Fn(usize) -> Bytes + '_>) {
+        match (providers, &self.directory) {
+            (Providers::Ldap, Some(directory)) => {
+                let people = directory.people() - 8;
+                let mint: Minter = Arc::new(move |n| {
+                    assert!(n < people, "the directory has {people} people for first logins: raise LDAP_PEOPLE");
+                    Directory::login_body(DOMAIN, n)
+                });
+                let prime = Box::new(move |i: usize| Directory::login_body(DOMAIN, people + i as u64));
+                (mint, prime)
+            }
+            _ => {
+                let idp = Arc::clone(&self.idp);
+                let mint: Minter = Arc::new(move |n| idp.login_body(DOMAIN, &email(n), GROUPS));
+                let prime = Box::new(move |i: usize| {
+                    self.idp.login_body(DOMAIN, &format!("prime-{i}@{EMAIL_DOMAIN}"), GROUPS)
+                });
+                (mint, prime)
+            }
+        }
+    }
+
+    async fn measure(&self, servers: &[Server], providers: Providers, kind: Kind) -> Measured {
         let s = &self.settings;
         let uris: Vec<Uri> = servers.iter().map(|srv| Client::new(srv.base()).uri("/v1/login")).collect();
+        let (minter, prime) = self.minter(providers);
         let workload = |bodies: Vec<Bytes>, returning: bool, first_person: u64, expect_new: bool| {
             Arc::new(Logins {
                 uris: uris.clone(),
                 bodies,
                 returning,
                 first_person,
-                idp: Arc::clone(&self.idp),
+                mint: Arc::clone(&minter),
                 minted_late: AtomicU64::new(0),
                 expect_new,
             })
+        };
+        let people = match (providers, &self.directory) {
+            (Providers::Ldap, Some(directory)) => directory.people() - 8,
+            _ => u64::MAX,
         };
         // One login on each process first, alone. A process that did not
         // receive the upload reads the plugins' bytes and compiles them at
@@ -307,7 +365,7 @@ impl Bench {
         // hold one and wait for another, until the pool's acquire timeout
         // (10 s) answers 503. `PRIME=0` shows it.
         for (i, server) in servers.iter().enumerate().filter(|_| s.prime) {
-            let body = self.idp.login_body(DOMAIN, &format!("prime-{i}@{EMAIL_DOMAIN}"), GROUPS);
+            let body = prime(i);
             let t = Instant::now();
             let answer = Client::new(server.base()).login(&body).await;
             let first = t.elapsed();
@@ -318,20 +376,22 @@ impl Bench {
         }
         let timed = match kind {
             Kind::First => {
-                let warm = workload(mint(&self.idp, 0, WARMUP_TOKENS), false, 0, true);
+                let warm = workload(mint(&minter, 0, WARMUP_TOKENS.min(people / 4)), false, 0, true);
                 let run = provisio_bench::run_for(&self.http, &warm, s.concurrency, s.warmup).await;
                 run.assert_few_errors("warm-up");
                 // Enough tokens for twice the warm-up's rate; any more are minted on the fly.
                 let n = ((run.rate() * s.duration.as_secs_f64() * 2.0) as u64).clamp(2000, 1_000_000);
+                let n = n.min(people.saturating_sub(run.requests));
                 let t = Instant::now();
-                let bodies = mint(&self.idp, run.requests, n);
+                let bodies = mint(&minter, run.requests, n);
                 eprintln!("  minted {n} ID tokens in {:.2} s", t.elapsed().as_secs_f64());
                 workload(bodies, false, run.requests, true)
             }
             Kind::Returning => {
-                let people = mint(&self.idp, 0, s.population);
+                let population = s.population.min(people);
+                let people = mint(&minter, 0, population);
                 let provision = workload(people.clone(), false, 0, true);
-                let run = provisio_bench::run_count(&self.http, &provision, s.concurrency, s.population).await;
+                let run = provisio_bench::run_count(&self.http, &provision, s.concurrency, population).await;
                 run.assert_few_errors("provisioning the population");
                 let returning = workload(people, true, 0, false);
                 let run = provisio_bench::run_for(&self.http, &returning, s.concurrency, s.warmup).await;
@@ -574,6 +634,7 @@ fn main() {
         let idp = Arc::new(IdP::new(&dir.path().join("idp-key.pem")));
         let mut bench = Bench {
             idp,
+            directory: None,
             creator: plugin_bytes("default-creator"),
             assigner: plugin_bytes("group-mapper"),
             http: http_client(),
@@ -611,7 +672,7 @@ fn main() {
 
         let mut rows = Vec::new();
         for backend in backends.clone() {
-            for providers in [Providers::Builtin, Providers::Wasm] {
+            for providers in [Providers::Builtin, Providers::Wasm, Providers::Ldap] {
                 for kind in [Kind::First, Kind::Returning] {
                     if !bench.settings.wants(&format!("{}-{}", providers.name(), kind.name())) {
                         continue;

@@ -29,9 +29,10 @@ impl Directory {
     pub fn start(people: u64, email_domain: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("provisio-bench-ldap-").tempdir().unwrap();
         let script = repo_root().join("tests/ldap/start-slapd");
-        let out = Command::new(&script).arg(dir.path()).output().unwrap_or_else(|e| {
-            panic!("cannot run {}: {e} (scripts/setup-ldap installs slapd)", script.display())
-        });
+        let out = Command::new(&script)
+            .arg(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e} (scripts/setup-ldap installs slapd)", script.display()));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "slapd did not start: {}", String::from_utf8_lossy(&out.stderr));
         let fields: Vec<&str> = stdout.split_whitespace().collect();
@@ -49,7 +50,8 @@ impl Directory {
             ));
         }
         directory.ldap("ldapadd", &ldif);
-        let mut group = String::from("dn: cn=Engineering,ou=groups,dc=acme,dc=example\nchangetype: modify\nadd: member\n");
+        let mut group =
+            String::from("dn: cn=Engineering,ou=groups,dc=acme,dc=example\nchangetype: modify\nadd: member\n");
         for n in 0..people {
             group.push_str(&format!("member: uid={},ou=people,dc=acme,dc=example\n", Self::login(n)));
         }

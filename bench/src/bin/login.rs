@@ -331,9 +331,8 @@ impl Bench {
             _ => {
                 let idp = Arc::clone(&self.idp);
                 let mint: Minter = Arc::new(move |n| idp.login_body(DOMAIN, &email(n), GROUPS));
-                let prime = Box::new(move |i: usize| {
-                    self.idp.login_body(DOMAIN, &format!("prime-{i}@{EMAIL_DOMAIN}"), GROUPS)
-                });
+                let prime =
+                    Box::new(move |i: usize| self.idp.login_body(DOMAIN, &format!("prime-{i}@{EMAIL_DOMAIN}"), GROUPS));
                 (mint, prime)
             }
         }
@@ -384,7 +383,7 @@ impl Bench {
                 let n = n.min(people.saturating_sub(run.requests));
                 let t = Instant::now();
                 let bodies = mint(&minter, run.requests, n);
-                eprintln!("  minted {n} ID tokens in {:.2} s", t.elapsed().as_secs_f64());
+                eprintln!("  prepared {n} login bodies in {:.2} s", t.elapsed().as_secs_f64());
                 workload(bodies, false, run.requests, true)
             }
             Kind::Returning => {

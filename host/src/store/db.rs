@@ -478,6 +478,54 @@ mod tests {
         Ok(())
     }
 
+    /// Migration 6 rebuilds SQLite's `providers` table (its CHECK gains
+    /// `ldap`): the rows of a database at version 5 survive, and so does
+    /// everything that refers to them (links, bindings), with the foreign
+    /// keys enforced again afterwards.
+    #[tokio::test]
+    async fn rebuilding_providers_keeps_what_refers_to_them() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.path().join("v5.db").display()))?
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        migrator(&SQLITE_MIGRATIONS[..5]).run(&pool).await?;
+        for statement in [
+            "INSERT INTO organizations VALUES ('o1', 'acme', 0)",
+            "INSERT INTO domains (id, org_id, name, jit, created_at) VALUES ('d1', 'o1', 'acme', 1, 0)",
+            "INSERT INTO providers VALUES ('p1', 'd1', 'okta', 0, 'oidc', '{}', 0)",
+            "INSERT INTO accounts VALUES ('a1', 'jane@acme.example', 'jane', NULL, NULL, 'active', NULL, '[]', 0)",
+            "INSERT INTO links VALUES ('p1', 'sub-jane', 'a1', 0)",
+            "INSERT INTO bindings (domain_id, provider_id, config, limits, failure_policy, sync_mode, updated_at) \
+             VALUES ('d1', 'p1', '{}', '{}', 'fail-closed', 'on-create', 0)",
+        ] {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        let ldap = "INSERT INTO providers VALUES ('p2', 'd1', 'corp', 1, 'ldap', '{}', 0)";
+        assert!(sqlx::query(ldap).execute(&pool).await.is_err(), "version 5 knows no ldap providers");
+
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+        sqlx::query(ldap).execute(&pool).await?;
+        for (table, rows) in [("providers", 2), ("links", 1), ("bindings", 1)] {
+            let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await?;
+            assert_eq!(count, rows, "{table}");
+        }
+        let broken: Vec<(String,)> =
+            sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check").fetch_all(&pool).await?;
+        assert!(broken.is_empty(), "{broken:?}");
+        let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&pool).await?;
+        assert_eq!(enforced, 1, "foreign keys are on again");
+        let orphan = "INSERT INTO links VALUES ('nope', 's', 'a1', 0)";
+        assert!(sqlx::query(orphan).execute(&pool).await.is_err(), "a link to no provider is refused");
+        sqlx::query("DELETE FROM providers WHERE id = 'p1'").execute(&pool).await?;
+        let links: i64 = sqlx::query_scalar("SELECT count(*) FROM links").fetch_one(&pool).await?;
+        assert_eq!(links, 0, "removing a provider still removes its links");
+        let bad = "INSERT INTO providers VALUES ('p3', 'd1', 'x', 2, 'kerberos', '{}', 0)";
+        assert!(sqlx::query(bad).execute(&pool).await.is_err(), "the CHECK still holds");
+        pool.close().await;
+        Ok(())
+    }
+
     #[test]
     fn schema_names_are_plain_identifiers() {
         assert!(check_schema_name("t_0123abc").is_ok());

@@ -52,7 +52,9 @@ impl From<LdapError> for Fault {
             LdapError::LdapResult { result } if result.rc == INVALID_CREDENTIALS => Self::InvalidCredentials,
             LdapError::LdapResult { result } => Self::Result(result.rc),
             LdapError::Timeout { .. } => Self::Timeout,
-            LdapError::Io { source } => Self::Io(source.kind().to_string()),
+            // The text says why (refused, reset, a certificate that does not
+            // verify); it carries nothing sent.
+            LdapError::Io { source } => Self::Io(short(&source.to_string())),
             LdapError::Rustls { source } => Self::Connect(format!("TLS: {source}")),
             other => Self::Io(short(&other.to_string())),
         }

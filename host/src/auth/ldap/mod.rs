@@ -207,6 +207,10 @@ impl LdapProvider {
         for _ in 0..depth {
             let mut next = Vec::new();
             for dn in &frontier {
+                if names.len() >= MAX_GROUPS {
+                    // A size limit of 0 would mean "no limit" to the server.
+                    return Ok(Err(too_many(names.len() + 1)));
+                }
                 let filter = config::fill(filter, &[("{dn}", dn), ("{login}", login)]);
                 let limit = MAX_GROUPS - names.len();
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -219,9 +223,6 @@ impl LdapProvider {
                         names.push(group.first(name_attribute).unwrap_or_else(|| group.dn.clone()));
                         next.push(group.dn);
                     }
-                }
-                if names.len() >= MAX_GROUPS && !next.is_empty() && nested {
-                    return Ok(Err(too_many(names.len())));
                 }
             }
             if next.is_empty() {

@@ -212,14 +212,15 @@ pub fn check_provider(
 }
 
 /// A stored provider configuration as the admin API shows it: without its
-/// secrets. One that no longer reads is shown whole unless its kind has
-/// secrets, then as `{}`.
+/// secrets. Kinds without secrets are shown as stored; an `ldap` one that no
+/// longer reads is shown as `{}`.
 pub fn public_config(kind: ProviderKind, stored: &str) -> String {
-    let parsed = serde_json::from_str(stored).ok().and_then(|v| ProviderConfig::from_parts(kind.as_str(), &v).ok());
-    match (parsed, kind) {
-        (Some(config), _) => config.public_json().to_string(),
-        (None, ProviderKind::Ldap) => "{}".to_owned(),
-        (None, _) => stored.to_owned(),
+    match kind {
+        ProviderKind::Password | ProviderKind::Oidc => stored.to_owned(),
+        ProviderKind::Ldap => serde_json::from_str(stored)
+            .ok()
+            .and_then(|v| ProviderConfig::from_parts(kind.as_str(), &v).ok())
+            .map_or_else(|| "{}".to_owned(), |config| config.public_json().to_string()),
     }
 }
 

@@ -55,15 +55,19 @@ pub fn username_with_digits(base: &str, digits: u32, rng: &mut impl Rng) -> Stri
 /// username from the default rule with the configured number of digits
 /// (`digits`, default 4, at most 9).
 pub fn default_creation(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> Creation {
+    Creation::Create(default_account(principal, config, rng))
+}
+
+fn default_account(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> NewAccount {
     let digits =
         config.get("digits").and_then(|d| d.trim().parse::<u32>().ok()).unwrap_or(DEFAULT_DIGITS).min(MAX_DIGITS);
-    Creation::Create(NewAccount {
+    NewAccount {
         email: principal.email.clone(),
         username_hint: Some(username_with_digits(&username_base(principal), digits, rng)),
         given_name: principal.given_name.clone(),
         family_name: principal.family_name.clone(),
         attributes: Vec::new(),
-    })
+    }
 }
 
 /// The default creator's decision for a principal a directory vouched for
@@ -74,9 +78,7 @@ pub fn default_creation(principal: &Principal, config: &BindingConfig, rng: &mut
 /// copied into the claims (display name, `attributes.claims`) stored on the
 /// account.
 pub fn directory_creation(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> Creation {
-    let Creation::Create(mut account) = default_creation(principal, config, rng) else {
-        return default_creation(principal, config, rng);
-    };
+    let mut account = default_account(principal, config, rng);
     if let Some(login) = principal.claims.get(USERNAME_CLAIM) {
         let login: String = sanitize(login).chars().take(MAX_USERNAME).collect();
         if login.chars().any(|c| c.is_ascii_alphanumeric()) {

@@ -506,9 +506,13 @@ mod tests {
 
         migrator(SQLITE_MIGRATIONS).run(&pool).await?;
         sqlx::query(ldap).execute(&pool).await?;
-        for (table, rows) in [("providers", 2), ("links", 1), ("bindings", 1)] {
-            let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await?;
-            assert_eq!(count, rows, "{table}");
+        for (query, rows) in [
+            ("SELECT count(*) FROM providers", 2),
+            ("SELECT count(*) FROM links", 1),
+            ("SELECT count(*) FROM bindings", 1),
+        ] {
+            let count: i64 = sqlx::query_scalar(query).fetch_one(&pool).await?;
+            assert_eq!(count, rows, "{query}");
         }
         let broken: Vec<(String,)> =
             sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check").fetch_all(&pool).await?;

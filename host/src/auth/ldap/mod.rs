@@ -54,8 +54,9 @@ pub const DISPLAY_NAME_CLAIM: &str = "name";
 #[derive(Debug, Clone)]
 pub(crate) struct LdapProvider {
     config: LdapConfig,
-    /// The stored settings as JSON: with the domain and provider names, the
-    /// key of this provider's connection pool.
+    /// The SHA-256 of the settings (hex): with the domain and provider
+    /// names, the key of this provider's connection pool. A hash, so that
+    /// no `Debug` output shows the service password.
     key: String,
     target: Target,
 }
@@ -72,7 +73,8 @@ impl LdapProvider {
     pub(crate) fn new(config: LdapConfig) -> Result<Self, ConfigError> {
         config.check()?;
         let target = Target::new(&config.urls, config.starttls, config.ca_pem.as_deref())?;
-        let key = serde_json::to_string(&config).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let json = serde_json::to_string(&config).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(json.as_bytes()));
         Ok(Self { config, key, target })
     }
 

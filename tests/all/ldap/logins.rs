@@ -27,6 +27,15 @@ fn directory_setup(config: Value) -> Setup {
     Setup { directory: Some(config), ..Setup::default() }
 }
 
+/// A host over a fresh SQLite store whose domain has the directory provider,
+/// with `extra` settings on top of the test directory's.
+async fn sqlite_host(directory: &Directory, extra: &Value) -> (TestDatabase, Store, Host) {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let (host, _) = prepare(&store, &crate::runtime(), &directory_setup(directory.provider_config(extra))).await;
+    (db, store, host)
+}
+
 #[tokio::test]
 async fn a_returning_login_finds_the_same_account_with_the_directorys_attributes() {
     let directory = Directory::start();
@@ -69,10 +78,7 @@ async fn a_returning_login_finds_the_same_account_with_the_directorys_attributes
 #[tokio::test]
 async fn injection_attempts_find_nobody() {
     let directory = Directory::start();
-    let runtime = crate::runtime();
-    let db = TestDatabase::sqlite();
-    let store = db.open().await;
-    let (host, _) = prepare(&store, &runtime, &directory_setup(directory.provider_config(&json!({})))).await;
+    let (_db, store, host) = sqlite_host(&directory, &json!({})).await;
     let passwords = ["jane-directory-pw", "star-directory-pw", "user-directory-pw"];
     let logins = [
         "*",
@@ -175,11 +181,8 @@ async fn a_directory_that_never_answers_is_cut_off_at_the_timeout() {
         }
     });
     let directory = Directory::start();
-    let runtime = crate::runtime();
-    let db = TestDatabase::sqlite();
-    let store = db.open().await;
-    let config = directory.provider_config(&json!({"urls": [format!("ldap://{address}")], "timeout_ms": 300}));
-    let (host, _) = prepare(&store, &runtime, &directory_setup(config)).await;
+    let extra = json!({"urls": [format!("ldap://{address}")], "timeout_ms": 300});
+    let (_db, store, host) = sqlite_host(&directory, &extra).await;
     let result =
         tokio::time::timeout(Duration::from_secs(60), login(&host, password("jane", "jane-directory-pw"))).await;
     let result = result.unwrap_or_else(|_| panic!("the login hung on a silent directory"));
@@ -195,7 +198,6 @@ async fn a_directory_that_never_answers_is_cut_off_at_the_timeout() {
 #[tokio::test]
 async fn tls_connections_verify_the_directorys_certificate() {
     let directory = Directory::start();
-    let runtime = crate::runtime();
     let ca = directory.ca_pem();
     let cases = [
         (json!({"starttls": true, "ca_pem": ca}), true),
@@ -204,9 +206,7 @@ async fn tls_connections_verify_the_directorys_certificate() {
         (json!({"starttls": true}), false),
     ];
     for (extra, works) in cases {
-        let db = TestDatabase::sqlite();
-        let store = db.open().await;
-        let (host, _) = prepare(&store, &runtime, &directory_setup(directory.provider_config(&extra))).await;
+        let (_db, store, host) = sqlite_host(&directory, &extra).await;
         let result = login(&host, password("jane", "jane-directory-pw")).await;
         let label = extra.to_string();
         if works {
@@ -226,10 +226,7 @@ async fn tls_connections_verify_the_directorys_certificate() {
 #[tokio::test]
 async fn guesses_are_throttled_per_directory_login() {
     let directory = Directory::start();
-    let runtime = crate::runtime();
-    let db = TestDatabase::sqlite();
-    let store = db.open().await;
-    let (host, _) = prepare(&store, &runtime, &directory_setup(directory.provider_config(&json!({})))).await;
+    let (_db, store, host) = sqlite_host(&directory, &json!({})).await;
     for _ in 0..5 {
         let wrong = login(&host, password("bob", "guess")).await;
         assert_eq!(wrong.as_ref().err().map(LoginError::code), Some("authentication-failed"));

@@ -106,3 +106,57 @@ async fn another_organization_pointing_at_our_directory_gets_nobody_of_ours() {
     assert_eq!(accounts.len(), 1, "globex's refused login wrote no account: {accounts:?}");
     store.close().await;
 }
+
+/// Globex's directory accepts connections and never answers. While eight of
+/// its logins wait out their 30 s timeout on its own pool, Acme's people log
+/// in through Acme's directory: one organization's dead directory slows no
+/// other.
+#[tokio::test]
+async fn a_dead_directory_of_one_organization_slows_no_other() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let silent_address = silent.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let directory = Directory::start();
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (acme, acme_token, acme_domain, _) = tenant(&app, "acme").await;
+    let (globex, globex_token, globex_domain, _) = tenant(&app, "globex").await;
+    let dead = directory.provider_config(&json!({
+        "urls": [format!("ldap://{silent_address}")], "timeout_ms": 30_000, "max_connections": 1,
+    }));
+    for (org, token, domain, config) in [
+        (&acme, &acme_token, &acme_domain, directory.provider_config(&json!({}))),
+        (&globex, &globex_token, &globex_domain, dead),
+    ] {
+        let body = json!({"name": "corp", "kind": "ldap", "config": config});
+        let uri = format!("/v1/orgs/{org}/domains/{domain}/providers");
+        json_call(&app, Method::POST, uri, Some(token), Some(body)).await.expect(StatusCode::CREATED, "provider");
+    }
+    let mut waiting = Vec::new();
+    for i in 0..8 {
+        let app = app.clone();
+        waiting.push(tokio::spawn(async move {
+            // Eight people, so that no throttle answers in their place.
+            let body = json!({"domain": "globex", "login": format!("someone-{i}"), "password": "whatever"});
+            json_call(&app, Method::POST, "/v1/login", None, Some(body)).await.status
+        }));
+    }
+    for (login, password) in
+        [("jane", "jane-directory-pw"), ("bob", "bob-directory-pw"), ("carol", "carol-directory-pw")]
+    {
+        let body = json!({"domain": "acme", "login": login, "password": password});
+        json_call(&app, Method::POST, "/v1/login", None, Some(body)).await.expect(StatusCode::OK, login);
+    }
+    assert!(waiting.iter().all(|w| !w.is_finished()), "acme's logins finished while globex's still wait");
+    for task in waiting {
+        task.abort();
+    }
+    held.abort();
+    store.close().await;
+}

@@ -300,3 +300,26 @@ async fn private_addresses_are_refused_unless_the_operator_allows_them() {
     assert!(failure.unavailable());
     assert!(failure.summary().contains("not public"), "{}", failure.summary());
 }
+
+/// One connection for a whole domain: concurrent logins wait for it in turn
+/// (within their timeout) and all get their answer.
+#[tokio::test]
+async fn logins_share_a_bounded_pool() {
+    let directory = Directory::start();
+    let (_db, store, host) = sqlite_host(&directory, &json!({"max_connections": 1})).await;
+    let people = ["jane", "bob", "carol", "star", "user0000", "user0001", "user0002", "user0003"];
+    let mut logins = tokio::task::JoinSet::new();
+    for who in people {
+        let secret =
+            if who.starts_with("user") { "user-directory-pw".to_owned() } else { format!("{who}-directory-pw") };
+        let host = host.clone();
+        logins.spawn(async move { (who, login(&host, password(who, &secret)).await) });
+    }
+    while let Some(joined) = logins.join_next().await {
+        let (who, answer) = joined.unwrap_or_else(|e| panic!("{e}"));
+        assert!(answer.is_ok(), "{who}: {answer:?}");
+    }
+    let accounts = store.list_accounts(None, None, 100).await.unwrap_or_default();
+    assert_eq!(accounts.len(), people.len());
+    store.close().await;
+}

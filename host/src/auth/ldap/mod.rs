@@ -143,7 +143,9 @@ impl LdapProvider {
                 pool.release(lease);
                 return Ok(Answer::Rejected(RejectReason::AmbiguousLogin));
             }
-            Found::Entries(mut entries) => match entries.pop() {
+            // An entry always has a DN; an empty one would make the bind
+            // below anonymous.
+            Found::Entries(mut entries) => match entries.pop().filter(|e| !e.dn.trim().is_empty()) {
                 Some(entry) => entry,
                 None => {
                     pool.release(lease);

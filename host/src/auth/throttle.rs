@@ -102,6 +102,14 @@ impl AttemptKey {
         Self { scope: AttemptScope::Account, text: format!("directory:{domain}/{provider}:{login}") }
     }
 
+    /// The key of console sign-ins from a source address (the address as
+    /// [`AttemptKey::source`] writes it): counted like an account, so that a
+    /// few wrong tokens lock that address's sign-ins for a while.
+    pub fn console(address: IpAddr) -> Self {
+        let source = Self::source(address).text;
+        Self { scope: AttemptScope::Account, text: format!("console:{source}") }
+    }
+
     /// The key of a source address: the IPv4 address itself (also when
     /// written as an IPv4-mapped IPv6 address), or the /64 network of an IPv6
     /// address, since one subscriber usually holds a whole /64.

@@ -218,6 +218,12 @@ impl Host {
         &self.runtime
     }
 
+    /// The authentication services (the password throttle's ledger among
+    /// them), shared by every login of this host.
+    pub fn auth(&self) -> &Arc<AuthServices> {
+        &self.auth
+    }
+
     /// A host sharing this one's store, runtime and authentication services
     /// that also reports its plugin calls to `observer`.
     pub fn with_observer(&self, observer: Arc<dyn LoginObserver>) -> Host {

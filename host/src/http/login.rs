@@ -147,7 +147,7 @@ async fn login(
 /// The client's address: from the trusted proxy's header when one is
 /// configured (its last entry, the one the proxy added), else the
 /// connection's peer.
-fn client_address(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+pub(super) fn client_address(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
     match &state.config().trusted_proxy_header {
         Some(name) => {
             let value = headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).next_back()?;

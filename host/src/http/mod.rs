@@ -37,6 +37,7 @@
 //! [`HttpConfig::max_connections`] are served at once.
 
 mod admin;
+mod console;
 mod error;
 mod listener;
 mod login;
@@ -66,6 +67,7 @@ use utoipa_axum::router::OpenApiRouter;
 /// Session tokens live in [`crate::session`]; these names stay here for the
 /// HTTP API's users.
 pub use crate::session::{KeyError, SessionClaims, SessionSigner};
+pub use console::ConsoleSessions;
 pub use error::{ApiError, ErrorBody, Json, Query, RawBody};
 pub use login::{LoginBody, LoginResponse};
 pub use metrics::Metrics;
@@ -187,6 +189,7 @@ pub struct AppState {
     tokens: Arc<dyn ApiTokens>,
     metrics: Arc<Metrics>,
     dns: crate::dns::ChallengeResolver,
+    console: Arc<ConsoleSessions>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -219,6 +222,7 @@ impl AppState {
             tokens,
             metrics,
             dns,
+            console: Arc::new(ConsoleSessions::default()),
         })
     }
 
@@ -288,18 +292,21 @@ pub fn router(state: AppState) -> Router {
         .make_span_with(RequestSpan)
         .on_request(DefaultOnRequest::new().level(Level::DEBUG))
         .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros));
-    routes
+    let api = routes
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), tenancy::org_scope))
         .merge(scim::routes())
         .fallback(not_found)
         .layer(axum::Extension(service::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), answer))
+        .with_state(state.clone());
+    // The console's pages call the API in-process (console/mod.rs).
+    let console = console::routes(api.clone()).layer(DefaultBodyLimit::max(body_limit)).with_state(state);
+    api.merge(console)
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unusable_request_id))
-        .with_state(state)
 }
 
 /// Every route with its OpenAPI description: the one list that both the

@@ -2,6 +2,7 @@
 //! one runs the whole story over a real port on 127.0.0.1. One module per
 //! concern; the helpers here serve them and the other test modules.
 
+mod console;
 mod domains;
 mod errors;
 mod login;

@@ -1,0 +1,187 @@
+//! The tenant console's sign-in, session cookie, CSRF and security headers,
+//! and its overview, through the router as a browser would reach it.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use serde_json::json;
+use tower::ServiceExt as _;
+
+use super::{OPERATOR, config, id_login, json_call, ok, state, tenant};
+use crate::TestDatabase;
+
+/// A page as the browser gets it.
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn fetch(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    origin: Option<&str>,
+) -> Page {
+    let mut builder = Request::builder().method(method).uri(uri).header(header::HOST, "console.test");
+    if let Some(cookie) = cookie {
+        builder = builder.header(header::COOKIE, cookie);
+    }
+    if let Some(origin) = origin {
+        builder = builder.header(header::ORIGIN, origin);
+    }
+    let body = match form {
+        Some(form) => {
+            builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            Body::from(form.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let response = ok(app.clone().oneshot(ok(builder.body(body), "request")).await, "call");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = ok(response.into_body().collect().await, "body").to_bytes();
+    Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    fn set_cookie(&self) -> &str {
+        self.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// The session cookie it sets, as a `Cookie` header value.
+    fn cookie(&self) -> String {
+        self.set_cookie().split(';').next().unwrap_or_default().to_owned()
+    }
+
+    /// The CSRF token of the page's sign-out form.
+    fn csrf(&self) -> String {
+        let after = self.body.split(r#"name="csrf" value=""#).nth(1).unwrap_or_default();
+        after.split('"').next().unwrap_or_default().to_owned()
+    }
+}
+
+fn form_token(token: &str) -> String {
+    format!("token={}", token.replace('+', "%2B"))
+}
+
+#[tokio::test]
+async fn sign_in_session_and_sign_out() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (_org, token, _domain, _) = tenant(&app, "acme").await;
+
+    let root = fetch(&app, Method::GET, "/", None, None, None).await;
+    assert!(root.status.is_redirection() && root.location() == "/console", "{}", root.status);
+    let home = fetch(&app, Method::GET, "/console", None, None, None).await;
+    assert_eq!(home.location(), "/console/sign-in", "no session: to the sign-in page");
+    let form = fetch(&app, Method::GET, "/console/sign-in", None, None, None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("<title>Sign in · Provisio console</title>"), "{}", form.body);
+    assert!(form.body.contains(r#"<label for="token">"#), "the field has a label");
+    for (name, wanted) in [
+        ("content-security-policy", "default-src 'none'; style-src 'self'"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        let got = form.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(got.starts_with(wanted), "{name}: {got}");
+    }
+    assert!(!form.body.contains("<script"), "the console has no script");
+
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
+    assert!(signed.status.is_redirection(), "{}: {}", signed.status, signed.body);
+    let set = signed.set_cookie().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=1800"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Secure"), "not over HTTPS: {set}");
+    assert!(!set.contains(&token), "the cookie is not the token");
+    let cookie = signed.cookie();
+
+    let overview = fetch(&app, Method::GET, "/console/overview", Some(&cookie), None, None).await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    assert!(overview.body.contains("Logins by outcome"), "{}", overview.body);
+    let csrf = overview.csrf();
+    assert_eq!(csrf.len(), 64, "{}", overview.body);
+
+    // Sign-out needs the session's CSRF token and this origin.
+    let forged = fetch(&app, Method::POST, "/console/sign-out", Some(&cookie), Some("csrf=nope"), None).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let body = format!("csrf={csrf}");
+    let elsewhere =
+        fetch(&app, Method::POST, "/console/sign-out", Some(&cookie), Some(&body), Some("https://evil.example")).await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "a form posted from another site");
+    let still = fetch(&app, Method::GET, "/console/overview", Some(&cookie), None, None).await;
+    assert_eq!(still.status, StatusCode::OK, "refused forms end nothing");
+    let out =
+        fetch(&app, Method::POST, "/console/sign-out", Some(&cookie), Some(&body), Some("http://console.test")).await;
+    assert_eq!(out.location(), "/console/sign-in");
+    assert!(out.set_cookie().contains("Max-Age=0"), "{}", out.set_cookie());
+    let gone = fetch(&app, Method::GET, "/console/overview", Some(&cookie), None, None).await;
+    assert_eq!(gone.location(), "/console/sign-in", "the session ended with the sign-out");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn wrong_tokens_get_one_message_and_are_throttled() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (_org, token, _domain, _) = tenant(&app, "acme").await;
+    let mut messages = Vec::new();
+    for wrong in ["pvo_nope", "nope", "", "pvo_0000000000000000000000000000000000000000000"] {
+        let page = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(wrong)), None).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{wrong:?}");
+        assert!(page.set_cookie().is_empty(), "{wrong:?}");
+        messages
+            .push(page.body.split("role=\"alert\">").nth(1).unwrap_or_default().split('<').next().map(str::to_owned));
+    }
+    messages.dedup();
+    assert_eq!(messages.len(), 1, "one generic message: {messages:?}");
+    let fifth = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token("pvo_x")), None).await;
+    assert_eq!(fifth.status, StatusCode::UNAUTHORIZED);
+    let right = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "throttled, even with the right token");
+    assert!(right.set_cookie().is_empty());
+    store.close().await;
+}
+
+/// An organization's console shows its own logins only; the operator's
+/// session has its own page.
+#[tokio::test]
+async fn the_overview_counts_the_organizations_own_logins_only() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (_acme, acme_token, _, _) = tenant(&app, "acme").await;
+    let (_globex, _, _, _) = tenant(&app, "globex").await;
+    for (domain, email) in
+        [("acme", "jane@acme.example"), ("globex", "ann@globex.example"), ("globex", "bo@globex.example")]
+    {
+        json_call(&app, Method::POST, "/v1/login", None, Some(id_login(domain, email)))
+            .await
+            .expect(StatusCode::OK, email);
+    }
+    let refused = json!({"domain": "acme", "email": "x@acme.example", "password": "wrong"});
+    json_call(&app, Method::POST, "/v1/login", None, Some(refused)).await;
+
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&acme_token)), None).await;
+    let page = fetch(&app, Method::GET, "/console/overview", Some(&signed.cookie()), None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(">acme<"), "{}", page.body);
+    assert!(page.body.contains(">success<") && page.body.contains("1 logins"), "{}", page.body);
+    assert!(!page.body.contains("globex"), "another organization's domain: {}", page.body);
+
+    let operator = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(OPERATOR)), None).await;
+    let page = fetch(&app, Method::GET, "/console/overview", Some(&operator.cookie()), None, None).await;
+    assert!(page.body.contains("Signed in as the operator"), "{}", page.body);
+    store.close().await;
+}

@@ -301,7 +301,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), answer))
         .with_state(state.clone());
     // The console's pages call the API in-process (console/mod.rs).
-    let console = console::routes(api.clone()).layer(DefaultBodyLimit::max(body_limit)).with_state(state);
+    let plugin_body_limit = state.config.plugin_body_limit;
+    let console =
+        console::routes(api.clone(), plugin_body_limit).layer(DefaultBodyLimit::max(body_limit)).with_state(state);
     api.merge(console)
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))

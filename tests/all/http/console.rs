@@ -185,3 +185,88 @@ async fn the_overview_counts_the_organizations_own_logins_only() {
     assert!(page.body.contains("Signed in as the operator"), "{}", page.body);
     store.close().await;
 }
+
+/// A multipart form with the CSRF token and a file.
+fn upload_form(csrf: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----provisio-console-test";
+    let mut body = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\n\
+         content-disposition: form-data; name=\"plugin\"; filename=\"p.wasm\"\r\ncontent-type: application/wasm\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_upload(app: &Router, cookie: &str, csrf: &str, bytes: &[u8]) -> Page {
+    let (content_type, body) = upload_form(csrf, bytes);
+    let request = Request::post("/console/plugins")
+        .header(header::HOST, "console.test")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body));
+    let response = ok(app.clone().oneshot(ok(request, "request")).await, "call");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = ok(response.into_body().collect().await, "body").to_bytes();
+    Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+/// Uploads through the console: the check report for a real component, the
+/// precise refusal for anything else, the version in the list with the
+/// bindings that use it; and the audit pages, the organization's own events
+/// only.
+#[tokio::test]
+async fn plugins_and_audit_pages() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let (_, globex_token, _, _) = tenant(&app, "globex").await;
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
+    let cookie = signed.cookie();
+    let page = fetch(&app, Method::GET, "/console/plugins", Some(&cookie), None, None).await;
+    assert!(page.body.contains("No plugin uploaded yet."), "{}", page.body);
+    let csrf = page.csrf();
+
+    let forged = post_upload(&app, &cookie, "nope", &crate::component("group-mapper")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "an upload without the session's CSRF token");
+    let refused = post_upload(&app, &cookie, &csrf, b"\0asm not really").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("Upload refused"), "{}", refused.body);
+    let accepted = post_upload(&app, &cookie, &csrf, &crate::component("group-mapper")).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert!(accepted.body.contains("Accepted: group-mapper"), "{}", accepted.body);
+    assert!(accepted.body.contains("assignment-provider"), "{}", accepted.body);
+
+    let plugins = json_call(&app, Method::GET, format!("/v1/orgs/{org}/plugins"), Some(&token), None).await;
+    let hash = plugins.expect(StatusCode::OK, "plugins")[0]["hash"].as_str().unwrap_or_default().to_owned();
+    let binding = json!({"assigner": hash, "config": {"groups": {}}});
+    let uri = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    json_call(&app, Method::PUT, uri, Some(&token), Some(binding)).await.expect(StatusCode::OK, "bind");
+    let listed = fetch(&app, Method::GET, "/console/plugins", Some(&cookie), None, None).await;
+    assert!(listed.body.contains("acme / okta (assignment provider)"), "{}", listed.body);
+
+    json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example")))
+        .await
+        .expect(StatusCode::OK, "login");
+    json_call(&app, Method::POST, "/v1/login", None, Some(id_login("globex", "ann@globex.example")))
+        .await
+        .expect(StatusCode::OK, "login");
+    let audit = fetch(&app, Method::GET, "/console/audit", Some(&cookie), None, None).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let link = audit.body.split("href=\"/console/audit/").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    let event = fetch(&app, Method::GET, &format!("/console/audit/{link}"), Some(&cookie), None, None).await;
+    assert_eq!(event.status, StatusCode::OK, "{}", event.body);
+    assert!(event.body.contains("Hooks") && event.body.contains(&hash[..12]), "{}", event.body);
+
+    // Globex's event, asked for through Acme's session: no such event.
+    let globex = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&globex_token)), None).await;
+    let theirs = fetch(&app, Method::GET, "/console/audit", Some(&globex.cookie()), None, None).await;
+    let their_id =
+        theirs.body.split("href=\"/console/audit/").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    assert_ne!(their_id, link);
+    let foreign = fetch(&app, Method::GET, &format!("/console/audit/{their_id}"), Some(&cookie), None, None).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    store.close().await;
+}

@@ -18,7 +18,9 @@
 //!   from `/console/style.css` only), `X-Frame-Options: DENY`, `nosniff`,
 //!   no referrer and no caching.
 
+mod audit;
 mod charts;
+mod plugins;
 mod session;
 mod view;
 
@@ -26,7 +28,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -40,6 +42,7 @@ use session::{Session, csrf_matches};
 
 use super::{AppState, Caller};
 use crate::auth::{AttemptKey, ReserveError, Secret};
+use crate::store::OrgId;
 
 /// The session cookie's name.
 const COOKIE: &str = "provisio_console";
@@ -55,13 +58,19 @@ const MAX_API_BYTES: usize = 16 << 20;
 pub(super) struct Api(Router);
 
 /// The console's routes (and `/`, which leads to it), calling `api`.
-pub(super) fn routes(api: Router) -> Router<AppState> {
+pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(home))
         .route("/console/sign-in", get(sign_in_form).post(sign_in))
         .route("/console/sign-out", post(sign_out))
         .route("/console/overview", get(overview))
+        .route(
+            "/console/plugins",
+            get(plugins::list).post(plugins::upload).layer(DefaultBodyLimit::max(plugin_body_limit + 64 * 1024)),
+        )
+        .route("/console/audit", get(audit::list))
+        .route("/console/audit/{id}", get(audit::event))
         .route("/console/style.css", get(style))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(Extension(Api(api)))
@@ -106,6 +115,22 @@ fn session(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
 
 fn to_sign_in() -> Response {
     Redirect::to("/console/sign-in").into_response()
+}
+
+/// The request's session when it is an organization's, with that
+/// organization; otherwise the answer to give (the sign-in page, or the
+/// operator's page).
+fn org_session(state: &AppState, headers: &HeaderMap) -> Result<(Session, OrgId), Response> {
+    let Some((_, session)) = session(state, headers) else {
+        return Err(to_sign_in());
+    };
+    match &session.caller {
+        Caller::Org(org) => {
+            let org = org.clone();
+            Ok((session, org))
+        }
+        Caller::Operator => Err(Html(view::operator(&session).into_string()).into_response()),
+    }
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -234,22 +259,37 @@ impl IntoResponse for ApiFailure {
 
 /// `GET uri` on the admin API with the session's token, as JSON.
 async fn api_get(api: &Api, session: &Session, uri: &str) -> Result<serde_json::Value, ApiFailure> {
+    match api_call(api, session, axum::http::Method::GET, uri, None).await? {
+        (status, json) if status.is_success() => Ok(json),
+        (status, json) => Err(ApiFailure(status, json["code"].as_str().unwrap_or("error").to_owned())),
+    }
+}
+
+/// A call on the admin API with the session's token: its status and its
+/// JSON answer, whatever the status (a page shows a refusal's message).
+async fn api_call(
+    api: &Api,
+    session: &Session,
+    method: axum::http::Method,
+    uri: &str,
+    body: Option<(&'static str, Vec<u8>)>,
+) -> Result<(StatusCode, serde_json::Value), ApiFailure> {
     let bearer = format!("Bearer {}", session.token.expose());
-    let request = axum::http::Request::get(uri)
-        .header(header::AUTHORIZATION, bearer)
-        .body(Body::empty())
-        .map_err(|_| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, "request".into()))?;
+    let mut request = axum::http::Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, bearer);
+    let body = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
+        }
+        None => Body::empty(),
+    };
+    let request = request.body(body).map_err(|_| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, "request".into()))?;
     let Ok(response) = api.0.clone().call(request).await;
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), MAX_API_BYTES)
         .await
         .map_err(|_| ApiFailure(StatusCode::BAD_GATEWAY, "body".into()))?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    if !status.is_success() {
-        let code = json["code"].as_str().unwrap_or("error").to_owned();
-        return Err(ApiFailure(status, code));
-    }
-    Ok(json)
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
 }
 
 async fn overview(
@@ -257,12 +297,9 @@ async fn overview(
     Extension(api): Extension<Api>,
     headers: HeaderMap,
 ) -> Result<Response, ApiFailure> {
-    let Some((_, session)) = session(&state, &headers) else {
-        return Ok(to_sign_in());
-    };
-    let org = match &session.caller {
-        Caller::Org(org) => org.clone(),
-        Caller::Operator => return Ok(Html(view::operator(&session).into_string()).into_response()),
+    let (session, org) = match org_session(&state, &headers) {
+        Ok(signed) => signed,
+        Err(answer) => return Ok(answer),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let since = i64::try_from(now.as_millis()).unwrap_or(i64::MAX) - 24 * 3600 * 1000;

@@ -29,6 +29,8 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
                     @if let Some(session) = session {
                         nav aria-label="Console" {
                             a href="/console/overview" { "Overview" }
+                            a href="/console/plugins" { "Plugins" }
+                            a href="/console/audit" { "Audit" }
                         }
                         span.who { (who(&session.caller)) }
                         form method="post" action="/console/sign-out" {
@@ -41,6 +43,16 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
             }
         }
     }
+}
+
+/// A time (unix milliseconds) as people read it, in UTC, to the second.
+pub(super) fn time(ms: i64) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return ms.to_string();
+    };
+    let (y, m, d) = at.to_calendar_date();
+    let (h, min, s) = at.to_hms();
+    format!("{y:04}-{:02}-{d:02} {h:02}:{min:02}:{s:02} UTC", u8::from(m))
 }
 
 fn who(caller: &Caller) -> String {

@@ -51,7 +51,7 @@ pub(super) async fn list(
 ) -> Result<Response, ApiFailure> {
     let (session, org) = match org_session(&state, &headers) {
         Ok(signed) => signed,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(*answer),
     };
     let domains = api_get(&api, &session, &format!("/v1/orgs/{org}/domains")).await?;
     let domains: Vec<(String, String)> = domains
@@ -103,7 +103,7 @@ pub(super) async fn list(
                         @let id = event["id"].as_i64().unwrap_or(0);
                         tr {
                             td { a href=(format!("/console/audit/{id}")) { (view::time(event["at"].as_i64().unwrap_or(0))) } }
-                            td { (event["domain"].as_str().map(|d| name_of(d)).unwrap_or_default()) }
+                            td { (event["domain"].as_str().map(&name_of).unwrap_or_default()) }
                             td { (event["provider"].as_str().unwrap_or_default()) }
                             td { (outcome(event)) }
                             td { (event["rule"].as_str().unwrap_or_default()) }
@@ -136,7 +136,7 @@ pub(super) async fn event(
 ) -> Result<Response, ApiFailure> {
     let (session, org) = match org_session(&state, &headers) {
         Ok(signed) => signed,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(*answer),
     };
     // The API lists newest first below `before`: the event is the first.
     let uri = format!("/v1/orgs/{org}/audit?before={}&limit=1", id.saturating_add(1));

@@ -120,16 +120,16 @@ fn to_sign_in() -> Response {
 /// The request's session when it is an organization's, with that
 /// organization; otherwise the answer to give (the sign-in page, or the
 /// operator's page).
-fn org_session(state: &AppState, headers: &HeaderMap) -> Result<(Session, OrgId), Response> {
+fn org_session(state: &AppState, headers: &HeaderMap) -> Result<(Session, OrgId), Box<Response>> {
     let Some((_, session)) = session(state, headers) else {
-        return Err(to_sign_in());
+        return Err(Box::new(to_sign_in()));
     };
     match &session.caller {
         Caller::Org(org) => {
             let org = org.clone();
             Ok((session, org))
         }
-        Caller::Operator => Err(Html(view::operator(&session).into_string()).into_response()),
+        Caller::Operator => Err(Box::new(Html(view::operator(&session).into_string()).into_response())),
     }
 }
 
@@ -299,7 +299,7 @@ async fn overview(
 ) -> Result<Response, ApiFailure> {
     let (session, org) = match org_session(&state, &headers) {
         Ok(signed) => signed,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(*answer),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let since = i64::try_from(now.as_millis()).unwrap_or(i64::MAX) - 24 * 3600 * 1000;

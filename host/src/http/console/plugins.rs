@@ -29,7 +29,7 @@ pub(super) async fn list(
 ) -> Result<Response, ApiFailure> {
     let (session, org) = match org_session(&state, &headers) {
         Ok(signed) => signed,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(*answer),
     };
     let page = page(&api, &session, &org, None).await?;
     Ok(Html(page.into_string()).into_response())
@@ -43,7 +43,7 @@ pub(super) async fn upload(
 ) -> Result<Response, ApiFailure> {
     let (session, org) = match org_session(&state, &headers) {
         Ok(signed) => signed,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(*answer),
     };
     let (mut csrf, mut bytes) = (String::new(), None);
     loop {

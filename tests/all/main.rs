@@ -6,6 +6,7 @@
 
 mod auth;
 pub(crate) mod boundary;
+mod browser;
 mod cli;
 mod compile_bombs;
 mod compile_budget;
@@ -26,7 +27,7 @@ mod oidc_provider;
 mod races;
 mod sched;
 mod scim_conformance;
-mod serve;
+pub(crate) mod serve;
 mod store;
 
 use std::path::PathBuf;

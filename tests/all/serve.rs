@@ -8,20 +8,20 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-fn provisio() -> Command {
+pub(crate) fn provisio() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_provisio"));
     command.current_dir(crate::root());
     command
 }
 
 /// A minimal HTTP/1.1 POST of a JSON body; returns the status and the body.
-fn post_json(address: &str, path: &str, body: &str) -> (u16, Value) {
+pub(crate) fn post_json(address: &str, path: &str, body: &str) -> (u16, Value) {
     request(address, "POST", path, None, body)
 }
 
 /// A minimal HTTP/1.1 request with a JSON body and a bearer token; returns
 /// the status and the body.
-fn request(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+pub(crate) fn request(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("connect {address}: {e}"));
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
@@ -36,7 +36,8 @@ fn request(address: &str, method: &str, path: &str, token: Option<&str>, body: &
     (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
 }
 
-struct Server(Child);
+/// A running `provisio serve`; killed when dropped.
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -44,11 +45,11 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn the_demo_server_provisions_a_first_login_and_stops_gracefully() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("provisio.db").display());
-    let data = dir.path().to_string_lossy().into_owned();
+/// Starts `provisio serve --demo` on a free loopback port over a database in
+/// `dir`: the server, its address and what it printed before listening.
+pub(crate) fn start_demo(dir: &std::path::Path) -> (Server, String, String) {
+    let db = format!("sqlite://{}?mode=rwc", dir.join("provisio.db").display());
+    let data = dir.to_string_lossy().into_owned();
     let mut child = provisio()
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", &db, "--data-dir", &data])
         .stdout(Stdio::piped())
@@ -56,7 +57,7 @@ fn the_demo_server_provisions_a_first_login_and_stops_gracefully() {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start provisio serve: {e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut server = Server(child);
+    let server = Server(child);
     let mut printed = String::new();
     let mut address = None;
     for line in BufReader::new(stdout).lines() {
@@ -69,6 +70,14 @@ fn the_demo_server_provisions_a_first_login_and_stops_gracefully() {
         printed.push('\n');
     }
     let address = address.unwrap_or_else(|| panic!("the server did not start: {printed}"));
+    (server, address, printed)
+}
+
+#[test]
+fn the_demo_server_provisions_a_first_login_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().to_string_lossy().into_owned();
+    let (mut server, address, printed) = start_demo(dir.path());
     assert!(printed.contains("alice-demo-password") && printed.contains("provisio demo token"), "{printed}");
 
     let (status, body) =

@@ -16,7 +16,7 @@
 //!   exactly as `curl` would; whatever the console can do, the API can.
 //! - Every answer has a strict Content-Security-Policy (no script, styles
 //!   from `/console/style.css` only), `X-Frame-Options: DENY`, `nosniff`,
-//!   no referrer and no caching.
+//!   no referrer outside the console and no caching.
 
 mod audit;
 mod charts;
@@ -88,7 +88,9 @@ async fn security_headers(request: Request, next: Next) -> Response {
         ),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: with it a browser sends `Origin: null` on the
+        // console's own forms, which `same_origin` refuses.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -187,6 +189,7 @@ fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
 
 async fn sign_in(
     State(state): State<AppState>,
+    Extension(api): Extension<Api>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
@@ -212,7 +215,16 @@ async fn sign_in(
         return (StatusCode::UNAUTHORIZED, Html(view::sign_in(Some(REFUSED)).into_string())).into_response();
     };
     let _ = ledger.succeeded(&key, policy, clock.now()).await;
-    let id = state.console.start(caller, Secret::new(token));
+    let token = Secret::new(token);
+    let label = match &caller {
+        Caller::Operator => "operator".to_owned(),
+        Caller::Org(org) => {
+            let found = api_call(&api, &token, axum::http::Method::GET, &format!("/v1/orgs/{org}"), None).await;
+            let name = found.ok().and_then(|(_, org)| org["name"].as_str().map(str::to_owned));
+            name.unwrap_or_else(|| org.to_string())
+        }
+    };
+    let id = state.console.start(caller, label, token);
     let secure = if over_https(&state, &headers) { "; Secure" } else { "" };
     let cookie = format!(
         "{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
@@ -259,22 +271,22 @@ impl IntoResponse for ApiFailure {
 
 /// `GET uri` on the admin API with the session's token, as JSON.
 async fn api_get(api: &Api, session: &Session, uri: &str) -> Result<serde_json::Value, ApiFailure> {
-    match api_call(api, session, axum::http::Method::GET, uri, None).await? {
+    match api_call(api, &session.token, axum::http::Method::GET, uri, None).await? {
         (status, json) if status.is_success() => Ok(json),
         (status, json) => Err(ApiFailure(status, json["code"].as_str().unwrap_or("error").to_owned())),
     }
 }
 
-/// A call on the admin API with the session's token: its status and its
+/// A call on the admin API with a session's token: its status and its
 /// JSON answer, whatever the status (a page shows a refusal's message).
 async fn api_call(
     api: &Api,
-    session: &Session,
+    token: &Secret,
     method: axum::http::Method,
     uri: &str,
     body: Option<(&'static str, Vec<u8>)>,
 ) -> Result<(StatusCode, serde_json::Value), ApiFailure> {
-    let bearer = format!("Bearer {}", session.token.expose());
+    let bearer = format!("Bearer {}", token.expose());
     let mut request = axum::http::Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, bearer);
     let body = match body {
         Some((content_type, bytes)) => {

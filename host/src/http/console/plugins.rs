@@ -69,7 +69,8 @@ pub(super) async fn upload(
         None => Uploaded::Refused("Choose a .wasm file to upload.".into()),
         Some(bytes) => {
             let uri = format!("/v1/orgs/{org}/plugins");
-            match api_call(&api, &session, Method::POST, &uri, Some(("application/wasm", bytes.to_vec()))).await? {
+            let body = Some(("application/wasm", bytes.to_vec()));
+            match api_call(&api, &session.token, Method::POST, &uri, body).await? {
                 (status, answer) if status.is_success() => Uploaded::Report(answer["check"].clone()),
                 (status, answer) if status.is_client_error() => {
                     Uploaded::Refused(answer["message"].as_str().unwrap_or("refused").to_owned())

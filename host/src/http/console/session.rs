@@ -22,6 +22,8 @@ const MAX_SESSIONS: usize = 10_000;
 pub(crate) struct Session {
     /// Who signed in.
     pub(crate) caller: Caller,
+    /// How the pages name them: the organization's name, or "operator".
+    pub(crate) label: String,
     /// The token they signed in with: the console calls the API with it.
     pub(crate) token: Secret,
     /// The token every form of the session carries.
@@ -47,9 +49,9 @@ fn key(id: &str) -> [u8; 32] {
 
 impl ConsoleSessions {
     /// Starts a session; the cookie's value.
-    pub(crate) fn start(&self, caller: Caller, token: Secret) -> String {
+    pub(crate) fn start(&self, caller: Caller, label: String, token: Secret) -> String {
         let id = random_hex();
-        let session = Session { caller, token, csrf: random_hex(), ends: Instant::now() + LIFETIME };
+        let session = Session { caller, label, token, csrf: random_hex(), ends: Instant::now() + LIFETIME };
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         sessions.retain(|_, s| s.ends > now);

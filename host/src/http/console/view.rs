@@ -5,7 +5,6 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::charts;
 use super::session::Session;
-use crate::http::Caller;
 
 /// The stylesheet, served at `/console/style.css` (no inline style: the
 /// Content-Security-Policy forbids it).
@@ -32,7 +31,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
                             a href="/console/plugins" { "Plugins" }
                             a href="/console/audit" { "Audit" }
                         }
-                        span.who { (who(&session.caller)) }
+                        span.who { (session.label) }
                         form method="post" action="/console/sign-out" {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button type="submit" { "Sign out" }
@@ -53,13 +52,6 @@ pub(super) fn time(ms: i64) -> String {
     let (y, m, d) = at.to_calendar_date();
     let (h, min, s) = at.to_hms();
     format!("{y:04}-{:02}-{d:02} {h:02}:{min:02}:{s:02} UTC", u8::from(m))
-}
-
-fn who(caller: &Caller) -> String {
-    match caller {
-        Caller::Operator => "operator".to_owned(),
-        Caller::Org(org) => format!("organization {org}"),
-    }
 }
 
 /// The sign-in form; `error` is the one generic message of a refusal.

@@ -1,0 +1,139 @@
+//! The tenant console in a real headless Chromium, driven through
+//! `chromedriver` (both Debian's, installed by `scripts/setup-chromium`),
+//! against a real `provisio serve --demo` on a free loopback port, as a
+//! tenant admin uses it. Each page is saved as a screenshot under
+//! `target/console-screenshots/`.
+
+mod webdriver;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use webdriver::Browser;
+
+use crate::serve::{post_json, provisio, request, start_demo};
+
+fn screenshot(name: &str) -> PathBuf {
+    crate::root().join("target/console-screenshots").join(format!("{name}.png"))
+}
+
+/// The word after `flag` in what the demo printed.
+fn after(printed: &str, flag: &str) -> String {
+    let words: Vec<&str> = printed.split_whitespace().collect();
+    words.iter().position(|w| *w == flag).map(|i| words[i + 1].to_owned()).unwrap_or_default()
+}
+
+fn printed_value(printed: &str, key: &str) -> String {
+    printed.split_whitespace().find_map(|w| w.strip_prefix(key)).map(str::to_owned).unwrap_or_default()
+}
+
+/// Signs in, sees the overview, uploads a plugin and its check report, has
+/// a refused upload explained, binds the plugin (through the API), finds a
+/// login it decided in the audit with its hash, sees a provider name with
+/// markup shown as text with nothing run, and signs out.
+#[tokio::test]
+async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_server, address, printed) = start_demo(dir.path());
+    assert!(printed.contains(&format!("http://{address}/console")), "the demo shows the console: {printed}");
+    let base = format!("http://{address}");
+    let (org, token) = (printed_value(&printed, "PROVISIO_ORG="), printed_value(&printed, "PROVISIO_TOKEN="));
+    let (domain, provider) = (after(&printed, "--domain"), after(&printed, "--provider"));
+    let browser = Browser::start().await;
+
+    // `/` leads to the sign-in page; a wrong token is refused with one message.
+    browser.goto(&format!("{base}/")).await;
+    assert!(browser.url().await.ends_with("/console/sign-in"), "{}", browser.url().await);
+    assert_eq!(browser.title().await, "Sign in · Provisio console");
+    browser.screenshot(&screenshot("01-sign-in")).await;
+    browser.type_into(&browser.find("#token").await, "pvo_not-a-token").await;
+    browser.click(&browser.find("main button[type=submit]").await).await;
+    assert!(browser.text().await.contains("That token was not accepted."), "{}", browser.text().await);
+    browser.screenshot(&screenshot("02-sign-in-refused")).await;
+
+    browser.type_into(&browser.find("#token").await, &token).await;
+    browser.click(&browser.find("main button[type=submit]").await).await;
+    assert!(browser.url().await.ends_with("/console/overview"), "{}", browser.url().await);
+    assert_eq!(browser.title().await, "Overview · Provisio console");
+    assert!(browser.text().await.contains("Logins by outcome"));
+    assert_eq!(browser.count("svg.chart").await + browser.count("p.empty").await, 4, "four charts or their empty note");
+    browser.screenshot(&screenshot("03-overview")).await;
+
+    // Upload a plugin: its check report.
+    browser.goto(&format!("{base}/console/plugins")).await;
+    assert!(browser.text().await.contains("default-creator"), "the demo's plugins are listed");
+    let canonical = |path: PathBuf| std::fs::canonicalize(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let component = canonical(crate::root().join("target/plugins/hostile-counter.wasm"));
+    browser.type_into(&browser.find("#plugin").await, &component.to_string_lossy()).await;
+    browser.click(&browser.find("main form button[type=submit]").await).await;
+    let text = browser.text().await;
+    assert!(text.contains("Accepted: hostile-counter") && text.contains("identity-creator"), "{text}");
+    browser.screenshot(&screenshot("04-plugin-uploaded")).await;
+
+    // A file that is no component: the precise refusal.
+    let not_a_component = canonical(crate::root().join("Cargo.toml"));
+    browser.type_into(&browser.find("#plugin").await, &not_a_component.to_string_lossy()).await;
+    browser.click(&browser.find("main form button[type=submit]").await).await;
+    let text = browser.text().await;
+    assert!(text.contains("Upload refused"), "{text}");
+    browser.screenshot(&screenshot("05-plugin-refused")).await;
+
+    // Bind it through the API, log a person in: the audit shows its decision.
+    let (status, plugins) = request(&address, "GET", &format!("/v1/orgs/{org}/plugins"), Some(&token), "");
+    assert_eq!(status, 200, "{plugins}");
+    let hash = plugins
+        .as_array()
+        .and_then(|list| list.iter().find(|p| p["name"] == "hostile-counter"))
+        .and_then(|p| p["hash"].as_str())
+        .unwrap_or_else(|| panic!("{plugins}"))
+        .to_owned();
+    let binding = json!({"creator": hash}).to_string();
+    let bind = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    let (status, body) = request(&address, "PUT", &bind, Some(&token), &binding);
+    assert_eq!(status, 200, "{body}");
+    let data = dir.path().to_string_lossy().into_owned();
+    let id_token = provisio()
+        .args(["demo", "token", "--email", "dora@demo.example", "--data-dir", &data])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id_token = String::from_utf8_lossy(&id_token.stdout).trim().to_owned();
+    let login = format!(r#"{{"domain": "demo", "id_token": "{id_token}"}}"#);
+    let (status, body) = post_json(&address, "/v1/login", &login);
+    assert_eq!(status, 200, "{body}");
+    browser.goto(&format!("{base}/console/audit")).await;
+    assert!(browser.text().await.contains("success"));
+    browser.screenshot(&screenshot("06-audit")).await;
+    browser.click(&browser.find("main table a").await).await;
+    let text = browser.text().await;
+    assert!(text.contains("Hooks") && text.contains(&hash[..12]) && text.contains("decision"), "{text}");
+    browser.screenshot(&screenshot("07-audit-event")).await;
+
+    // A provider name with markup (a tenant's own text) is shown as text, and
+    // nothing in it runs.
+    let (status, found) = request(&address, "GET", &format!("/v1/orgs/{org}/domains/{domain}"), Some(&token), "");
+    assert_eq!(status, 200, "{found}");
+    let idp = found["providers"].as_array().and_then(|p| p.iter().find(|p| p["id"] == provider.as_str()));
+    let config: Value =
+        serde_json::from_str(idp.and_then(|p| p["config"].as_str()).unwrap_or("{}")).unwrap_or_default();
+    let hostile = r#""><img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>"#;
+    let added = json!({"name": hostile, "kind": "oidc", "config": config}).to_string();
+    let path = format!("/v1/orgs/{org}/domains/{domain}/providers");
+    let (status, added) = request(&address, "POST", &path, Some(&token), &added);
+    assert_eq!(status, 201, "{added}");
+    let bind = format!("/v1/orgs/{org}/domains/{domain}/bindings/{}", added["id"].as_str().unwrap_or_default());
+    let (status, body) = request(&address, "PUT", &bind, Some(&token), &binding);
+    assert_eq!(status, 200, "{body}");
+    browser.goto(&format!("{base}/console/plugins")).await;
+    assert!(browser.text().await.contains("<img src=x onerror="), "shown as text: {}", browser.text().await);
+    assert_eq!(browser.title().await, "Plugins · Provisio console", "nothing ran");
+    assert_eq!(browser.count("main img").await + browser.count("main script").await, 0);
+    assert_eq!(browser.script("return document.title").await, "Plugins · Provisio console");
+    browser.screenshot(&screenshot("08-markup-as-text")).await;
+
+    // Sign out: the session is over.
+    browser.click(&browser.find("header form button").await).await;
+    assert!(browser.url().await.ends_with("/console/sign-in"), "{}", browser.url().await);
+    browser.goto(&format!("{base}/console/overview")).await;
+    assert!(browser.url().await.ends_with("/console/sign-in"), "signed out: {}", browser.url().await);
+    browser.close().await;
+}

@@ -67,7 +67,7 @@ use utoipa_axum::router::OpenApiRouter;
 /// Session tokens live in [`crate::session`]; these names stay here for the
 /// HTTP API's users.
 pub use crate::session::{KeyError, SessionClaims, SessionSigner};
-pub use console::ConsoleSessions;
+use console::ConsoleSessions;
 pub use error::{ApiError, ErrorBody, Json, Query, RawBody};
 pub use login::{LoginBody, LoginResponse};
 pub use metrics::Metrics;

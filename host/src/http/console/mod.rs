@@ -37,7 +37,7 @@ use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use tower::Service as _;
 
-pub use session::ConsoleSessions;
+pub(crate) use session::ConsoleSessions;
 use session::{Session, csrf_matches};
 
 use super::{AppState, Caller};

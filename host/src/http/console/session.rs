@@ -33,7 +33,7 @@ pub(crate) struct Session {
 
 /// The sessions of this process.
 #[derive(Debug, Default)]
-pub struct ConsoleSessions {
+pub(crate) struct ConsoleSessions {
     /// By the SHA-256 of the cookie's id, so that this map never holds a
     /// usable cookie.
     sessions: Mutex<HashMap<[u8; 32], Session>>,

@@ -168,7 +168,7 @@ local identity provider "{IDP}" bound to the example plugins default-creator and
      -d '{{"userName": "dana@{EMAIL_DOMAIN}", "name": {{"givenName": "Dana"}}, "emails": [{{"value": "dana@{EMAIL_DOMAIN}", "primary": true}}]}}'
    curl -s '{base}/scim/v2/{domain}/Users?filter=userName%20sw%20%22d%22' -H "authorization: Bearer $SCIM_TOKEN"
 
-Console:   {base}/console  (sign in with the organization token below)
+Console:   {base}/console  (sign in with the API token below)
 Admin API: organization token {token}
            operator token     {operator_token}
 Metrics:   curl -s {base}/metrics

@@ -3,15 +3,13 @@
 //! decision, duration, fuel and failure, and the rule that refused it.
 
 use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Api, ApiFailure, api_get, org_session, view};
-use crate::http::AppState;
+use super::{Api, ApiFailure, OrgSession, api_get, view};
 
 /// The filters of the list, as its form sends them (empty fields mean
 /// "any").
@@ -44,15 +42,10 @@ fn url_escape(value: &str) -> String {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
     Extension(api): Extension<Api>,
-    headers: HeaderMap,
+    OrgSession(session, org): OrgSession,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiFailure> {
-    let (session, org) = match org_session(&state, &headers) {
-        Ok(signed) => signed,
-        Err(answer) => return Ok(*answer),
-    };
     let domains = api_get(&api, &session, &format!("/v1/orgs/{org}/domains")).await?;
     let domains: Vec<(String, String)> = domains
         .as_array()
@@ -129,15 +122,10 @@ fn outcome(event: &Value) -> Markup {
 }
 
 pub(super) async fn event(
-    State(state): State<AppState>,
     Extension(api): Extension<Api>,
-    headers: HeaderMap,
+    OrgSession(session, org): OrgSession,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiFailure> {
-    let (session, org) = match org_session(&state, &headers) {
-        Ok(signed) => signed,
-        Err(answer) => return Ok(*answer),
-    };
     // The API lists newest first below `before`: the event is the first.
     let uri = format!("/v1/orgs/{org}/audit?before={}&limit=1", id.saturating_add(1));
     let found = api_get(&api, &session, &uri).await?;

@@ -28,7 +28,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -119,19 +120,24 @@ fn to_sign_in() -> Response {
     Redirect::to("/console/sign-in").into_response()
 }
 
-/// The request's session when it is an organization's, with that
-/// organization; otherwise the answer to give (the sign-in page, or the
-/// operator's page).
-fn org_session(state: &AppState, headers: &HeaderMap) -> Result<(Session, OrgId), Box<Response>> {
-    let Some((_, session)) = session(state, headers) else {
-        return Err(Box::new(to_sign_in()));
-    };
-    match &session.caller {
-        Caller::Org(org) => {
-            let org = org.clone();
-            Ok((session, org))
+/// An organization's page request: its session and the organization. Any
+/// other request gets the sign-in page, or the operator's page.
+pub(super) struct OrgSession(Session, OrgId);
+
+impl FromRequestParts<AppState> for OrgSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some((_, session)) = session(state, &parts.headers) else {
+            return Err(to_sign_in());
+        };
+        match &session.caller {
+            Caller::Org(org) => {
+                let org = org.clone();
+                Ok(Self(session, org))
+            }
+            Caller::Operator => Err(Html(view::operator(&session).into_string()).into_response()),
         }
-        Caller::Operator => Err(Box::new(Html(view::operator(&session).into_string()).into_response())),
     }
 }
 
@@ -305,14 +311,9 @@ async fn api_call(
 }
 
 async fn overview(
-    State(state): State<AppState>,
     Extension(api): Extension<Api>,
-    headers: HeaderMap,
+    OrgSession(session, org): OrgSession,
 ) -> Result<Response, ApiFailure> {
-    let (session, org) = match org_session(&state, &headers) {
-        Ok(signed) => signed,
-        Err(answer) => return Ok(*answer),
-    };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let since = i64::try_from(now.as_millis()).unwrap_or(i64::MAX) - 24 * 3600 * 1000;
     let events = api_get(&api, &session, &format!("/v1/orgs/{org}/audit?since={since}&limit=1000")).await?;

@@ -5,15 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::Extension;
-use axum::extract::{Multipart, State};
+use axum::extract::Multipart;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use serde_json::Value;
 
 use super::session::{Session, csrf_matches};
-use super::{Api, ApiFailure, api_call, api_get, org_session, refused_form, same_origin, view};
-use crate::http::AppState;
+use super::{Api, ApiFailure, OrgSession, api_call, api_get, refused_form, same_origin, view};
 use crate::store::OrgId;
 
 /// What an upload answered: the check report, or the refusal's message.
@@ -23,28 +22,19 @@ enum Uploaded {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
     Extension(api): Extension<Api>,
-    headers: HeaderMap,
+    OrgSession(session, org): OrgSession,
 ) -> Result<Response, ApiFailure> {
-    let (session, org) = match org_session(&state, &headers) {
-        Ok(signed) => signed,
-        Err(answer) => return Ok(*answer),
-    };
     let page = page(&api, &session, &org, None).await?;
     Ok(Html(page.into_string()).into_response())
 }
 
 pub(super) async fn upload(
-    State(state): State<AppState>,
     Extension(api): Extension<Api>,
+    OrgSession(session, org): OrgSession,
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Result<Response, ApiFailure> {
-    let (session, org) = match org_session(&state, &headers) {
-        Ok(signed) => signed,
-        Err(answer) => return Ok(*answer),
-    };
     let (mut csrf, mut bytes) = (String::new(), None);
     loop {
         let field = match form.next_field().await {

@@ -92,6 +92,9 @@ pub struct UploadedPlugin {
     pub info: PluginInfo,
 }
 
+/// The audit outcome of a binding change.
+pub const BINDING_CHANGED: &str = "binding-changed";
+
 impl Host {
     /// Checks `bytes` against the plugin contract (world, imports, `name()`),
     /// precompiles it, and stores it under its content hash, owned by
@@ -197,6 +200,37 @@ impl Host {
             return Err(AdminError::AboveCeiling { limit, asked, ceiling });
         }
         self.store.put_binding(binding).await?;
+        self.audit_binding(&domain, binding).await;
         Ok(())
+    }
+
+    /// Records a binding change in the organization's audit log (outcome
+    /// `binding-changed`), with the whole binding in its detail: the
+    /// binding's history, from which an earlier version is bound again.
+    async fn audit_binding(&self, domain: &crate::store::Domain, binding: &Binding) {
+        let provider = domain.providers.iter().find(|p| p.id == binding.provider).map(|p| p.name.clone());
+        let detail = serde_json::json!({
+            "provider_id": binding.provider,
+            "creator": binding.creator,
+            "assigner": binding.assigner,
+            "config": binding.config.to_json(),
+            "limits": binding.limits,
+            "failure_policy": binding.failure_policy,
+            "sync_mode": binding.sync_mode,
+        });
+        let event = crate::store::NewAuditEvent {
+            at: crate::store::now_ms(),
+            org: Some(domain.org.clone()),
+            domain: Some(domain.id.clone()),
+            provider,
+            account: None,
+            outcome: BINDING_CHANGED.into(),
+            rule: None,
+            detail: detail.to_string(),
+        };
+        // The binding stands even when its record cannot be written.
+        if let Err(e) = self.store.append_audit(&event).await {
+            self.audit_write_failed(&e);
+        }
     }
 }

@@ -15,7 +15,7 @@ mod slots;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use admin::{AdminError, UploadedPlugin, binding_settings};
+pub use admin::{AdminError, BINDING_CHANGED, UploadedPlugin, binding_settings};
 pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
 

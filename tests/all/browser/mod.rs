@@ -28,9 +28,10 @@ fn printed_value(printed: &str, key: &str) -> String {
 }
 
 /// Signs in, sees the overview, uploads a plugin and its check report, has
-/// a refused upload explained, binds the plugin (through the API), finds a
-/// login it decided in the audit with its hash, sees a provider name with
-/// markup shown as text with nothing run, and signs out.
+/// a refused upload explained, binds the plugin, finds a login it decided in
+/// the audit with its hash, rolls the binding back in one click (the next
+/// login is the earlier plugins'), sees a provider name with markup shown as
+/// text with nothing run, and signs out.
 #[tokio::test]
 async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -78,7 +79,8 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     assert!(text.contains("Upload refused"), "{text}");
     browser.screenshot(&screenshot("05-plugin-refused")).await;
 
-    // Bind it through the API, log a person in: the audit shows its decision.
+    // Bind it in the bindings page; a person's first login runs it, and the
+    // audit shows its decision.
     let (status, plugins) = request(&address, "GET", &format!("/v1/orgs/{org}/plugins"), Some(&token), "");
     assert_eq!(status, 200, "{plugins}");
     let hash = plugins
@@ -87,26 +89,42 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
         .and_then(|p| p["hash"].as_str())
         .unwrap_or_else(|| panic!("{plugins}"))
         .to_owned();
-    let binding = json!({"creator": hash}).to_string();
-    let bind = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
-    let (status, body) = request(&address, "PUT", &bind, Some(&token), &binding);
-    assert_eq!(status, 200, "{body}");
+    browser.goto(&format!("{base}/console/bindings")).await;
+    browser.choose(&browser.find(&format!("#creator-{provider} option[value='{hash}']")).await).await;
+    browser.click(&browser.find(&format!("#provider-{provider} form button[type=submit]")).await).await;
+    assert!(browser.text().await.contains("Bound: the next login uses this binding."), "{}", browser.text().await);
+    browser.screenshot(&screenshot("06-bound")).await;
     let data = dir.path().to_string_lossy().into_owned();
-    let id_token = provisio()
-        .args(["demo", "token", "--email", "dora@demo.example", "--data-dir", &data])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let id_token = String::from_utf8_lossy(&id_token.stdout).trim().to_owned();
-    let login = format!(r#"{{"domain": "demo", "id_token": "{id_token}"}}"#);
-    let (status, body) = post_json(&address, "/v1/login", &login);
-    assert_eq!(status, 200, "{body}");
+    let first_login = |email: &str| {
+        let id_token = provisio()
+            .args(["demo", "token", "--email", email, "--data-dir", &data])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id_token = String::from_utf8_lossy(&id_token.stdout).trim().to_owned();
+        let (status, body) =
+            post_json(&address, "/v1/login", &format!(r#"{{"domain": "demo", "id_token": "{id_token}"}}"#));
+        assert_eq!(status, 200, "{body}");
+        body["account"]["username"].as_str().unwrap_or_default().to_owned()
+    };
+    assert!(first_login("dora@demo.example").starts_with("calls-"), "the console's binding decided");
     browser.goto(&format!("{base}/console/audit")).await;
     assert!(browser.text().await.contains("success"));
-    browser.screenshot(&screenshot("06-audit")).await;
+    browser.screenshot(&screenshot("07-audit")).await;
     browser.click(&browser.find("main table a").await).await;
     let text = browser.text().await;
     assert!(text.contains("Hooks") && text.contains(&hash[..12]) && text.contains("decision"), "{text}");
-    browser.screenshot(&screenshot("07-audit-event")).await;
+    browser.screenshot(&screenshot("08-audit-event")).await;
+
+    // Roll back: the demo's own binding (the oldest of the history) bound
+    // again in one click; the next first login is the example plugins'.
+    browser.goto(&format!("{base}/console/bindings")).await;
+    let rows = browser.count(&format!("#provider-{provider} table.history tbody tr")).await;
+    assert_eq!(rows, 2, "the demo's binding and the console's");
+    let oldest = format!("#provider-{provider} table.history tbody tr:last-child button");
+    browser.click(&browser.find(&oldest).await).await;
+    assert!(browser.text().await.contains("Bound: the next login uses this binding."));
+    browser.screenshot(&screenshot("09-rolled-back")).await;
+    assert_eq!(first_login("erin@demo.example").get(..4), Some("erin"), "the example creator decided again");
 
     // A provider name with markup (a tenant's own text) is shown as text, and
     // nothing in it runs.
@@ -121,6 +139,7 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     let (status, added) = request(&address, "POST", &path, Some(&token), &added);
     assert_eq!(status, 201, "{added}");
     let bind = format!("/v1/orgs/{org}/domains/{domain}/bindings/{}", added["id"].as_str().unwrap_or_default());
+    let binding = json!({"creator": hash}).to_string();
     let (status, body) = request(&address, "PUT", &bind, Some(&token), &binding);
     assert_eq!(status, 200, "{body}");
     browser.goto(&format!("{base}/console/plugins")).await;
@@ -128,7 +147,7 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     assert_eq!(browser.title().await, "Plugins · Provisio console", "nothing ran");
     assert_eq!(browser.count("main img").await + browser.count("main script").await, 0);
     assert_eq!(browser.script("return document.title").await, "Plugins · Provisio console");
-    browser.screenshot(&screenshot("08-markup-as-text")).await;
+    browser.screenshot(&screenshot("10-markup-as-text")).await;
 
     // Sign out: the session is over.
     browser.click(&browser.find("header form button").await).await;

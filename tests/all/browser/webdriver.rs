@@ -156,6 +156,11 @@ impl Browser {
         panic!("no new page within a minute of the click");
     }
 
+    /// Clicks an element that stays on the page (an option of a select).
+    pub(crate) async fn choose(&self, element: &Element) {
+        self.command("POST", &format!("/element/{}/click", element.0), Some(json!({}))).await;
+    }
+
     /// The page's visible text.
     pub(crate) async fn text(&self) -> String {
         let body = self.find("body").await;

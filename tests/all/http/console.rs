@@ -67,8 +67,22 @@ impl Page {
     }
 }
 
+/// A form value, percent-encoded (everything but unreserved characters).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 fn form_token(token: &str) -> String {
-    format!("token={}", token.replace('+', "%2B"))
+    format!("token={}", encode(token))
 }
 
 #[tokio::test]
@@ -268,5 +282,76 @@ async fn plugins_and_audit_pages() {
     assert_ne!(their_id, link);
     let foreign = fetch(&app, Method::GET, &format!("/console/audit/{their_id}"), Some(&cookie), None, None).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    store.close().await;
+}
+
+/// Binding through the console: JSON that is not an object is refused with
+/// why, nothing bound; a binding is made, recorded in the history, and an
+/// earlier version bound again restores it.
+#[tokio::test]
+async fn bindings_are_bound_checked_and_rolled_back() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let uploaded = super::upload(&app, &org, &token, crate::component("group-mapper")).await;
+    let hash = uploaded.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
+    let cookie = signed.cookie();
+    let page = fetch(&app, Method::GET, "/console/bindings", Some(&cookie), None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&format!(r#"id="provider-{provider}""#)), "{}", page.body);
+    let csrf = page.csrf();
+    let binding = |assigner: &str, config: &str| {
+        let config =
+            config.replace('{', "%7B").replace('}', "%7D").replace('"', "%22").replace(':', "%3A").replace(' ', "+");
+        format!(
+            "csrf={csrf}&domain={domain}&provider={provider}&creator=&assigner={assigner}&config={config}&limits=&failure_policy=fall-back&sync_mode=every-login"
+        )
+    };
+    let refused =
+        fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&binding(&hash, "[1]")), None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("The configuration must be a JSON object."), "{}", refused.body);
+    let uri = format!("/v1/orgs/{org}/domains/{domain}/bindings");
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert_eq!(bound, json!([]), "nothing was bound");
+
+    let groups = r#"{"groups": {"Eng": "team:everyone"}}"#;
+    let first =
+        fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&binding(&hash, groups)), None).await;
+    assert!(first.location().starts_with("/console/bindings?bound="), "{}: {}", first.status, first.body);
+    let second = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&binding("", "{}")), None).await;
+    assert!(second.location().starts_with("/console/bindings?bound="), "{}", second.body);
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert!(bound[0]["assigner"].is_null(), "{bound}");
+
+    // The history lists both, newest first; the older one bound again.
+    let page = fetch(&app, Method::GET, "/console/bindings", Some(&cookie), None, None).await;
+    let forms: Vec<&str> = page.body.split(r#"<form class="inline""#).skip(1).collect();
+    assert_eq!(forms.len(), 2, "{}", page.body);
+    let field = |form: &str, name: &str| {
+        let value = form.split(&format!(r#"name="{name}" value=""#)).nth(1).and_then(|r| r.split('"').next());
+        value.unwrap_or_default().replace("&quot;", "\"")
+    };
+    let older = forms[1];
+    assert_eq!(field(older, "assigner"), hash);
+    let again = format!(
+        "csrf={csrf}&domain={domain}&provider={provider}&creator=&assigner={hash}&config={}&limits=%7B%7D&failure_policy={}&sync_mode={}",
+        field(older, "config")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22")
+            .replace(':', "%3A")
+            .replace(' ', "+"),
+        field(older, "failure_policy"),
+        field(older, "sync_mode"),
+    );
+    let rolled = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&again), None).await;
+    assert!(rolled.location().starts_with("/console/bindings?bound="), "{}", rolled.body);
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert_eq!(bound[0]["assigner"], hash.as_str(), "{bound}");
+    assert_eq!(bound[0]["config"], json!({"groups": {"Eng": "team:everyone"}}), "{bound}");
+    assert_eq!(bound[0]["failure_policy"], "fall-back");
     store.close().await;
 }

@@ -19,6 +19,7 @@
 //!   no referrer outside the console and no caching.
 
 mod audit;
+mod bindings;
 mod charts;
 mod plugins;
 mod session;
@@ -70,6 +71,7 @@ pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> 
             "/console/plugins",
             get(plugins::list).post(plugins::upload).layer(DefaultBodyLimit::max(plugin_body_limit + 64 * 1024)),
         )
+        .route("/console/bindings", get(bindings::list).post(bindings::bind))
         .route("/console/audit", get(audit::list))
         .route("/console/audit/{id}", get(audit::event))
         .route("/console/style.css", get(style))
@@ -338,6 +340,10 @@ fn summarize(events: &[serde_json::Value], domain_names: &HashMap<&str, &str>) -
     for event in events {
         let times = event["occurrences"].as_f64().unwrap_or(1.0);
         let outcome = event["outcome"].as_str().unwrap_or("?").to_owned();
+        // Administrators' changes are in the audit too: they are no logins.
+        if [crate::engine::BINDING_CHANGED, "upload-refused"].contains(&outcome.as_str()) {
+            continue;
+        }
         *outcomes.entry(outcome).or_default() += times;
         let domain = event["domain"].as_str().map_or("(no domain)", |d| domain_names.get(d).copied().unwrap_or(d));
         *domains.entry(domain.to_owned()).or_default() += times;

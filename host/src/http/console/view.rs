@@ -29,6 +29,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
                         nav aria-label="Console" {
                             a href="/console/overview" { "Overview" }
                             a href="/console/plugins" { "Plugins" }
+                            a href="/console/bindings" { "Bindings" }
                             a href="/console/audit" { "Audit" }
                         }
                         span.who { (session.label) }

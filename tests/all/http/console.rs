@@ -355,3 +355,79 @@ async fn bindings_are_bound_checked_and_rolled_back() {
     assert_eq!(bound[0]["failure_policy"], "fall-back");
     store.close().await;
 }
+
+/// Members locked and unlocked here, searched by email; invitations sent,
+/// refused with the API's reason, and revoked; another organization's
+/// invitation cannot be revoked.
+#[tokio::test]
+async fn accounts_and_invitations() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, _, _) = tenant(&app, "acme").await;
+    let (globex, globex_token, _, _) = tenant(&app, "globex").await;
+    for email in ["jane@acme.example", "bob@acme.example"] {
+        json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", email)))
+            .await
+            .expect(StatusCode::OK, email);
+    }
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
+    let cookie = signed.cookie();
+    let page = fetch(&app, Method::GET, "/console/accounts", Some(&cookie), None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("jane@acme.example") && page.body.contains("bob@acme.example"), "{}", page.body);
+    let csrf = page.csrf();
+    let found = fetch(&app, Method::GET, "/console/accounts?email=ja", Some(&cookie), None, None).await;
+    assert!(found.body.contains("jane@acme.example") && !found.body.contains("bob@acme.example"), "{}", found.body);
+    let none = fetch(&app, Method::GET, "/console/accounts?email=zz", Some(&cookie), None, None).await;
+    assert!(none.body.contains("No member matches."), "{}", none.body);
+
+    // Lock jane here: her next login is refused, then unlock.
+    let row = page.body.split("<tr>").find(|r| r.contains("jane@acme.example")).unwrap_or_default();
+    let jane = row.split("/console/accounts/").nth(1).and_then(|s| s.split('/').next()).unwrap_or_default().to_owned();
+    let lock = format!("/console/accounts/{jane}/lock");
+    let forged = fetch(&app, Method::POST, &lock, Some(&cookie), Some("csrf=nope"), None).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let locked = fetch(&app, Method::POST, &lock, Some(&cookie), Some(&format!("csrf={csrf}")), None).await;
+    assert_eq!(locked.location(), "/console/accounts", "{}", locked.body);
+    let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+    assert_eq!(login.body["code"], "account-suspended", "{}", login.body);
+    let page = fetch(&app, Method::GET, "/console/accounts", Some(&cookie), None, None).await;
+    assert!(page.body.contains(&format!("/console/accounts/{jane}/unlock")), "{}", page.body);
+    let unlock = format!("/console/accounts/{jane}/unlock");
+    fetch(&app, Method::POST, &unlock, Some(&cookie), Some(&format!("csrf={csrf}")), None).await;
+    let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
+    login.expect(StatusCode::OK, "unlocked");
+
+    // Invitations: a refused one says why; one sent, then revoked.
+    let bad = format!("csrf={csrf}&email=not-an-email&team=");
+    let refused = fetch(&app, Method::POST, "/console/accounts/invitations", Some(&cookie), Some(&bad), None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("role=\"alert\""), "{}", refused.body);
+    let invite = format!("csrf={csrf}&email=new%40acme.example&team=");
+    let sent = fetch(&app, Method::POST, "/console/accounts/invitations", Some(&cookie), Some(&invite), None).await;
+    assert_eq!(sent.location(), "/console/accounts", "{}", sent.body);
+    let page = fetch(&app, Method::GET, "/console/accounts", Some(&cookie), None, None).await;
+    let revoke = page
+        .body
+        .split("action=\"")
+        .find(|s| s.starts_with("/console/accounts/invitations/"))
+        .and_then(|s| s.split('"').next());
+    let revoke = revoke.unwrap_or_else(|| panic!("no revoke form: {}", page.body)).to_owned();
+    let done = fetch(&app, Method::POST, &revoke, Some(&cookie), Some(&format!("csrf={csrf}")), None).await;
+    assert_eq!(done.location(), "/console/accounts", "{}", done.body);
+    let list = json_call(&app, Method::GET, format!("/v1/orgs/{org}/invitations"), Some(&token), None).await;
+    assert_eq!(list.expect(StatusCode::OK, "invitations")[0]["state"], "revoked");
+
+    // Globex's invitation: Acme's token cannot revoke it.
+    let theirs = json!({"email": "x@globex.example"});
+    let theirs =
+        json_call(&app, Method::POST, format!("/v1/orgs/{globex}/invitations"), Some(&globex_token), Some(theirs))
+            .await;
+    let id = theirs.expect(StatusCode::CREATED, "invite")["id"].as_str().unwrap_or_default().to_owned();
+    let uri = format!("/v1/orgs/{org}/invitations/{id}");
+    json_call(&app, Method::DELETE, uri, Some(&token), None).await.error(StatusCode::NOT_FOUND, "not-found", "foreign");
+    let uri = format!("/v1/orgs/{globex}/invitations/{id}");
+    json_call(&app, Method::DELETE, uri, Some(&token), None).await.error(StatusCode::NOT_FOUND, "not-found", "scope");
+    store.close().await;
+}

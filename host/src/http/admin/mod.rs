@@ -31,6 +31,7 @@ pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(org::list_teams, org::create_team))
         .routes(routes!(org::list_roles, org::create_role))
         .routes(routes!(org::list_invitations, org::create_invitation))
+        .routes(routes!(org::revoke_invitation))
         .routes(routes!(org::list_accounts))
         .routes(routes!(org::lock_account))
         .routes(routes!(org::unlock_account))

@@ -209,6 +209,44 @@ pub(crate) async fn list_invitations(
     Ok(axum::Json(views(state.host.store().list_invitations(&org).await?)))
 }
 
+/// `/v1/orgs/{org}/invitations/{invitation}`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct InvitationPath {
+    /// The organization's id.
+    org: String,
+    /// The invitation's id.
+    invitation: String,
+}
+
+/// Revokes a pending invitation of the organization: it can no longer be
+/// accepted. Another organization's invitation, or one no longer pending,
+/// is `404`.
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/invitations/{invitation}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(InvitationPath),
+    responses((status = 204, description = "Revoked."), AdminErrors),
+)]
+pub(crate) async fn revoke_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(InvitationPath { org, invitation }): Path<InvitationPath>,
+) -> Result<StatusCode, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let store = state.host.store();
+    let pending = store
+        .list_invitations(&org)
+        .await?
+        .into_iter()
+        .find(|i| i.id.as_str() == invitation && i.state == crate::store::InvitationState::Pending);
+    let invitation = pending.ok_or(ApiError::NotFound)?;
+    store.revoke_invitation(&invitation.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Invites an email address to the organization, optionally into a team.
 #[utoipa::path(
     post,
@@ -240,6 +278,8 @@ pub(crate) struct AdminAccount {
     #[serde(flatten)]
     account: AccountView,
     state: AccountState,
+    /// Whether this organization has suspended the account (its lock here).
+    suspended: bool,
     /// When it was created, unix milliseconds.
     created_at: i64,
 }
@@ -248,6 +288,7 @@ impl From<Account> for AdminAccount {
     fn from(a: Account) -> Self {
         Self {
             state: a.state,
+            suspended: false,
             created_at: a.created_at,
             account: AccountView {
                 id: a.id.to_string(),
@@ -289,8 +330,14 @@ pub(crate) async fn list_accounts(
 ) -> Result<axum::Json<Vec<AdminAccount>>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let limit = page.limit.unwrap_or(100);
-    let accounts = state.host.store().list_accounts(Some(&org), page.after.as_deref(), limit).await?;
-    Ok(axum::Json(accounts.into_iter().map(AdminAccount::from).collect()))
+    let store = state.host.store();
+    let accounts = store.list_accounts(Some(&org), page.after.as_deref(), limit).await?;
+    let mut views = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let suspended = store.is_suspended(&org, &account.id).await?;
+        views.push(AdminAccount { suspended, ..AdminAccount::from(account) });
+    }
+    Ok(axum::Json(views))
 }
 
 /// Suspends a member in the organization: logins through the

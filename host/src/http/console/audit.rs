@@ -31,7 +31,7 @@ pub(super) struct Filter {
 const PAGE: u32 = 50;
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
-fn url_escape(value: &str) -> String {
+pub(super) fn url_escape(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

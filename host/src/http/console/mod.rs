@@ -18,6 +18,7 @@
 //!   from `/console/style.css` only), `X-Frame-Options: DENY`, `nosniff`,
 //!   no referrer outside the console and no caching.
 
+mod accounts;
 mod audit;
 mod bindings;
 mod charts;
@@ -72,6 +73,10 @@ pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> 
             get(plugins::list).post(plugins::upload).layer(DefaultBodyLimit::max(plugin_body_limit + 64 * 1024)),
         )
         .route("/console/bindings", get(bindings::list).post(bindings::bind))
+        .route("/console/accounts", get(accounts::list))
+        .route("/console/accounts/{account}/{action}", post(accounts::set_lock))
+        .route("/console/accounts/invitations", post(accounts::invite))
+        .route("/console/accounts/invitations/{invitation}/revoke", post(accounts::revoke))
         .route("/console/audit", get(audit::list))
         .route("/console/audit/{id}", get(audit::event))
         .route("/console/style.css", get(style))

@@ -30,6 +30,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
                             a href="/console/overview" { "Overview" }
                             a href="/console/plugins" { "Plugins" }
                             a href="/console/bindings" { "Bindings" }
+                            a href="/console/accounts" { "Accounts" }
                             a href="/console/audit" { "Audit" }
                         }
                         span.who { (session.label) }

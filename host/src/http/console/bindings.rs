@@ -206,7 +206,7 @@ fn provider_section(
                     }
                 }
                 label for=(format!("config-{id}")) { "Configuration (JSON object)" }
-                textarea id=(format!("config-{id}")) name="config" rows="6" spellcheck="false" { (pretty(&binding["config"])) }
+                textarea id=(format!("config-{id}")) name="config" rows="10" spellcheck="false" { (pretty(&binding["config"])) }
                 label for=(format!("limits-{id}")) { "Limits (JSON object: wall_time, fuel, memory_bytes, …)" }
                 textarea id=(format!("limits-{id}")) name="limits" rows="3" spellcheck="false" { (pretty(&binding["limits"])) }
                 label for=(format!("policy-{id}")) { "When a plugin fails" }

@@ -149,6 +149,16 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     assert_eq!(browser.script("return document.title").await, "Plugins · Provisio console");
     browser.screenshot(&screenshot("10-markup-as-text")).await;
 
+    // The domains and accounts pages, as an admin sees them.
+    browser.goto(&format!("{base}/console/domains")).await;
+    assert_eq!(browser.title().await, "Domains · Provisio console");
+    assert!(browser.text().await.contains("demo.example"), "{}", browser.text().await);
+    browser.screenshot(&screenshot("11-domains")).await;
+    browser.goto(&format!("{base}/console/accounts")).await;
+    assert_eq!(browser.title().await, "Accounts · Provisio console");
+    assert!(browser.text().await.contains("dora@demo.example"), "{}", browser.text().await);
+    browser.screenshot(&screenshot("12-accounts")).await;
+
     // Sign out: the session is over.
     browser.click(&browser.find("header form button").await).await;
     assert!(browser.url().await.ends_with("/console/sign-in"), "{}", browser.url().await);

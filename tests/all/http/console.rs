@@ -431,3 +431,64 @@ async fn accounts_and_invitations() {
     json_call(&app, Method::DELETE, uri, Some(&token), None).await.error(StatusCode::NOT_FOUND, "not-found", "scope");
     store.close().await;
 }
+
+/// The domains page: settings saved, providers reordered, a provider's
+/// settings changed with its secret never shown and, left out, kept.
+#[tokio::test]
+async fn domains_and_providers() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, okta) = tenant(&app, "acme").await;
+    let ldap = json!({"name": "corp", "kind": "ldap", "config": {
+        "urls": ["ldap://127.0.0.1:1"], "bind_dn": "cn=svc,dc=acme", "bind_password": "very-secret-service-pw",
+        "base_dn": "dc=acme",
+    }});
+    let uri = format!("/v1/orgs/{org}/domains/{domain}/providers");
+    let corp = json_call(&app, Method::POST, uri, Some(&token), Some(ldap)).await.expect(StatusCode::CREATED, "ldap");
+    let corp = corp["id"].as_str().unwrap_or_default().to_owned();
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
+    let cookie = signed.cookie();
+    let page = fetch(&app, Method::GET, "/console/domains", Some(&cookie), None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("acme.example") && page.body.contains("verified"), "{}", page.body);
+    assert!(page.body.contains("cn=svc,dc=acme") && !page.body.contains("very-secret-service-pw"), "{}", page.body);
+    let csrf = page.csrf();
+    let path = format!("/v1/orgs/{org}/domains/{domain}");
+
+    let off = format!("csrf={csrf}&domain={domain}&default_team=&email_domains=acme.example");
+    let saved = fetch(&app, Method::POST, "/console/domains/settings", Some(&cookie), Some(&off), None).await;
+    assert_eq!(saved.location(), "/console/domains", "{}", saved.body);
+    let now = json_call(&app, Method::GET, &path, Some(&token), None).await.expect(StatusCode::OK, "domain");
+    assert_eq!((now["jit"].clone(), now["default_team"].clone()), (json!(false), json!(null)), "{now}");
+
+    let up = format!("csrf={csrf}&domain={domain}&provider={corp}&direction=up");
+    let moved = fetch(&app, Method::POST, "/console/domains/order", Some(&cookie), Some(&up), None).await;
+    assert_eq!(moved.location(), "/console/domains", "{}", moved.body);
+    let now = json_call(&app, Method::GET, &path, Some(&token), None).await.expect(StatusCode::OK, "domain");
+    let mut providers: Vec<(i64, String)> = now["providers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (p["position"].as_i64().unwrap_or(0), p["id"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    providers.sort();
+    assert_eq!(providers.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(), [corp.clone(), okta.clone()]);
+
+    let bad = format!("csrf={csrf}&domain={domain}&provider={corp}&config=%5B1%5D");
+    let refused = fetch(&app, Method::POST, "/console/domains/provider", Some(&cookie), Some(&bad), None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("The settings must be a JSON object."), "{}", refused.body);
+    let new =
+        json!({"urls": ["ldap://127.0.0.1:2"], "bind_dn": "cn=svc,dc=acme", "base_dn": "dc=acme", "timeout_ms": 500});
+    let form = format!("csrf={csrf}&domain={domain}&provider={corp}&config={}", encode(&new.to_string()));
+    let changed = fetch(&app, Method::POST, "/console/domains/provider", Some(&cookie), Some(&form), None).await;
+    assert_eq!(changed.location(), "/console/domains", "{}", changed.body);
+    let stored = store.domain_by_name("acme").await.ok().flatten().unwrap_or_else(|| panic!("domain"));
+    let stored = stored.providers.iter().find(|p| p.id.as_str() == corp).map(|p| p.config.clone()).unwrap_or_default();
+    assert!(
+        stored.contains("127.0.0.1:2") && stored.contains("very-secret-service-pw"),
+        "the password was kept: {stored}"
+    );
+    store.close().await;
+}

@@ -22,6 +22,7 @@ mod accounts;
 mod audit;
 mod bindings;
 mod charts;
+mod domains;
 mod plugins;
 mod session;
 mod view;
@@ -73,6 +74,10 @@ pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> 
             get(plugins::list).post(plugins::upload).layer(DefaultBodyLimit::max(plugin_body_limit + 64 * 1024)),
         )
         .route("/console/bindings", get(bindings::list).post(bindings::bind))
+        .route("/console/domains", get(domains::list))
+        .route("/console/domains/settings", post(domains::settings))
+        .route("/console/domains/order", post(domains::reorder))
+        .route("/console/domains/provider", post(domains::provider))
         .route("/console/accounts", get(accounts::list))
         .route("/console/accounts/{account}/{action}", post(accounts::set_lock))
         .route("/console/accounts/invitations", post(accounts::invite))

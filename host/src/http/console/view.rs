@@ -28,6 +28,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
                     @if let Some(session) = session {
                         nav aria-label="Console" {
                             a href="/console/overview" { "Overview" }
+                            a href="/console/domains" { "Domains" }
                             a href="/console/plugins" { "Plugins" }
                             a href="/console/bindings" { "Bindings" }
                             a href="/console/accounts" { "Accounts" }

@@ -399,6 +399,16 @@ async fn accounts_and_invitations() {
     let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example"))).await;
     login.expect(StatusCode::OK, "unlocked");
 
+    // Her logins, from the accounts page's link: the API's account filter.
+    assert!(page.body.contains(&format!("/console/audit?account={jane}&amp;hours=720")), "{}", page.body);
+    let theirs =
+        fetch(&app, Method::GET, &format!("/console/audit?account={jane}&hours=720"), Some(&cookie), None, None).await;
+    assert!(theirs.body.contains("account-suspended") && theirs.body.contains(">success<"), "{}", theirs.body);
+    let audit = format!("/v1/orgs/{org}/audit?account={jane}");
+    let events = json_call(&app, Method::GET, &audit, Some(&token), None).await.expect(StatusCode::OK, "audit");
+    let events = events.as_array().cloned().unwrap_or_default();
+    assert!(events.len() >= 3 && events.iter().all(|e| e["account"] == jane.as_str()), "{events:?}");
+
     // Invitations: a refused one says why; one sent, then revoked.
     let bad = format!("csrf={csrf}&email=not-an-email&team=");
     let refused = fetch(&app, Method::POST, "/console/accounts/invitations", Some(&cookie), Some(&bad), None).await;

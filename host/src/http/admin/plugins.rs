@@ -92,7 +92,7 @@ pub(crate) async fn list_plugins(
 }
 
 /// Which audit events to list: all of the organization's, or only those of
-/// one of its domains, with one outcome, in a time range (unix
+/// one of its domains, of one account, with one outcome, in a time range (unix
 /// milliseconds), newest first, at most `limit` (default 100, at most 1000);
 /// `before` is the last id of the previous page.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,6 +104,9 @@ pub(crate) struct AuditQuery {
     /// Only with this outcome (`success` or a login error's code).
     #[serde(default)]
     outcome: Option<String>,
+    /// Only this account's (by its id).
+    #[serde(default)]
+    account: Option<String>,
     /// Only at or after this time.
     #[serde(default)]
     since: Option<i64>,
@@ -173,7 +176,7 @@ pub(crate) async fn list_audit(
     let filter = AuditFilter {
         org: Some(org),
         domain,
-        account: None,
+        account: query.account.map(crate::store::AccountId::new),
         outcome: query.outcome,
         since: query.since,
         until: query.until,

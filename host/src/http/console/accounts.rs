@@ -155,7 +155,7 @@ async fn page(
                 p.empty { "No member matches." }
             } @else {
                 table {
-                    thead { tr { th { "Email" } th { "Username" } th { "Name" } th { "Here" } th {} } }
+                    thead { tr { th { "Email" } th { "Username" } th { "Name" } th { "Here" } th {} th {} } }
                     tbody {
                         @for account in &accounts {
                             @let id = account["id"].as_str().unwrap_or_default();
@@ -165,6 +165,7 @@ async fn page(
                                 td { (account["username"].as_str().unwrap_or_default()) }
                                 td { (account["given_name"].as_str().unwrap_or_default()) " " (account["family_name"].as_str().unwrap_or_default()) }
                                 td { @if suspended { span.bad { "locked" } } @else { span.ok { "active" } } }
+                                td { a href=(format!("/console/audit?account={id}&hours=720")) { "Logins" } }
                                 td {
                                     form.inline method="post" action=(format!("/console/accounts/{id}/{}", if suspended { "unlock" } else { "lock" })) {
                                         input type="hidden" name="csrf" value=(session.csrf);

@@ -19,6 +19,9 @@ pub(super) struct Filter {
     domain: String,
     #[serde(default)]
     outcome: String,
+    /// One account's events (its id).
+    #[serde(default)]
+    account: String,
     /// How far back, in hours (default 24).
     #[serde(default)]
     hours: String,
@@ -63,6 +66,9 @@ pub(super) async fn list(
     if !filter.outcome.trim().is_empty() {
         uri.push_str(&format!("&outcome={}", url_escape(filter.outcome.trim())));
     }
+    if !filter.account.trim().is_empty() {
+        uri.push_str(&format!("&account={}", url_escape(filter.account.trim())));
+    }
     if let Ok(before) = filter.before.trim().parse::<i64>() {
         uri.push_str(&format!("&before={before}"));
     }
@@ -82,6 +88,8 @@ pub(super) async fn list(
             }
             label for="outcome" { "Outcome" }
             input #outcome type="text" name="outcome" value=(filter.outcome) placeholder="success, denied, …";
+            label for="account" { "Account id" }
+            input #account type="text" name="account" value=(filter.account);
             label for="hours" { "Last hours" }
             input #hours type="number" name="hours" min="1" value=(hours);
             button type="submit" { "Filter" }
@@ -107,8 +115,8 @@ pub(super) async fn list(
             }
             @if let Some(next) = next {
                 p {
-                    a href=(format!("/console/audit?domain={}&outcome={}&hours={hours}&before={next}",
-                        url_escape(&filter.domain), url_escape(&filter.outcome))) { "Older events" }
+                    a href=(format!("/console/audit?domain={}&outcome={}&account={}&hours={hours}&before={next}",
+                        url_escape(&filter.domain), url_escape(&filter.outcome), url_escape(&filter.account))) { "Older events" }
                 }
             }
         }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::{Session, csrf_matches};
-use super::{Api, ApiFailure, OrgSession, api_call, api_get, refused_form, same_origin, view};
+use super::{Api, ApiFailure, OrgSession, api_change, api_get, refused_form, same_origin, view};
 use crate::store::OrgId;
 
 /// Accounts per page.
@@ -109,14 +109,12 @@ async fn answer(
     body: Option<Vec<u8>>,
 ) -> Result<Response, ApiFailure> {
     let body = body.map(|b| ("application/json", b));
-    match api_call(api, &session.token, method, uri, body).await? {
-        (status, _) if status.is_success() => Ok(Redirect::to("/console/accounts").into_response()),
-        (status, answer) if status.is_client_error() => {
-            let why = answer["message"].as_str().unwrap_or("refused").to_owned();
+    match api_change(api, &session.token, method, uri, body).await? {
+        Ok(()) => Ok(Redirect::to("/console/accounts").into_response()),
+        Err(why) => {
             let page = page(api, session, org, &Search::default(), Some(why)).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
         }
-        (status, answer) => Err(ApiFailure(status, answer["code"].as_str().unwrap_or("").into())),
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::{Session, csrf_matches};
-use super::{Api, ApiFailure, OrgSession, api_call, api_get, refused_form, same_origin, view};
+use super::{Api, ApiFailure, OrgSession, api_change, api_get, refused_form, same_origin, view};
 use crate::engine::BINDING_CHANGED;
 use crate::store::OrgId;
 
@@ -74,15 +74,12 @@ pub(super) async fn bind(
         Ok(body) => {
             let uri = format!("/v1/orgs/{org}/domains/{}/bindings/{}", form.domain, form.provider);
             let body = Some(("application/json", body.to_string().into_bytes()));
-            match api_call(&api, &session.token, Method::PUT, &uri, body).await? {
-                (status, _) if status.is_success() => {
+            match api_change(&api, &session.token, Method::PUT, &uri, body).await? {
+                Ok(()) => {
                     let shown = format!("/console/bindings?bound={0}#provider-{0}", form.provider);
                     return Ok(Redirect::to(&shown).into_response());
                 }
-                (status, answer) if status.is_client_error() => {
-                    answer["message"].as_str().unwrap_or("refused").to_owned()
-                }
-                (status, answer) => return Err(ApiFailure(status, answer["code"].as_str().unwrap_or("").into())),
+                Err(why) => why,
             }
         }
     };

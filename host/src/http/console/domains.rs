@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::{Session, csrf_matches};
-use super::{Api, ApiFailure, OrgSession, api_call, api_get, refused_form, same_origin, view};
+use super::{Api, ApiFailure, OrgSession, api_change, api_get, refused_form, same_origin, view};
 use crate::store::OrgId;
 
 pub(super) async fn list(
@@ -130,12 +130,9 @@ async fn answer(
     body: Value,
 ) -> Result<Response, ApiFailure> {
     let body = Some(("application/json", body.to_string().into_bytes()));
-    match api_call(api, &session.token, method, uri, body).await? {
-        (status, _) if status.is_success() => Ok(Redirect::to("/console/domains").into_response()),
-        (status, answer) if status.is_client_error() => {
-            refused(api, session, org, answer["message"].as_str().unwrap_or("refused").to_owned()).await
-        }
-        (status, answer) => Err(ApiFailure(status, answer["code"].as_str().unwrap_or("").into())),
+    match api_change(api, &session.token, method, uri, body).await? {
+        Ok(()) => Ok(Redirect::to("/console/domains").into_response()),
+        Err(why) => refused(api, session, org, why).await,
     }
 }
 

@@ -295,6 +295,25 @@ async fn api_get(api: &Api, session: &Session, uri: &str) -> Result<serde_json::
     }
 }
 
+/// A change a form asks of the admin API: `Ok(Ok(()))` when the API made
+/// it, `Ok(Err(message))` when it refused the request (its message, for the
+/// page to show), `Err` when it failed.
+async fn api_change(
+    api: &Api,
+    token: &Secret,
+    method: axum::http::Method,
+    uri: &str,
+    body: Option<(&'static str, Vec<u8>)>,
+) -> Result<Result<(), String>, ApiFailure> {
+    match api_call(api, token, method, uri, body).await? {
+        (status, _) if status.is_success() => Ok(Ok(())),
+        (status, answer) if status.is_client_error() => {
+            Ok(Err(answer["message"].as_str().unwrap_or("refused").to_owned()))
+        }
+        (status, answer) => Err(ApiFailure(status, answer["code"].as_str().unwrap_or("").into())),
+    }
+}
+
 /// A call on the admin API with a session's token: its status and its
 /// JSON answer, whatever the status (a page shows a refusal's message).
 async fn api_call(

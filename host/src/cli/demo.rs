@@ -161,6 +161,10 @@ local identity provider "{IDP}" bound to the example plugins default-creator and
    export PROVISIO_SERVER={base} PROVISIO_ORG={org} PROVISIO_TOKEN={token}
    ./target/debug/provisio admin upload target/plugins/domain-allowlist.wasm
    ./target/debug/provisio admin bind --domain {domain} --provider {idp} --creator <hash printed above>
+   Or first try it on a recorded principal, writing nothing (the console's playground does the same):
+   printf '{{"component": "%s", "principal": %s}}' "$(base64 -w0 target/plugins/domain-allowlist.wasm)" \
+     "$(cat examples/principals/okta.json)" | curl -s {base}/v1/orgs/{org}/playground -d @- \
+     -H 'authorization: Bearer {token}' -H 'content-type: application/json'
 
 6. Provision people ahead of their first login, as an identity provider's SCIM client does:
    SCIM_TOKEN=$(./target/debug/provisio admin issue-scim-token --domain {domain} --name okta | sed -n 's/.*"scim_token": "\(.*\)".*/\1/p')

@@ -17,9 +17,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use provisio::canonical::escaped;
-use provisio::plugin::judge::{self, Judged, Unknown};
-use provisio::plugin::{Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
-use provisio::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
+use provisio::plugin::judge;
+use provisio::plugin::{Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, Principal};
+use provisio::runtime::{
+    CallContext, HookRun, Hooks, Judgement, Missing, Plugin, Runtime, RuntimeConfig, Trial, TrialReport,
+};
 use serde::Serialize;
 
 /// Exit status when the component would be refused at upload.
@@ -145,67 +147,6 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[derive(Serialize)]
-struct TestReport<'a> {
-    plugin: &'a provisio::runtime::PluginInfo,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    create: Option<Hook<Creation>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    assign: Option<Hook<Vec<Assignment>>>,
-}
-
-/// One hook's call, and how its decision was judged (when it made one).
-#[derive(Serialize)]
-struct Hook<T> {
-    #[serde(flatten)]
-    call: CallReport<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    judged: Option<Judgement>,
-}
-
-/// How a decision fared against the rules a login applies.
-#[derive(Debug, Default, Serialize)]
-struct Judgement {
-    /// The rule a login would refuse the decision under; `null` when none.
-    refused: Option<judge::Rule>,
-    /// The assignment that broke it, by its index in the answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refused_at: Option<usize>,
-    /// Per assignment, in order: why it was not judged (`null` when it was).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    not_judged: Vec<Option<&'static str>>,
-}
-
-impl Judgement {
-    fn of(verdict: Result<(), judge::Rule>) -> Self {
-        Self { refused: verdict.err(), ..Self::default() }
-    }
-
-    fn of_assignments(answer: &[Assignment], org: &judge::Organization) -> Self {
-        match judge::assignments(answer, org) {
-            Err(rule) => {
-                let at = answer.iter().position(|a| judge::assignment(a, org).is_err());
-                Self { refused: Some(rule), refused_at: at, not_judged: Vec::new() }
-            }
-            Ok(judged) => {
-                let not_judged: Vec<_> = judged.into_iter().map(missing).collect();
-                let any = not_judged.iter().any(Option::is_some);
-                Self { not_judged: if any { not_judged } else { Vec::new() }, ..Self::default() }
-            }
-        }
-    }
-}
-
-/// Why an assignment was not judged, as the report says it.
-fn missing(judged: Judged) -> Option<&'static str> {
-    match judged {
-        Judged::Allowed => None,
-        Judged::NotJudged(Unknown::OrganizationName) => Some("no --org-name given"),
-        Judged::NotJudged(Unknown::Teams) => Some("no --teams given"),
-        Judged::NotJudged(Unknown::Roles) => Some("no --roles given"),
-    }
-}
-
 /// `provisio plugin test FILE --principal P.json`.
 pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let principal: Principal = read_json(&args.principal)?;
@@ -226,64 +167,27 @@ pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_REFUSED));
         }
     };
+    let hooks = match args.hook {
+        HookArg::Create => Hooks::Create,
+        HookArg::Assign => Hooks::Assign,
+        HookArg::Both => Hooks::Both,
+    };
     let ctx = CallContext { limits, config: Arc::new(config), seed: args.seed };
-    let org = args.organization();
-    let world = plugin.info().world;
-    let mut report = TestReport { plugin: plugin.info(), create: None, assign: None };
-
-    let mut account = None;
-    if world.creates() && args.hook != HookArg::Assign {
-        let created = runtime.create(&plugin, &principal, &ctx).await;
-        let judged = match &created.outcome {
-            Ok(Creation::Create(new)) => Some(Judgement::of(judge::creation(new, &principal))),
-            Ok(Creation::Deny(_)) | Err(_) => None,
-        };
-        account = match (&created.outcome, &judged) {
-            (Ok(Creation::Create(new)), Some(Judgement { refused: None, .. })) => {
-                Some(preview_account(&new.username_hint, &new.email, new))
-            }
-            _ => None,
-        };
-        let stop = account.is_none();
-        report.create = Some(Hook { call: created, judged });
-        if stop {
-            return finish(&report, args.json);
-        }
-    }
-    if world.assigns() && args.hook != HookArg::Create {
-        let account = account.unwrap_or_else(|| account_for(&principal));
-        let assigned = runtime.assign(&plugin, &account, &principal, &ctx).await;
-        let judged = assigned.outcome.as_ref().ok().map(|answer| Judgement::of_assignments(answer, &org));
-        report.assign = Some(Hook { call: assigned, judged });
-    }
+    let trial = Trial { principal: &principal, ctx, hooks, org: args.organization() };
+    let report = runtime.trial(&plugin, &trial).await;
     finish(&report, args.json)
 }
 
-/// The account the server would hand the assignment provider after this creation.
-fn preview_account(hint: &Option<String>, email: &str, new: &provisio::plugin::NewAccount) -> Account {
-    Account {
-        id: "preview".into(),
-        username: hint.clone().unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned()),
-        email: email.to_owned(),
-        given_name: new.given_name.clone(),
-        family_name: new.family_name.clone(),
-        newly_created: true,
+/// Why an assignment was not judged, as the report says it.
+fn missing(why: Missing) -> &'static str {
+    match why {
+        Missing::OrganizationName => "no --org-name given",
+        Missing::Teams => "no --teams given",
+        Missing::Roles => "no --roles given",
     }
 }
 
-/// An account made from the principal, for assignment-only plugins.
-fn account_for(p: &Principal) -> Account {
-    Account {
-        id: "preview".into(),
-        username: p.email.split('@').next().unwrap_or_default().to_owned(),
-        email: p.email.clone(),
-        given_name: p.given_name.clone(),
-        family_name: p.family_name.clone(),
-        newly_created: true,
-    }
-}
-
-fn finish(report: &TestReport<'_>, json: bool) -> anyhow::Result<ExitCode> {
+fn finish(report: &TrialReport, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         emit_json(report)?;
     } else {
@@ -320,10 +224,10 @@ fn exit_code(failure: &CallFailure) -> u8 {
 /// The human report. Every string a plugin controls goes through
 /// [`escaped`], so none holds a control character (a line break, a carriage
 /// return, an escape sequence) or an invisible format character.
-fn print_human(out: &mut String, report: &TestReport<'_>) -> std::fmt::Result {
-    let info = report.plugin;
+fn print_human(out: &mut String, report: &TrialReport) -> std::fmt::Result {
+    let info = &report.plugin;
     writeln!(out, "plugin  {} ({}, sha256 {})", escaped(&info.name), info.world, &info.hash.as_str()[..16])?;
-    if let Some(Hook { call: r, judged }) = &report.create {
+    if let Some(HookRun { call: r, judged }) = &report.create {
         match &r.outcome {
             Ok(Creation::Create(a)) => {
                 writeln!(out, "create  create account")?;
@@ -342,7 +246,7 @@ fn print_human(out: &mut String, report: &TestReport<'_>) -> std::fmt::Result {
         print_judgement(out, judged.as_ref())?;
         print_stats(out, r)?;
     }
-    if let Some(Hook { call: r, judged }) = &report.assign {
+    if let Some(HookRun { call: r, judged }) = &report.assign {
         match &r.outcome {
             Ok(list) if list.is_empty() => writeln!(out, "assign  no memberships")?,
             Ok(list) => {
@@ -356,7 +260,7 @@ fn print_human(out: &mut String, report: &TestReport<'_>) -> std::fmt::Result {
                         Assignment::Role(_) => "role",
                     };
                     let name = escaped(a.name());
-                    match not_judged.get(i).copied().flatten() {
+                    match not_judged.get(i).copied().flatten().map(missing) {
                         _ if refused_at == Some(i) => writeln!(out, "          {kind:<13}{name}  (refused)")?,
                         Some(why) => writeln!(out, "          {kind:<13}{name}  (not judged: {why})")?,
                         None => writeln!(out, "          {kind:<13}{name}")?,

@@ -52,6 +52,13 @@ pub enum AdminError {
     /// The binding names a domain that does not exist.
     #[error("no such domain")]
     UnknownDomain,
+    /// A playground run names a provider with no binding.
+    #[error("nothing is bound to this provider")]
+    UnknownBinding,
+    /// The organization's plugin calls stayed busy (its logins, or other
+    /// playground runs); retrying later may succeed.
+    #[error("this organization's plugin calls are all busy; try again later")]
+    CallsSaturated,
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -81,6 +88,15 @@ pub(crate) enum CompileError {
     Saturated,
     /// The runtime refused the component.
     Refused(LoadError),
+}
+
+impl From<CompileError> for AdminError {
+    fn from(error: CompileError) -> Self {
+        match error {
+            CompileError::Saturated => Self::CompilesSaturated,
+            CompileError::Refused(e) => Self::Plugin(e),
+        }
+    }
 }
 
 /// A stored plugin version and what checking it found.

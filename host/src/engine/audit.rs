@@ -3,14 +3,15 @@
 //! the event's `detail` has one shape, written in one place.
 //!
 //! Nothing here is a secret: plugins see none, and the principal's
-//! credentials never reach the engine past authentication.
+//! credentials never reach the engine past authentication: the event keeps
+//! the principal (what the provider vouched for), never a credential.
 
 use std::time::Instant;
 
 use serde::Serialize;
 
 use super::{Hook, LoginError};
-use crate::plugin::{Assignment, PluginHash};
+use crate::plugin::{Assignment, PluginHash, Principal};
 use crate::store::{AccountId, DomainId, NewAuditEvent, OrgId, now_ms};
 
 /// What one hook did.
@@ -100,12 +101,18 @@ pub(crate) struct Trail {
     pub(crate) attempts: Option<String>,
     pub(crate) hooks: Vec<HookRecord>,
     pub(crate) decisions: Decisions,
+    /// The principal the plugins were (or would have been) called on,
+    /// once the domain vouched for it: what a provider said, never a
+    /// credential. The playground re-runs plugins on it.
+    pub(crate) principal: Option<Principal>,
 }
 
 /// The `detail` of a login's audit event.
 #[derive(Serialize)]
 struct Detail<'a> {
     attempts: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: &'a Option<Principal>,
     hooks: &'a [HookRecord],
     decisions: &'a Decisions,
     duration_us: u64,
@@ -123,6 +130,7 @@ impl Trail {
             attempts: None,
             hooks: Vec::new(),
             decisions: Decisions::default(),
+            principal: None,
         }
     }
 
@@ -141,6 +149,7 @@ impl Trail {
     pub(crate) fn event(&self, outcome: Result<(), &LoginError>) -> NewAuditEvent {
         let detail = Detail {
             attempts: &self.attempts,
+            principal: &self.principal,
             hooks: &self.hooks,
             decisions: &self.decisions,
             duration_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),

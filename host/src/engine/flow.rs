@@ -130,6 +130,7 @@ async fn run(host: &Host, request: &LoginRequest, trail: &mut Trail) -> Result<L
     if !vouches_for(&domain, &principal.email) {
         return Err(LoginError::ForeignEmail.into());
     }
+    trail.principal = Some(principal.clone());
     let login = prepare(host, org, domain, provider, principal).await?;
 
     // 3–6: read, decide (plugins, outside any transaction), apply in one

@@ -10,6 +10,7 @@ mod error;
 mod flow;
 mod observe;
 mod plan;
+mod playground;
 mod slots;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use admin::{AdminError, BINDING_CHANGED, UploadedPlugin, binding_settings};
 pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
+pub use playground::{PlaygroundReport, PlaygroundRun, TrialPlugin};
 
 use crate::auth::{AuthServices, Credential};
 use crate::plugin::Principal;

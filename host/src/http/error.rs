@@ -180,7 +180,8 @@ impl From<AdminError> for ApiError {
         match error {
             AdminError::Plugin(e) => Self::PluginRefused(e.to_string()),
             AdminError::Store(e) => e.into(),
-            AdminError::CompilesSaturated => Self::Unavailable,
+            AdminError::CompilesSaturated | AdminError::CallsSaturated => Self::Unavailable,
+            AdminError::UnknownBinding => Self::NotFound,
             other => Self::Unprocessable(other.to_string()),
         }
     }

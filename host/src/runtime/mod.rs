@@ -17,6 +17,7 @@ mod compiler;
 mod engine;
 mod inspect;
 mod state;
+mod trial;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use self::cache::PluginCacheStats;
 pub use self::compiler::{CompilerProcess, run_child as run_compiler_child};
 pub use self::inspect::World;
 use self::state::CallState;
+pub use self::trial::{HookRun, Hooks, Judgement, Missing, Trial, TrialReport};
 use crate::plugin::{
     Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, PluginHash, Principal, validate,
 };

@@ -115,6 +115,20 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     assert!(text.contains("Hooks") && text.contains(&hash[..12]) && text.contains("decision"), "{text}");
     browser.screenshot(&screenshot("08-audit-event")).await;
 
+    // Its principal, run again in the playground with the plugin that
+    // decided: the decision, the host's verdict, the cost.
+    browser.click(&browser.find("a[href^='/console/playground?event=']").await).await;
+    assert_eq!(browser.title().await, "Playground · Provisio console");
+    let principal = browser.script("return document.querySelector('#principal').value").await;
+    assert!(principal.as_str().is_some_and(|p| p.contains("dora@demo.example")), "{principal}");
+    assert_eq!(browser.script("return document.querySelector('#plugin').value").await, hash.as_str());
+    browser.choose(&browser.find(&format!("#binding option[value='{domain}/{provider}']")).await).await;
+    browser.click(&browser.find("form[enctype='multipart/form-data'] button[type=submit]").await).await;
+    let text = browser.text().await;
+    assert!(text.contains("Ran hostile-counter") && text.contains("A login would accept this decision."), "{text}");
+    assert!(text.contains("Fuel") && text.contains("Peak memory") && text.contains("calls-"), "{text}");
+    browser.screenshot(&screenshot("08b-playground")).await;
+
     // Roll back: the demo's own binding (the oldest of the history) bound
     // again in one click; the next first login is the example plugins'.
     browser.goto(&format!("{base}/console/bindings")).await;
@@ -164,5 +178,112 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     assert!(browser.url().await.ends_with("/console/sign-in"), "{}", browser.url().await);
     browser.goto(&format!("{base}/console/overview")).await;
     assert!(browser.url().await.ends_with("/console/sign-in"), "signed out: {}", browser.url().await);
+    browser.close().await;
+}
+
+/// The text a hostile plugin (`hostile-markup`) and identity provider put in
+/// a page: the plugin's name, its denial message, guest log lines and team
+/// names; a person's name and group names (the principal). Each is markup
+/// that sets the page's title if it runs.
+const MARKUP: &str = r#""><img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>"#;
+
+/// The page shows markup as text: its title is its own, and no element
+/// came from the markup.
+async fn assert_inert(browser: &Browser, title: &str) {
+    assert_eq!(browser.script("return document.title").await, format!("{title} · Provisio console"));
+    assert_eq!(browser.count("main img").await + browser.count("main script").await, 0, "{title}");
+}
+
+/// Every string a plugin or an identity provider controls, shown in every
+/// page that shows it (plugins, bindings, audit list and event, the
+/// playground's decision, verdict, log and assignments), is text: nothing
+/// in it runs in a real browser.
+#[tokio::test]
+async fn what_plugins_and_identity_providers_say_is_shown_as_text() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_server, address, printed) = start_demo(dir.path());
+    let base = format!("http://{address}");
+    let (org, token) = (printed_value(&printed, "PROVISIO_ORG="), printed_value(&printed, "PROVISIO_TOKEN="));
+    let (domain, provider) = (after(&printed, "--domain"), after(&printed, "--provider"));
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/console/sign-in")).await;
+    browser.type_into(&browser.find("#token").await, &token).await;
+    browser.click(&browser.find("main button[type=submit]").await).await;
+
+    // The plugin's name, in its check report and in the versions.
+    browser.goto(&format!("{base}/console/plugins")).await;
+    let component = crate::root().join("target/plugins/hostile-markup.wasm");
+    let component = std::fs::canonicalize(&component).unwrap_or_else(|e| panic!("{}: {e}", component.display()));
+    browser.type_into(&browser.find("#plugin").await, &component.to_string_lossy()).await;
+    browser.click(&browser.find("main form button[type=submit]").await).await;
+    assert!(browser.text().await.contains(&format!("Accepted: {MARKUP}")), "{}", browser.text().await);
+    assert_inert(&browser, "Plugins").await;
+    browser.screenshot(&screenshot("20-markup-plugin")).await;
+
+    // Bound as both hooks; a person whose name and groups are markup logs in
+    // and is denied with a message that is markup.
+    let (status, plugins) = request(&address, "GET", &format!("/v1/orgs/{org}/plugins"), Some(&token), "");
+    assert_eq!(status, 200, "{plugins}");
+    let found = plugins.as_array().and_then(|list| list.iter().find(|p| p["name"] == MARKUP));
+    let hash = found.and_then(|p| p["hash"].as_str()).unwrap_or_else(|| panic!("{plugins}")).to_owned();
+    let bind = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    let (status, body) =
+        request(&address, "PUT", &bind, Some(&token), &json!({"creator": hash, "assigner": hash}).to_string());
+    assert_eq!(status, 200, "{body}");
+    let data = dir.path().to_string_lossy().into_owned();
+    let id_token = provisio()
+        .args([
+            "demo",
+            "token",
+            "--email",
+            "mal@demo.example",
+            "--name",
+            MARKUP,
+            "--groups",
+            MARKUP,
+            "--data-dir",
+            &data,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id_token = String::from_utf8_lossy(&id_token.stdout).trim().to_owned();
+    let (status, body) = post_json(&address, "/v1/login", &json!({"domain": "demo", "id_token": id_token}).to_string());
+    assert_eq!(status, 403, "the plugin denied: {body}");
+    assert_eq!(body["message"], MARKUP, "the denial message, for the end user: {body}");
+
+    browser.goto(&format!("{base}/console/bindings")).await;
+    assert_inert(&browser, "Bindings").await;
+    browser.goto(&format!("{base}/console/audit")).await;
+    assert_inert(&browser, "Audit").await;
+    browser.click(&browser.find("main table a").await).await;
+    let text = browser.text().await;
+    // The principal is shown as JSON: the markup's quotes are escaped there.
+    let in_json = serde_json::to_string(MARKUP).unwrap_or_default();
+    assert!(text.contains(&in_json), "the principal's groups: {text}");
+    assert!(text.contains("<script>document.title='pwned'</script>\","), "its family name: {text}");
+    assert!(text.contains("plugin-denied:markup"), "the denial: {text}");
+    let title = browser.title().await;
+    assert!(title.starts_with("Event "), "{title}");
+    assert_eq!(browser.count("main img").await + browser.count("main script").await, 0);
+    browser.screenshot(&screenshot("21-markup-audit-event")).await;
+
+    // The playground on that principal: the denial message and the log line;
+    // then the assignment provider alone: the team name.
+    browser.click(&browser.find("a[href^='/console/playground?event=']").await).await;
+    browser.click(&browser.find("form[enctype='multipart/form-data'] button[type=submit]").await).await;
+    let text = browser.text().await;
+    assert!(text.contains(&format!("Deny: markup — “{MARKUP}”")), "{text}");
+    assert!(text.matches(MARKUP).count() >= 3, "the name, the denial and the log line: {text}");
+    assert_inert(&browser, "Playground").await;
+    browser.screenshot(&screenshot("22-markup-playground-create")).await;
+    browser.choose(&browser.find("#hooks option[value='assign']").await).await;
+    browser.click(&browser.find("form[enctype='multipart/form-data'] button[type=submit]").await).await;
+    let text = browser.text().await;
+    assert!(text.contains("assignment-unknown-team") && text.contains(MARKUP), "{text}");
+    assert_inert(&browser, "Playground").await;
+    browser.screenshot(&screenshot("23-markup-playground-assign")).await;
+
+    browser.goto(&format!("{base}/console/overview")).await;
+    assert_inert(&browser, "Overview").await;
     browser.close().await;
 }

@@ -8,6 +8,7 @@ mod errors;
 mod login;
 mod metrics;
 mod openapi;
+mod playground;
 mod plugins;
 mod real_port;
 pub(crate) mod scim;

@@ -9,6 +9,7 @@
 mod claims;
 mod domains;
 mod org;
+mod playground;
 mod plugins;
 mod scim_tokens;
 mod tokens;
@@ -53,7 +54,15 @@ pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::list_audit))
         .routes(routes!(plugins::list_plugins))
         .routes(routes!(plugins::upload_plugin).layer(DefaultBodyLimit::max(plugin_body_limit)))
+        // A component travels in base64 (4 bytes per 3), beside a principal.
+        .routes(
+            routes!(playground::run_playground)
+                .layer(DefaultBodyLimit::max(plugin_body_limit / 3 * 4 + PLAYGROUND_EXTRA_BYTES)),
+        )
 }
+
+/// What a playground request may hold besides its component.
+const PLAYGROUND_EXTRA_BYTES: usize = 1 << 20;
 
 /// `/v1/orgs/{org}/…`
 #[derive(Debug, Deserialize, IntoParams)]

@@ -187,6 +187,15 @@ pub(super) async fn event(
             h2 { "Decisions" }
             pre { (serde_json::to_string_pretty(&detail["decisions"]).unwrap_or_default()) }
         }
+        @if detail["principal"].is_object() {
+            @let plugin = hooks.iter().find_map(|h| h["plugin"].as_str()).unwrap_or_default();
+            section {
+                h2 { "Principal" }
+                p.note { "What the provider vouched for, as the plugins saw it." }
+                pre { (serde_json::to_string_pretty(&detail["principal"]).unwrap_or_default()) }
+                p { a href=(format!("/console/playground?event={id}&plugin={}", url_escape(plugin))) { "Try this principal in the playground" } }
+            }
+        }
         p { a href="/console/audit" { "All events" } }
     };
     Ok(Html(view::page(&format!("Event {id}"), Some(&session), content).into_string()).into_response())

@@ -9,6 +9,9 @@
 //!   POST whose `Origin` is another site is refused. A wrong token gets one
 //!   generic message, and failures are throttled per client address by the
 //!   password throttle's ledger.
+//! - **The playground** runs a plugin on a principal through the API's
+//!   playground route: the decision, the host's verdict on it, its cost and
+//!   its guest log, and nothing written.
 //! - **Pages** are typed maud templates ([`view`]); charts are SVG drawn on
 //!   the server ([`charts`]).
 //! - **One implementation of every rule**: a page reads and changes nothing
@@ -23,6 +26,7 @@ mod audit;
 mod bindings;
 mod charts;
 mod domains;
+mod playground;
 mod plugins;
 mod session;
 mod view;
@@ -72,6 +76,10 @@ pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> 
         .route(
             "/console/plugins",
             get(plugins::list).post(plugins::upload).layer(DefaultBodyLimit::max(plugin_body_limit + 64 * 1024)),
+        )
+        .route(
+            "/console/playground",
+            get(playground::form).post(playground::run).layer(DefaultBodyLimit::max(plugin_body_limit + (1 << 20))),
         )
         .route("/console/bindings", get(bindings::list).post(bindings::bind))
         .route("/console/domains", get(domains::list))

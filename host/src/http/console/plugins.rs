@@ -128,7 +128,7 @@ async fn page(api: &Api, session: &Session, org: &OrgId, uploaded: Option<Upload
                 p.empty { "No plugin uploaded yet." }
             } @else {
                 table {
-                    thead { tr { th { "Name" } th { "World" } th { "Hash" } th { "Size" } th { "Uploaded" } th { "Bound to" } } }
+                    thead { tr { th { "Name" } th { "World" } th { "Hash" } th { "Size" } th { "Uploaded" } th { "Bound to" } th { span.visually-hidden { "Playground" } } } }
                     tbody {
                         @for plugin in &list {
                             @let hash = plugin["hash"].as_str().unwrap_or_default();
@@ -144,6 +144,7 @@ async fn page(api: &Api, session: &Session, org: &OrgId, uploaded: Option<Upload
                                         None => { span.empty { "—" } }
                                     }
                                 }
+                                td { a href=(format!("/console/playground?plugin={hash}")) { "Try" } }
                             }
                         }
                     }

@@ -212,7 +212,7 @@ async fn what_plugins_and_identity_providers_say_is_shown_as_text() {
 
     // The plugin's name, in its check report and in the versions.
     browser.goto(&format!("{base}/console/plugins")).await;
-    let component = crate::root().join("target/plugins/hostile-markup.wasm");
+    let component = crate::root().join("target/plugins").join(format!("{}.wasm", "hostile-markup"));
     let component = std::fs::canonicalize(&component).unwrap_or_else(|e| panic!("{}: {e}", component.display()));
     browser.type_into(&browser.find("#plugin").await, &component.to_string_lossy()).await;
     browser.click(&browser.find("main form button[type=submit]").await).await;

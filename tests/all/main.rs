@@ -24,6 +24,7 @@ mod lifting;
 mod load;
 mod observability;
 mod oidc_provider;
+mod plugin_projects;
 mod races;
 mod sched;
 mod scim_conformance;

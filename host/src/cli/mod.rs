@@ -3,7 +3,9 @@
 mod admin;
 mod config;
 mod demo;
+mod golden;
 mod plugin;
+mod project;
 mod serve;
 
 use std::path::PathBuf;
@@ -70,8 +72,15 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a plugin on a recorded principal with the production limits.
+    /// Run a plugin on a recorded principal with the production limits;
+    /// record runs, or replay recordings as regression tests.
     Test(plugin::TestArgs),
+    /// Make a plugin project (Rust, JavaScript or Python) with a working
+    /// example, the WIT, a recorded principal and golden files.
+    New(project::NewArgs),
+    /// Build the plugin project in this directory into `dist/NAME.wasm`
+    /// with its language's tool.
+    Build,
 }
 
 /// Runs the parsed command and returns the process exit status.
@@ -90,6 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(PluginCommand::Check { file, json }) => rt.block_on(plugin::check(&file, json)),
         Command::Plugin(PluginCommand::Test(args)) => rt.block_on(plugin::test(args)),
+        Command::Plugin(PluginCommand::New(args)) => project::new(args),
+        Command::Plugin(PluginCommand::Build) => project::build(std::path::Path::new(".")),
         Command::Serve(args) => rt.block_on(serve::serve(*args)).map(|()| ExitCode::SUCCESS),
         Command::Demo(DemoCommand::Token(args)) => demo::token(args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => {

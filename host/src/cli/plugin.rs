@@ -23,6 +23,10 @@ use provisio::runtime::{
     CallContext, HookRun, Hooks, Judgement, Missing, Plugin, Runtime, RuntimeConfig, Trial, TrialReport,
 };
 use serde::Serialize;
+use serde_json::Value;
+
+use super::golden::{self, OrgRecord, Recording};
+use super::project::Manifest;
 
 /// Exit status when the component would be refused at upload.
 const EXIT_REFUSED: u8 = 65;
@@ -40,11 +44,14 @@ teams (assignment-unknown-team) and roles (assignment-unknown-role). A decision 
 login would refuse exits with status 5, like a malformed one. Assignments that \
 cannot be judged without those flags are reported as not judged.")]
 pub struct TestArgs {
-    /// The component (`.wasm`).
-    file: PathBuf,
+    /// The component (`.wasm`); in a plugin project (`plugin new`), its
+    /// `dist/NAME.wasm`.
+    file: Option<PathBuf>,
     /// The principal to run on, as JSON (see `examples/principals/`).
+    /// Without it: replay `--golden DIR`, record `--record DIR` from
+    /// `principals/*.json`, or, in a plugin project, replay `golden/`.
     #[arg(long, short)]
-    principal: PathBuf,
+    principal: Option<PathBuf>,
     /// The binding's configuration, a JSON object.
     #[arg(long, short)]
     config: Option<PathBuf>,
@@ -73,6 +80,20 @@ pub struct TestArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Write each run as a recording in DIR: the principal's file name,
+    /// with the principal, configuration, seed (0 unless --seed), decisions,
+    /// log lines and costs. Without --principal, runs every
+    /// `principals/*.json` with `--config` (else `config.json` when there is one).
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// Replay every recording in DIR and fail, with a diff, where a
+    /// decision, a judgement, a log line or a failure changed.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["principal", "record"])]
+    golden: Option<PathBuf>,
+    /// Also fail when a call uses more fuel than this (fuel and duration
+    /// are otherwise reported, not compared).
+    #[arg(long, value_name = "UNITS")]
+    max_fuel: Option<u64>,
 }
 
 impl TestArgs {
@@ -96,6 +117,12 @@ enum HookArg {
 
 fn runtime() -> anyhow::Result<Runtime> {
     Ok(Runtime::new(RuntimeConfig::default())?)
+}
+
+/// A runtime that keeps compiled components in the project's
+/// `dist/.compiled/`, so that testing again compiles only what changed.
+fn project_runtime(dir: &Path) -> anyhow::Result<Runtime> {
+    Ok(Runtime::new(RuntimeConfig { cache_dir: Some(dir.join("dist/.compiled")), ..RuntimeConfig::default() })?)
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -147,35 +174,153 @@ pub async fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `provisio plugin test FILE --principal P.json`.
+/// Exit status of a replay whose decisions changed, or over `--max-fuel`.
+const EXIT_CHANGED: u8 = 1;
+
+/// `provisio plugin test`: one run (`--principal`), recordings made
+/// (`--record`) or replayed (`--golden`, or a project's `golden/`).
 pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
-    let principal: Principal = read_json(&args.principal)?;
-    let config = match &args.config {
-        Some(path) => BindingConfig::from_json(&read_json(path)?)
-            .with_context(|| format!("{} is not a valid binding configuration", path.display()))?,
-        None => BindingConfig::default(),
+    let here = Path::new(".");
+    let (file, project) = match &args.file {
+        Some(file) => (file.clone(), false),
+        None => (Manifest::read(here)?.component(here), true),
     };
-    let limits: Limits = match &args.limits {
-        Some(path) => read_json(path)?,
-        None => Limits::default(),
-    };
-    let runtime = runtime()?;
-    let plugin = match load(&runtime, &args.file).await? {
-        Ok(plugin) => plugin,
-        Err(refusal) => {
+    let runtime = if project { project_runtime(here)? } else { runtime()? };
+    let plugin = match load(&runtime, &file).await {
+        Ok(Ok(plugin)) => plugin,
+        Ok(Err(refusal)) => {
             eprintln!("refused: {}", escaped(&refusal));
             return Ok(ExitCode::from(EXIT_REFUSED));
         }
+        Err(e) if project => return Err(e.context("build it first: provisio plugin build")),
+        Err(e) => return Err(e),
     };
+    let golden = args
+        .golden
+        .clone()
+        .or_else(|| (project && args.principal.is_none() && args.record.is_none()).then(|| PathBuf::from("golden")));
+    if let Some(dir) = golden {
+        return replay(&runtime, &plugin, &dir, args.max_fuel).await;
+    }
+    let config_path = args.config.clone().or_else(|| {
+        let default = PathBuf::from("config.json");
+        (args.principal.is_none() && default.exists()).then_some(default)
+    });
+    let config: Value = match &config_path {
+        Some(path) => read_json(path)?,
+        None => Value::Object(serde_json::Map::new()),
+    };
+    let binding_config = BindingConfig::from_json(&config).with_context(|| {
+        format!("{} is not a valid binding configuration", config_path.unwrap_or_default().display())
+    })?;
+    let limits: Option<Limits> = args.limits.as_ref().map(|path| read_json(path)).transpose()?;
     let hooks = match args.hook {
         HookArg::Create => Hooks::Create,
         HookArg::Assign => Hooks::Assign,
         HookArg::Both => Hooks::Both,
     };
-    let ctx = CallContext { limits, config: Arc::new(config), seed: args.seed };
-    let trial = Trial { principal: &principal, ctx, hooks, org: args.organization() };
-    let report = runtime.trial(&plugin, &trial).await;
-    finish(&report, args.json)
+    let org = args.organization();
+    let principals = match &args.principal {
+        Some(path) => vec![path.clone()],
+        None => {
+            let Some(_) = &args.record else {
+                anyhow::bail!("give --principal P.json, --golden DIR or --record DIR (or run it in a plugin project)");
+            };
+            principal_files(Path::new("principals"))?
+        }
+    };
+    let seed = args.seed.or(args.record.as_ref().map(|_| 0));
+    let mut status = 0;
+    for path in &principals {
+        let principal: Principal = read_json(path)?;
+        let ctx = CallContext { limits: limits.unwrap_or_default(), config: Arc::new(binding_config.clone()), seed };
+        let trial = Trial { principal: &principal, ctx, hooks, org: org.clone() };
+        let report = runtime.trial(&plugin, &trial).await;
+        if let Some(dir) = &args.record {
+            let recording = Recording {
+                principal: principal.clone(),
+                config: config.clone(),
+                seed,
+                hooks,
+                limits,
+                org: OrgRecord::of(&org),
+                expected: golden::expected(&report),
+                measured: golden::measured(&report),
+            };
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+            let written = golden::write(dir, &name, &recording)?;
+            eprintln!("recorded {}", written.display());
+        }
+        let code = finish(&report, limits.unwrap_or_default(), args.json)?;
+        if status == 0 {
+            status = code;
+        }
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// The principals (`*.json`) in `dir`, in name order.
+fn principal_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}: give --principal P.json", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    anyhow::ensure!(!paths.is_empty(), "no principals (*.json) in {}", dir.display());
+    Ok(paths)
+}
+
+/// Replays every recording in `dir`: `ok` or `CHANGED` with a diff per
+/// recording, then a summary; exit status 1 when any changed.
+async fn replay(runtime: &Runtime, plugin: &Plugin, dir: &Path, max_fuel: Option<u64>) -> anyhow::Result<ExitCode> {
+    let recordings = golden::read_all(dir)?;
+    let (mut changed, mut out) = (0, String::new());
+    for (path, recording) in &recordings {
+        let config = BindingConfig::from_json(&recording.config)
+            .with_context(|| format!("{}: `config` is not a valid binding configuration", path.display()))?;
+        let limits = recording.limits.unwrap_or_default();
+        let ctx = CallContext { limits, config: Arc::new(config), seed: recording.seed };
+        let trial =
+            Trial { principal: &recording.principal, ctx, hooks: recording.hooks, org: recording.org.organization() };
+        let report = runtime.trial(plugin, &trial).await;
+        let now = golden::expected(&report);
+        let measured = golden::measured(&report);
+        let diff = golden::diff(&recording.expected, &now);
+        let over = max_fuel.map(|max| golden::over_fuel(&measured, max)).unwrap_or_default();
+        let name = path.display();
+        let cost = costs(&measured, &recording.measured);
+        if diff.is_empty() && over.is_empty() {
+            writeln!(out, "ok       {name}  {cost}")?;
+            continue;
+        }
+        changed += 1;
+        writeln!(out, "CHANGED  {name}  {cost}")?;
+        for line in over {
+            writeln!(out, "    {line}")?;
+        }
+        writeln!(out, "    (- recorded, + now)")?;
+        for line in json_escaped(&diff).lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    writeln!(out, "{} recordings: {} ok, {changed} changed", recordings.len(), recordings.len() - changed)?;
+    emit(&out);
+    Ok(ExitCode::from(if changed == 0 { 0 } else { EXIT_CHANGED }))
+}
+
+/// "create fuel 3544 (recorded 3500) 0.3 ms · assign …".
+fn costs(now: &Value, recorded: &Value) -> String {
+    let mut parts = Vec::new();
+    for hook in ["create", "assign"] {
+        let Some(stats) = now.get(hook) else { continue };
+        let fuel = stats["fuel_used"].as_u64().unwrap_or(0);
+        let was = recorded.get(hook).and_then(|r| r["fuel_used"].as_u64());
+        let was = was.map(|w| format!(" (recorded {w})")).unwrap_or_default();
+        let ms = stats["duration_us"].as_f64().unwrap_or(0.0) / 1000.0;
+        parts.push(format!("{hook} fuel {fuel}{was} {ms:.2} ms"));
+    }
+    parts.join(" · ")
 }
 
 /// Why an assignment was not judged, as the report says it.
@@ -187,17 +332,17 @@ fn missing(why: Missing) -> &'static str {
     }
 }
 
-fn finish(report: &TrialReport, json: bool) -> anyhow::Result<ExitCode> {
+fn finish(report: &TrialReport, limits: Limits, json: bool) -> anyhow::Result<u8> {
     if json {
         emit_json(report)?;
     } else {
         let mut out = String::new();
-        print_human(&mut out, report)?;
+        print_human(&mut out, report, &limits)?;
         emit(&out);
     }
     let create = report.create.as_ref().map(|h| hook_status(&h.call, h.judged.as_ref()));
     let assign = report.assign.as_ref().map(|h| hook_status(&h.call, h.judged.as_ref()));
-    Ok(ExitCode::from([create, assign].into_iter().flatten().find(|&code| code != 0).unwrap_or(0)))
+    Ok([create, assign].into_iter().flatten().find(|&code| code != 0).unwrap_or(0))
 }
 
 /// A hook's exit status: its failure's, 5 for a decision a login would
@@ -224,7 +369,7 @@ fn exit_code(failure: &CallFailure) -> u8 {
 /// The human report. Every string a plugin controls goes through
 /// [`escaped`], so none holds a control character (a line break, a carriage
 /// return, an escape sequence) or an invisible format character.
-fn print_human(out: &mut String, report: &TrialReport) -> std::fmt::Result {
+fn print_human(out: &mut String, report: &TrialReport, limits: &Limits) -> std::fmt::Result {
     let info = &report.plugin;
     writeln!(out, "plugin  {} ({}, sha256 {})", escaped(&info.name), info.world, &info.hash.as_str()[..16])?;
     if let Some(HookRun { call: r, judged }) = &report.create {
@@ -244,7 +389,7 @@ fn print_human(out: &mut String, report: &TrialReport) -> std::fmt::Result {
             Err(f) => print_failure(out, "create", f)?,
         }
         print_judgement(out, judged.as_ref())?;
-        print_stats(out, r)?;
+        print_stats(out, r, limits)?;
     }
     if let Some(HookRun { call: r, judged }) = &report.assign {
         match &r.outcome {
@@ -270,7 +415,7 @@ fn print_human(out: &mut String, report: &TrialReport) -> std::fmt::Result {
             Err(f) => print_failure(out, "assign", f)?,
         }
         print_judgement(out, judged.as_ref())?;
-        print_stats(out, r)?;
+        print_stats(out, r, limits)?;
     }
     Ok(())
 }
@@ -303,14 +448,23 @@ const SHOWN_LOG_LINES: usize = 20;
 /// Characters of a log line shown in the human report.
 const SHOWN_LOG_CHARS: usize = 160;
 
-fn print_stats<T>(out: &mut String, r: &CallReport<T>) -> std::fmt::Result {
+/// The call's cost, each part beside its limit: how close the call came.
+fn print_stats<T>(out: &mut String, r: &CallReport<T>, limits: &Limits) -> std::fmt::Result {
     let s = &r.stats;
+    let share = |used: f64, limit: f64| if limit > 0.0 { used / limit * 100.0 } else { 0.0 };
+    let us = s.duration.as_secs_f64() * 1e6;
+    let memory = s.peak_memory_bytes as f64;
     writeln!(
         out,
-        "        {:.1} µs · fuel {} · peak memory {:.1} KiB",
-        s.duration.as_secs_f64() * 1e6,
+        "        {us:.1} µs ({:.1}% of {} ms) · fuel {} ({:.1}% of {}) · peak memory {:.1} KiB ({:.1}% of {} KiB)",
+        share(us, limits.wall_time.as_secs_f64() * 1e6),
+        limits.wall_time.as_millis(),
         s.fuel_used,
-        s.peak_memory_bytes as f64 / 1024.0
+        share(s.fuel_used as f64, limits.fuel as f64),
+        limits.fuel,
+        memory / 1024.0,
+        share(memory, limits.memory_bytes as f64),
+        limits.memory_bytes / 1024,
     )?;
     for line in s.logs.iter().take(SHOWN_LOG_LINES) {
         let text: String = line.message.chars().take(SHOWN_LOG_CHARS).collect();
@@ -371,7 +525,8 @@ mod tests {
         let report: CallReport<()> = CallReport { outcome: Ok(()), stats: CallStats { logs, ..CallStats::default() } };
         let failure = CallFailure::Trap { message: FORGERY.into(), backtrace: vec![FORGERY.into()] };
         let mut out = String::new();
-        assert!(print_failure(&mut out, "create", &failure).and_then(|()| print_stats(&mut out, &report)).is_ok());
+        let stats = print_stats(&mut out, &report, &Limits::default());
+        assert!(print_failure(&mut out, "create", &failure).and(stats).is_ok());
         assert!(!out.chars().any(|c| c != '\n' && provisio::canonical::text(&c.to_string()).is_err()), "{out:?}");
         assert_eq!(out.lines().count(), 4, "failure, frame, stats and log lines only: {out}");
         assert!(out.contains(r"at \u{1b}]0;owned\u{7}\u{d}"), "{out}");

@@ -453,8 +453,13 @@ impl Runtime {
         tokio::task::spawn_blocking(work).await.map_err(stopped)?
     }
 
+    /// The plugin's `name()`, called once per load with the default limits
+    /// but the ceiling's wall time: a load's first call may find the machine
+    /// busy compiling, and a large component (a JavaScript engine) takes
+    /// longer to instantiate the first time than a login's calls do.
     async fn name(&self, plugin: &Plugin) -> Result<String, LoadError> {
-        let ctx = CallContext { limits: self.default_limits(), ..CallContext::default() };
+        let limits = Limits { wall_time: self.ceilings().wall_time, ..self.default_limits() };
+        let ctx = CallContext { limits, ..CallContext::default() };
         let report = call::run(self, plugin, &ctx, call::Call::Name).await;
         match report.outcome {
             Ok(call::Answer::Name(name)) => {

@@ -303,3 +303,46 @@ async fn python_plugin_built_by_componentize_py_runs() {
     assert_eq!((reused.compiles, reused.compiled, reused.from_disk), (0, 0, 1), "{reused:?}");
     assert_eq!(restarted.artifact_cache_stats().map(|s| s.files), Some(1));
 }
+
+/// The JavaScript group mapper (`plugins/js/group-mapper`, built with
+/// componentize-js) decides exactly as the Rust one on every recorded
+/// principal and every configuration of its test directory: the same
+/// memberships in the same order, or both the plugin's own error.
+#[tokio::test]
+async fn the_javascript_group_mapper_decides_as_the_rust_one() {
+    let runtime = runtime();
+    let rust = load(&runtime, "group-mapper").await;
+    let js = load(&runtime, "group-mapper-js").await;
+    assert_eq!(js.info().world.to_string(), "assignment-provider-plugin");
+    let configs = crate::root().join("plugins/js/group-mapper/test");
+    let mut configs: Vec<_> = std::fs::read_dir(&configs)
+        .unwrap_or_else(|e| panic!("{}: {e}", configs.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    configs.sort();
+    assert!(configs.len() >= 5, "{configs:?}");
+    let mut decisions = 0;
+    for config in &configs {
+        let text = std::fs::read(config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let config_json: Value = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        for name in ["okta", "google", "entra-many-groups", "unverified-email"] {
+            let p = principal(name);
+            let ctx = ctx(config_json.clone(), Limits::default());
+            let (by_rust, by_js) = (
+                runtime.assign(&rust, &account_for(&p), &p, &ctx).await,
+                runtime.assign(&js, &account_for(&p), &p, &ctx).await,
+            );
+            let label = format!("{name} with {}", config.display());
+            match (&by_rust.outcome, &by_js.outcome) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{label}");
+                    decisions += 1;
+                }
+                (Err(CallFailure::PluginError { .. }), Err(CallFailure::PluginError { .. })) => {}
+                (a, b) => panic!("{label}: Rust {a:?}, JavaScript {b:?}"),
+            }
+        }
+    }
+    assert!(decisions >= 8, "most runs decide: {decisions}");
+}

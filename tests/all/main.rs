@@ -76,8 +76,8 @@ pub fn ctx(config: serde_json::Value, limits: Limits) -> CallContext {
     CallContext { limits, config: Arc::new(config), seed: None }
 }
 
-/// Every plugin crate under `plugins/examples`, `plugins/hostile` and
-/// `plugins/python` is exercised by some test here: a new plugin without a
+/// Every plugin under `plugins/examples`, `plugins/hostile`,
+/// `plugins/python` and `plugins/js` is exercised by some test here: a new plugin without a
 /// test fails this. A plugin counts as tested when a test module (any file
 /// under `tests/all/`) names it as a string literal.
 #[test]
@@ -95,7 +95,7 @@ fn every_plugin_has_a_test() {
         }
     }
     let mut missing = Vec::new();
-    for dir in ["plugins/examples", "plugins/hostile", "plugins/python"] {
+    for dir in ["plugins/examples", "plugins/hostile", "plugins/python", "plugins/js"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
             let name = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
             if !sources.contains(&format!("\"{name}\"")) {

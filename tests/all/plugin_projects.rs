@@ -42,10 +42,17 @@ fn new_build_test(parent: &Path, lang: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Rust's round trip, and the project's own native tests (`cargo test`,
+/// the SDK's `testing` module answering the host's imports).
 #[test]
 fn a_rust_plugin_from_nothing_to_tested() {
     let parent = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    new_build_test(parent.path(), "rust");
+    let dir = new_build_test(parent.path(), "rust");
+    let native = std::process::Command::new("cargo").args(["test", "--quiet"]).current_dir(&dir).output();
+    let native = native.unwrap_or_else(|e| panic!("cargo test: {e}"));
+    let report = text(&native);
+    assert!(native.status.success(), "cargo test in the project: {report}");
+    assert!(report.contains("2 passed"), "both hooks' tests ran: {report}");
 }
 
 #[test]

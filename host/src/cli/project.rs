@@ -183,8 +183,14 @@ fn sources(lang: Lang, world: WorldArg) -> Vec<File> {
                     "export_provisioner",
                 ),
             };
+            let tests = format!(
+                "\n/// Natively, in `cargo test`: the SDK's `testing` module answers the host's imports.\n\
+                 #[cfg(test)]\nmod tests {{\n    use provisio_plugin_sdk::{{Level, testing}};\n\n    use super::*;\n{}{}}}\n",
+                pick(creates, include_str!("../../templates/plugin/rust/creator_test.rs")),
+                pick(assigns, include_str!("../../templates/plugin/rust/assigner_test.rs")),
+            );
             let lib = format!(
-                "//! {{{{name}}}}: a Provisio plugin ({}).\n\nuse provisio_plugin_sdk::{traits};\nuse provisio_plugin_sdk::{{{items}}};\n\nstruct Plugin;\n{}{}\nprovisio_plugin_sdk::{export}!(Plugin);\n",
+                "//! {{{{name}}}}: a Provisio plugin ({}).\n\nuse provisio_plugin_sdk::{traits};\nuse provisio_plugin_sdk::{{{items}}};\n\nstruct Plugin;\n{}{}\nprovisio_plugin_sdk::{export}!(Plugin);\n{tests}",
                 world.as_str(),
                 pick(creates, include_str!("../../templates/plugin/rust/creator.rs")),
                 pick(assigns, include_str!("../../templates/plugin/rust/assigner.rs")),
@@ -303,6 +309,7 @@ fn readme(m: &Manifest) -> String {
          A Provisio plugin ({world}) in {lang:?}: the example in `{source}` {what}.\n\n\
          ```sh\nprovisio plugin build   # dist/{name}.wasm, with {tool}\n\
          provisio plugin test    # replays golden/*.json: decisions, judgements and log lines\n```\n\n\
+         {native}\
          - `principals/`: recorded principals, as an identity provider's login gives them.\n\
          - `config.json`: the binding configuration the tests use (`teams.<group>` names a team).\n\
          - `golden/`: one recording per principal: the principal, the configuration, the seed and \
@@ -315,6 +322,13 @@ fn readme(m: &Manifest) -> String {
         name = m.name,
         world = m.world.as_str(),
         lang = m.lang,
+        native = if m.lang == Lang::Rust {
+            "`cargo test` runs the tests of `src/lib.rs` natively: the SDK's `testing` module answers \
+             the host's imports (a configuration set with `testing::configure`, the log lines read with \
+             `testing::logs`, a seeded random source).\n\n"
+        } else {
+            ""
+        },
         what = match m.world {
             WorldArg::IdentityCreator => "creates accounts for verified emails",
             WorldArg::AssignmentProvider => "maps IdP groups to teams",

@@ -20,3 +20,27 @@ impl Guest for DefaultCreator {
 }
 
 provisio_plugin_sdk::export_identity_creator!(DefaultCreator);
+
+#[cfg(test)]
+mod tests {
+    use provisio_plugin_sdk::{Creation, testing};
+
+    use super::{DefaultCreator, Guest};
+
+    #[test]
+    fn the_username_is_the_local_part_and_the_configured_digits() {
+        testing::configure(r#"{"digits": 2}"#);
+        let principal = testing::principal("Jane.O'Doe+tag@acme.example").names("Jane", "Doe").build();
+        let Ok(Creation::Create(account)) = DefaultCreator::create(principal) else { panic!("no account") };
+        let hint = account.username_hint.unwrap_or_default();
+        assert_eq!(hint.len(), "jane.odoetag".len() + 2, "{hint}");
+        assert!(hint.starts_with("jane.odoetag") && hint[12..].bytes().all(|b| b.is_ascii_digit()), "{hint}");
+        assert_eq!((account.given_name.as_deref(), account.email.as_str()), (Some("Jane"), "Jane.O'Doe+tag@acme.example"));
+    }
+
+    #[test]
+    fn an_empty_email_is_the_plugins_error() {
+        testing::configure("{}");
+        assert!(DefaultCreator::create(testing::principal("").build()).is_err());
+    }
+}

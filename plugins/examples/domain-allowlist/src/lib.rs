@@ -37,3 +37,26 @@ impl Guest for DomainAllowlist {
 }
 
 provisio_plugin_sdk::export_identity_creator!(DomainAllowlist);
+
+#[cfg(test)]
+mod tests {
+    use provisio_plugin_sdk::{Creation, testing};
+
+    use super::{DomainAllowlist, Guest};
+
+    #[test]
+    fn only_the_listed_domains_get_an_account() {
+        testing::configure(r#"{"allowed-domains": ["@Acme.example", "corp.example"], "digits": 0}"#);
+        let allowed = DomainAllowlist::create(testing::principal("jane@ACME.example").build());
+        assert!(matches!(allowed, Ok(Creation::Create(ref a)) if a.username_hint.as_deref() == Some("jane")), "{allowed:?}");
+        let denied = DomainAllowlist::create(testing::principal("jane@sub.acme.example").build());
+        assert!(matches!(denied, Ok(Creation::Deny(ref d)) if d.code == "domain-not-allowed"), "{denied:?}");
+    }
+
+    #[test]
+    fn no_list_allows_nobody() {
+        testing::configure("{}");
+        let denied = DomainAllowlist::create(testing::principal("jane@acme.example").build());
+        assert!(matches!(denied, Ok(Creation::Deny(_))), "{denied:?}");
+    }
+}

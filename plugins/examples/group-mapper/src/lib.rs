@@ -72,3 +72,43 @@ impl Guest for GroupMapper {
 }
 
 provisio_plugin_sdk::export_assignment_provider!(GroupMapper);
+
+#[cfg(test)]
+mod tests {
+    use provisio_plugin_sdk::{Assignment, testing};
+
+    use super::{GroupMapper, Guest};
+
+    fn team(name: &str) -> Assignment {
+        Assignment::Team(name.into())
+    }
+
+    #[test]
+    fn groups_map_in_the_principals_order_without_duplicates() {
+        testing::configure(
+            r#"{"groups": {"Engineering": "team:engineering, role:developer", "Ops": ["team:engineering", "team:ops"]},
+                "default-role": " member "}"#,
+        );
+        let principal = testing::principal("jane@acme.example").groups(["Ops", "Nobody", "Engineering"]).build();
+        let answer = GroupMapper::assign(testing::account(&principal), principal);
+        let role = |n: &str| Assignment::Role(n.into());
+        assert_eq!(answer, Ok(vec![team("engineering"), team("ops"), role("developer"), role("member")]));
+    }
+
+    #[test]
+    fn the_default_team_is_for_people_without_groups_only() {
+        testing::configure(r#"{"default-team": "newcomers", "groups": {"A": "team:a"}}"#);
+        let none = testing::principal("jane@acme.example").build();
+        assert_eq!(GroupMapper::assign(testing::account(&none), none), Ok(vec![team("newcomers")]));
+        let some = testing::principal("jane@acme.example").groups(["B"]).build();
+        assert_eq!(GroupMapper::assign(testing::account(&some), some), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_malformed_item_is_the_plugins_error_naming_the_key() {
+        testing::configure(r#"{"groups": {"A": "squad:x"}}"#);
+        let principal = testing::principal("jane@acme.example").groups(["A"]).build();
+        let error = GroupMapper::assign(testing::account(&principal), principal).err().unwrap_or_default();
+        assert!(error.contains("groups.A"), "{error}");
+    }
+}

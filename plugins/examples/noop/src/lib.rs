@@ -30,3 +30,20 @@ impl AssignmentProvider for Noop {
 }
 
 provisio_plugin_sdk::export_provisioner!(Noop);
+
+#[cfg(test)]
+mod tests {
+    use provisio_plugin_sdk::{Creation, testing};
+
+    use super::{AssignmentProvider, IdentityCreator, Noop};
+
+    #[test]
+    fn denies_and_assigns_nothing_without_calling_the_host() {
+        testing::configure("{}");
+        let principal = testing::principal("jane@acme.example").build();
+        let created = <Noop as IdentityCreator>::create(principal.clone());
+        assert!(matches!(created, Ok(Creation::Deny(ref d)) if d.code == "noop"), "{created:?}");
+        assert_eq!(<Noop as AssignmentProvider>::assign(testing::account(&principal), principal), Ok(vec![]));
+        assert!(testing::logs().is_empty());
+    }
+}

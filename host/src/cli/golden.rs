@@ -187,7 +187,7 @@ mod tests {
         let old = json!({"create": {"decision": {"deny": {"code": "a", "message": "m"}}, "logs": []}});
         let new = json!({"create": {"decision": {"deny": {"code": "b", "message": "m"}}, "logs": []}});
         let diff = super::diff(&old, &new);
-        assert!(diff.contains("-          \"code\": \"a\",") && diff.contains("+          \"code\": \"b\","), "{diff}");
+        assert!(diff.contains("-        \"code\": \"a\",") && diff.contains("+        \"code\": \"b\","), "{diff}");
         assert!(diff.contains(" \"message\": \"m\""), "context lines: {diff}");
         assert_eq!(super::diff(&old, &old), "", "no diff when equal");
     }

@@ -114,6 +114,42 @@ enum AdminCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// What candidate versions would have decided for a provider's past
+    /// logins (their recorded principals), against what the logins
+    /// decided: how many changed, how, and examples. Writes nothing.
+    Replay {
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// The provider's id.
+        #[arg(long)]
+        provider: String,
+        /// The candidate identity creator's hash.
+        #[arg(long)]
+        creator: Option<String>,
+        /// The candidate assignment provider's hash.
+        #[arg(long)]
+        assigner: Option<String>,
+        /// How far back: `30m`, `24h`, `7d`.
+        #[arg(long, default_value = "7d", value_parser = parse_age)]
+        since: u64,
+        /// At most this many logins, newest first.
+        #[arg(long, default_value_t = 500)]
+        limit: u32,
+    },
+}
+
+/// An age such as `30m`, `24h` or `7d`, in milliseconds.
+fn parse_age(text: &str) -> Result<u64, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let number: u64 = number.parse().map_err(|_| format!("not an age: {text:?} (use 30m, 24h, 7d)"))?;
+    let unit = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("not an age: {text:?} (use 30m, 24h, 7d)")),
+    };
+    number.checked_mul(unit).ok_or_else(|| format!("too long ago: {text:?}"))
 }
 
 fn read_json(path: &Option<PathBuf>) -> anyhow::Result<Value> {
@@ -165,6 +201,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
             ("DELETE", format!("{base}/domains/{domain}/scim-tokens/{id}"), Vec::new(), "application/json")
         }
         AdminCommand::Audit { limit } => ("GET", format!("{base}/audit?limit={limit}"), Vec::new(), "application/json"),
+        AdminCommand::Replay { domain, provider, creator, assigner, since, limit } => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+            let since =
+                i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(i64::try_from(*since).unwrap_or(i64::MAX));
+            let body = json!({
+                "domain": domain, "provider": provider, "creator": creator, "assigner": assigner,
+                "since": since, "limit": limit,
+            });
+            ("POST", format!("{base}/replay"), body.to_string().into_bytes(), "application/json")
+        }
     };
     let request = hyper::Request::builder()
         .method(method)

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Hook, LoginError};
-use crate::plugin::{Assignment, PluginHash, Principal};
+use crate::plugin::{Assignment, LogLine, PluginHash, Principal};
 use crate::store::{AccountId, DomainId, NewAuditEvent, OrgId, now_ms};
 
 /// What one hook did.
@@ -31,6 +31,12 @@ pub(crate) struct HookRecord {
     pub(crate) fuel: u64,
     /// True when the plugin failed and the built-in provider decided instead.
     pub(crate) fell_back: bool,
+    /// The guest's log lines, as the call's log limit let them through.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) logs: Vec<LogLine>,
+    /// True when the guest logged past its limit: `logs` is cut there.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) logs_truncated: bool,
 }
 
 fn hook_name<S: serde::Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
@@ -40,7 +46,17 @@ fn hook_name<S: serde::Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error>
 impl HookRecord {
     /// The record of a hook the built-in provider answered.
     pub(crate) fn builtin(hook: Hook) -> Self {
-        Self { hook, plugin: None, outcome: "decision", failure: None, duration_us: 0, fuel: 0, fell_back: false }
+        Self {
+            hook,
+            plugin: None,
+            outcome: "decision",
+            failure: None,
+            duration_us: 0,
+            fuel: 0,
+            fell_back: false,
+            logs: Vec::new(),
+            logs_truncated: false,
+        }
     }
 
     /// The record of a hook whose plugin could not even be called.
@@ -54,6 +70,8 @@ impl HookRecord {
             duration_us: 0,
             fuel: 0,
             fell_back: false,
+            logs: Vec::new(),
+            logs_truncated: false,
         }
     }
 }

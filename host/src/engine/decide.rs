@@ -193,5 +193,7 @@ fn record<T>(host: &Host, hook: Hook, hash: &PluginHash, report: &CallReport<T>,
         duration_us: u64::try_from(report.stats.duration.as_micros()).unwrap_or(u64::MAX),
         fuel: report.stats.fuel_used,
         fell_back: call.fell_back,
+        logs: report.stats.logs.clone(),
+        logs_truncated: report.stats.logs_truncated,
     }
 }

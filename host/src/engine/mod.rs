@@ -11,6 +11,7 @@ mod flow;
 mod observe;
 mod plan;
 mod playground;
+mod replay;
 mod slots;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use admin::{AdminError, BINDING_CHANGED, UploadedPlugin, binding_settings};
 pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
 pub use playground::{PlaygroundReport, PlaygroundRun, TrialPlugin};
+pub use replay::{CreationChanges, MAX_REPLAY_LOGINS, MembershipChange, ReplayExample, ReplayReport, ReplayRequest};
 
 use crate::auth::{AuthServices, Credential};
 use crate::plugin::Principal;

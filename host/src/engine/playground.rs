@@ -92,7 +92,7 @@ impl Host {
 
     /// A version `org` uploaded, loaded (and compiled, when no longer in
     /// memory or on disk, in the organization's compile slot).
-    async fn stored_plugin(&self, org: &OrgId, hash: &PluginHash) -> Result<Plugin, AdminError> {
+    pub(super) async fn stored_plugin(&self, org: &OrgId, hash: &PluginHash) -> Result<Plugin, AdminError> {
         let unknown = || AdminError::UnknownPlugin(hash.clone());
         self.store.owned_plugin(org, hash).await?.ok_or_else(unknown)?;
         if let Some(plugin) = self.runtime.loaded(hash) {

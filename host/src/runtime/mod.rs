@@ -33,6 +33,7 @@ pub use self::cache::PluginCacheStats;
 pub use self::compiler::{CompilerProcess, run_child as run_compiler_child};
 pub use self::inspect::World;
 use self::state::CallState;
+pub(crate) use self::trial::account_for;
 pub use self::trial::{HookRun, Hooks, Judgement, Missing, Trial, TrialReport};
 use crate::plugin::{
     Account, Assignment, BindingConfig, CallFailure, CallReport, Creation, Limits, PluginHash, Principal, validate,

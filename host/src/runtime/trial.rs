@@ -172,7 +172,7 @@ fn preview_account(new: &NewAccount) -> Account {
 }
 
 /// An account made from the principal, for assignment-only plugins.
-fn account_for(p: &Principal) -> Account {
+pub(crate) fn account_for(p: &Principal) -> Account {
     Account {
         id: "preview".into(),
         username: p.email.split('@').next().unwrap_or_default().to_owned(),

@@ -140,6 +140,15 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     browser.screenshot(&screenshot("09-rolled-back")).await;
     assert_eq!(first_login("erin@demo.example").get(..4), Some("erin"), "the example creator decided again");
 
+    // Replay those two logins through the plugin bound before: what would change.
+    browser.click(&browser.find(&format!("a[href='/console/replay?binding={domain}/{provider}']")).await).await;
+    assert_eq!(browser.title().await, "Replay · Provisio console");
+    browser.choose(&browser.find(&format!("#creator option[value='{hash}']")).await).await;
+    browser.click(&browser.find("main form button[type=submit]").await).await;
+    let text = browser.text().await;
+    assert!(text.contains("0 of 2 logins would be decided otherwise"), "both created, as before: {text}");
+    browser.screenshot(&screenshot("09b-replay")).await;
+
     // A provider name with markup (a tenant's own text) is shown as text, and
     // nothing in it runs.
     let (status, found) = request(&address, "GET", &format!("/v1/orgs/{org}/domains/{domain}"), Some(&token), "");

@@ -11,6 +11,7 @@ mod openapi;
 mod playground;
 mod plugins;
 mod real_port;
+mod replay;
 pub(crate) mod scim;
 mod session_key;
 mod tenancy;
@@ -165,7 +166,7 @@ pub(crate) async fn approve(app: &Router, org: &str, domain: &str, email_domain:
     json_call(app, Method::POST, uri, Some(OPERATOR), None).await.expect(StatusCode::OK, "approve the claim");
 }
 
-fn raw_token(credential: Credential) -> String {
+pub(crate) fn raw_token(credential: Credential) -> String {
     match credential {
         Credential::IdToken(secret) => secret.expose().to_owned(),
         Credential::Password { .. } => panic!("not an ID token"),

@@ -11,6 +11,7 @@ mod domains;
 mod org;
 mod playground;
 mod plugins;
+mod replay;
 mod scim_tokens;
 mod tokens;
 mod views;
@@ -54,6 +55,7 @@ pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::list_audit))
         .routes(routes!(plugins::list_plugins))
         .routes(routes!(plugins::upload_plugin).layer(DefaultBodyLimit::max(plugin_body_limit)))
+        .routes(routes!(replay::replay))
         // A component travels in base64 (4 bytes per 3), beside a principal.
         .routes(
             routes!(playground::run_playground)

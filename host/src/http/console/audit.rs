@@ -183,6 +183,20 @@ pub(super) async fn event(
                 }
             }
         }
+        @for hook in hooks.iter().filter(|h| h["logs"].as_array().is_some_and(|l| !l.is_empty())) {
+            section {
+                h2 { "Guest log of " (hook["hook"].as_str().unwrap_or_default()) }
+                table.logs {
+                    thead { tr { th { "Level" } th { "Line" } } }
+                    tbody {
+                        @for line in hook["logs"].as_array().into_iter().flatten() {
+                            tr { td { (line["level"].as_str().unwrap_or_default()) } td { (line["message"].as_str().unwrap_or_default()) } }
+                        }
+                    }
+                }
+                @if hook["logs_truncated"].as_bool() == Some(true) { p.note { "The log was cut at the binding's log limit." } }
+            }
+        }
         section {
             h2 { "Decisions" }
             pre { (serde_json::to_string_pretty(&detail["decisions"]).unwrap_or_default()) }

@@ -220,6 +220,7 @@ fn provider_section(
                 }
                 button type="submit" { "Bind" }
             }
+            p { a href=(format!("/console/replay?binding={domain}/{id}")) { "Replay this provider's past logins through other versions" } }
             @if !history.is_empty() {
                 h4 { "History" }
                 table.history {

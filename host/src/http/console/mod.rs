@@ -28,6 +28,7 @@ mod charts;
 mod domains;
 mod playground;
 mod plugins;
+mod replay;
 mod session;
 mod view;
 
@@ -81,6 +82,7 @@ pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> 
             "/console/playground",
             get(playground::form).post(playground::run).layer(DefaultBodyLimit::max(plugin_body_limit + (1 << 20))),
         )
+        .route("/console/replay", get(replay::form).post(replay::run))
         .route("/console/bindings", get(bindings::list).post(bindings::bind))
         .route("/console/domains", get(domains::list))
         .route("/console/domains/settings", post(domains::settings))

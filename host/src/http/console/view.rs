@@ -32,6 +32,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, content: Markup) -> M
                             a href="/console/plugins" { "Plugins" }
                             a href="/console/bindings" { "Bindings" }
                             a href="/console/playground" { "Playground" }
+                            a href="/console/replay" { "Replay" }
                             a href="/console/accounts" { "Accounts" }
                             a href="/console/audit" { "Audit" }
                         }

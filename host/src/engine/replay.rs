@@ -1,0 +1,265 @@
+//! Replay: what candidate plugin versions would have decided for a
+//! provider's past logins. The principal each login's audit event kept is
+//! run through the candidates (with the binding's configuration and
+//! limits, in the organization's own plugin-call slots), and each decision
+//! is compared with the one the login took: a creation that becomes a
+//! denial (or the reverse, or another denial code), memberships added and
+//! removed per team, role and organization. Nothing is written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Host;
+use super::admin::AdminError;
+use crate::plugin::{Assignment, PluginHash, Principal};
+use crate::runtime::{CallContext, Plugin, World};
+use crate::store::{AuditFilter, DomainId, OrgId, ProviderId};
+
+/// Most past logins one replay reads.
+pub const MAX_REPLAY_LOGINS: usize = 5000;
+/// Examples of changed decisions a report shows.
+const EXAMPLES: usize = 10;
+
+/// What to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayRequest {
+    /// The domain of the logins.
+    pub domain: DomainId,
+    /// Their provider.
+    pub provider: ProviderId,
+    /// The candidate identity creator; its hook is not replayed without one.
+    pub creator: Option<PluginHash>,
+    /// The candidate assignment provider; likewise.
+    pub assigner: Option<PluginHash>,
+    /// Only logins at or after this time (unix milliseconds).
+    pub since: i64,
+    /// At most this many logins, newest first (at most [`MAX_REPLAY_LOGINS`]).
+    pub limit: usize,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Past logins replayed (each with its recorded principal).
+    pub logins: usize,
+    /// Login events read that kept no principal (older than its retention,
+    /// or failed before the principal was known), not replayed.
+    pub without_principal: usize,
+    /// Logins where a candidate decided otherwise.
+    pub changed: usize,
+    /// How the identity creator's decisions changed.
+    pub creations: CreationChanges,
+    /// Memberships added and removed, per kind and name.
+    pub memberships: Vec<MembershipChange>,
+    /// Some changed logins: the audit event, and each decision before and after.
+    pub examples: Vec<ReplayExample>,
+}
+
+/// How creations changed.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CreationChanges {
+    /// Created before, denied now.
+    pub created_then_denied: usize,
+    /// Denied before, created now.
+    pub denied_then_created: usize,
+    /// Denied before and now, with another code.
+    pub denial_code_changed: usize,
+    /// The candidate failed (a trap, a limit, an error) where a decision was taken.
+    pub failed: usize,
+}
+
+/// A membership given or taken by the candidate more often than before.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MembershipChange {
+    /// `organization`, `team` or `role`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Logins where the candidate gives it and the login did not.
+    pub added: usize,
+    /// Logins where the login gave it and the candidate does not.
+    pub removed: usize,
+}
+
+/// One changed login.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReplayExample {
+    /// The audit event's id.
+    pub event: i64,
+    /// The principal's email.
+    pub email: String,
+    /// The recorded decisions (as the audit event has them).
+    pub before: Value,
+    /// The candidates' decisions, in the same form.
+    pub after: Value,
+}
+
+impl Host {
+    /// Replays `request` for `org`: the candidates must be versions the
+    /// organization uploaded, each fit for its hook, and the domain its own.
+    pub async fn replay(&self, org: &OrgId, request: &ReplayRequest) -> Result<ReplayReport, AdminError> {
+        let domain = self.store.domain(&request.domain).await?.filter(|d| &d.org == org);
+        let domain = domain.ok_or(AdminError::UnknownDomain)?;
+        let provider = domain.providers.iter().find(|p| p.id == request.provider).ok_or(AdminError::UnknownBinding)?;
+        let creator = self.candidate(org, request.creator.as_ref(), World::creates, "identity creator").await?;
+        let assigner = self.candidate(org, request.assigner.as_ref(), World::assigns, "assignment provider").await?;
+        let binding = self.store.binding(&domain.id, &provider.id).await?;
+        let limits = binding
+            .as_ref()
+            .and_then(|b| b.limits)
+            .unwrap_or_else(|| self.runtime.default_limits())
+            .capped(&self.runtime.ceilings());
+        let config = Arc::new(binding.map(|b| b.config).unwrap_or_default());
+        let ctx = CallContext { limits, config, seed: None };
+
+        let mut report = ReplayReport::default();
+        let mut memberships: BTreeMap<(&'static str, String), (usize, usize)> = BTreeMap::new();
+        let mut before_id = None;
+        let limit = request.limit.min(MAX_REPLAY_LOGINS);
+        'pages: while report.logins < limit {
+            let filter = AuditFilter {
+                org: Some(org.clone()),
+                domain: Some(domain.id.clone()),
+                since: Some(request.since),
+                before_id,
+                limit: 1000,
+                ..AuditFilter::default()
+            };
+            let page = self.store.list_audit(&filter).await?;
+            let Some(last) = page.last() else { break };
+            before_id = Some(last.id);
+            for event in page {
+                // Administrators' changes are in the audit too: they are no logins.
+                let admin_change = [super::BINDING_CHANGED, "upload-refused"].contains(&event.event.outcome.as_str());
+                if admin_change || event.event.provider.as_deref() != Some(provider.name.as_str()) {
+                    continue;
+                }
+                let detail: Value = serde_json::from_str(&event.event.detail).unwrap_or_default();
+                let Some(principal) =
+                    detail.get("principal").and_then(|p| serde_json::from_value::<Principal>(p.clone()).ok())
+                else {
+                    report.without_principal += 1;
+                    continue;
+                };
+                let decisions = &detail["decisions"];
+                let mut after = serde_json::Map::new();
+                let mut changed = false;
+                if let (Some(plugin), Some(recorded)) = (&creator, decisions.get("creation")) {
+                    let _slot = self.slots.acquire(org).await.map_err(|_| AdminError::CallsSaturated)?;
+                    let now = self.runtime.create(plugin, &principal, &ctx).await;
+                    let now = match now.outcome {
+                        Ok(crate::plugin::Creation::Create(new)) => {
+                            serde_json::json!({"create": {"username_hint": new.username_hint}})
+                        }
+                        Ok(crate::plugin::Creation::Deny(denial)) => serde_json::json!({"deny": denial.code}),
+                        Err(failure) => serde_json::json!({"failed": failure.kind()}),
+                    };
+                    changed |= compare_creation(recorded, &now, &mut report.creations);
+                    after.insert("creation".into(), now);
+                }
+                if let (Some(plugin), Some(recorded)) = (&assigner, decisions.get("assignments")) {
+                    let recorded: BTreeSet<Assignment> = serde_json::from_value(recorded.clone()).unwrap_or_default();
+                    let account = crate::runtime::account_for(&principal);
+                    let _slot = self.slots.acquire(org).await.map_err(|_| AdminError::CallsSaturated)?;
+                    let now = self.runtime.assign(plugin, &account, &principal, &ctx).await;
+                    match now.outcome {
+                        Ok(list) => {
+                            let now: BTreeSet<Assignment> = list.iter().cloned().collect();
+                            for (set, other, added) in [(&now, &recorded, true), (&recorded, &now, false)] {
+                                for a in set.difference(other) {
+                                    let entry = memberships.entry((kind(a), a.name().to_owned())).or_default();
+                                    if added {
+                                        entry.0 += 1;
+                                    } else {
+                                        entry.1 += 1;
+                                    }
+                                    changed = true;
+                                }
+                            }
+                            after.insert("assignments".into(), serde_json::to_value(list).unwrap_or_default());
+                        }
+                        Err(failure) => {
+                            changed = true;
+                            after.insert("assignments".into(), serde_json::json!({"failed": failure.kind()}));
+                        }
+                    }
+                }
+                report.logins += 1;
+                if changed {
+                    report.changed += 1;
+                    if report.examples.len() < EXAMPLES {
+                        report.examples.push(ReplayExample {
+                            event: event.id,
+                            email: principal.email.clone(),
+                            before: decisions.clone(),
+                            after: Value::Object(after),
+                        });
+                    }
+                }
+                if report.logins >= limit {
+                    break 'pages;
+                }
+            }
+        }
+        report.memberships = memberships
+            .into_iter()
+            .map(|((kind, name), (added, removed))| MembershipChange { kind, name, added, removed })
+            .collect();
+        Ok(report)
+    }
+
+    /// A candidate version: one of `org`'s, fit for its hook, loaded.
+    async fn candidate(
+        &self,
+        org: &OrgId,
+        hash: Option<&PluginHash>,
+        fits: fn(World) -> bool,
+        slot: &'static str,
+    ) -> Result<Option<Plugin>, AdminError> {
+        let Some(hash) = hash else { return Ok(None) };
+        let plugin = self.stored_plugin(org, hash).await?;
+        let world = plugin.info().world;
+        if !fits(world) {
+            return Err(AdminError::WrongSlot { hash: hash.clone(), world: world.to_string(), slot });
+        }
+        Ok(Some(plugin))
+    }
+}
+
+/// Compares a recorded creation (`{"create": …}` or `{"deny": code}`) with
+/// the candidate's, counting how it changed; whether it did.
+fn compare_creation(recorded: &Value, now: &Value, counts: &mut CreationChanges) -> bool {
+    let created = |v: &Value| v.get("create").is_some();
+    let denied = |v: &Value| v.get("deny").and_then(Value::as_str).map(str::to_owned);
+    if now.get("failed").is_some() {
+        counts.failed += 1;
+        return true;
+    }
+    match (created(recorded), created(now), denied(recorded), denied(now)) {
+        (true, true, _, _) => false,
+        (true, false, _, _) => {
+            counts.created_then_denied += 1;
+            true
+        }
+        (false, true, _, _) => {
+            counts.denied_then_created += 1;
+            true
+        }
+        (_, _, before, after) if before != after => {
+            counts.denial_code_changed += 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn kind(a: &Assignment) -> &'static str {
+    match a {
+        Assignment::Organization(_) => "organization",
+        Assignment::Team(_) => "team",
+        Assignment::Role(_) => "role",
+    }
+}

@@ -1,0 +1,160 @@
+//! Changing a plugin safely: guest logs kept in the audit, and replay of
+//! past logins through candidate versions, reporting exactly the planted
+//! differences and writing nothing; first, what another organization tries.
+
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{config, json_call, organization, raw_token, state, tenant, upload};
+use crate::engine::id_token;
+use crate::{TestDatabase, component};
+
+fn hash(uploaded: Value) -> String {
+    uploaded["plugin"]["hash"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn login(app: &Router, domain: &str, email: &str, groups: &[&str]) -> super::Answer {
+    let token = raw_token(id_token(&format!("sub-{email}"), email, true, groups));
+    json_call(app, Method::POST, "/v1/login", None, Some(json!({"domain": domain, "id_token": token}))).await
+}
+
+async fn replay(app: &Router, org: &str, token: &str, body: Value) -> super::Answer {
+    json_call(app, Method::POST, format!("/v1/orgs/{org}/replay"), Some(token), Some(body)).await
+}
+
+/// 90 first logins, every third in `Engineering`, decided by the example
+/// plugins; replayed through `noop` (which denies every creation and
+/// assigns nothing) the report is exactly what was planted: 30 logins lose
+/// `team engineering` and `role developer`, 90 creations become denials;
+/// the live versions themselves change nothing. Globex can replay neither
+/// Acme's logins nor with Acme's versions, and nothing is written.
+#[tokio::test]
+async fn replay_reports_exactly_the_planted_differences() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let (org, token, domain, provider) = tenant(&app, "acme").await;
+        let t = Some(token.as_str());
+        for (what, name) in [("teams", "engineering"), ("roles", "developer")] {
+            let uri = format!("/v1/orgs/{org}/{what}");
+            json_call(&app, Method::POST, uri, t, Some(json!({"name": name}))).await.expect(StatusCode::CREATED, what);
+        }
+        let mut hashes = Vec::new();
+        for plugin in ["default-creator", "group-mapper", "noop"] {
+            hashes.push(hash(upload(&app, &org, &token, component(plugin)).await.expect(StatusCode::CREATED, plugin)));
+        }
+        let (creator, mapper, noop) = (&hashes[0], &hashes[1], &hashes[2]);
+        let config = json!({"digits": 0, "groups": {"Engineering": "team:engineering, role:developer"}});
+        let bind = json!({"creator": creator, "assigner": mapper, "config": config});
+        let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+        json_call(&app, Method::PUT, path, t, Some(bind)).await.expect(StatusCode::OK, "bind");
+        for i in 0..90 {
+            let groups: &[&str] = if i % 3 == 0 { &["Engineering", "Everyone"] } else { &["Everyone"] };
+            login(&app, "acme", &format!("person{i}@acme.example"), groups).await.expect(StatusCode::OK, "login");
+        }
+        let holdings = |app: Router| {
+            let (org, token) = (org.clone(), token.clone());
+            async move {
+                let mut all = Vec::new();
+                for what in ["accounts", "audit?limit=1000", "plugins"] {
+                    let uri = format!("/v1/orgs/{org}/{what}");
+                    all.push(json_call(&app, Method::GET, uri, Some(&token), None).await.expect(StatusCode::OK, what));
+                }
+                all
+            }
+        };
+        let before = holdings(app.clone()).await;
+
+        let body = json!({"domain": domain, "provider": provider, "assigner": noop});
+        let report = replay(&app, &org, &token, body).await.expect(StatusCode::OK, "replay the assigner");
+        assert_eq!(report["logins"], 90, "{report}");
+        assert_eq!(report["changed"], 30, "{report}");
+        assert_eq!(
+            report["memberships"],
+            json!([
+                {"kind": "role", "name": "developer", "added": 0, "removed": 30},
+                {"kind": "team", "name": "engineering", "added": 0, "removed": 30},
+            ]),
+            "{report}"
+        );
+        let example = &report["examples"][0];
+        assert!(example["email"].as_str().is_some_and(|e| e.ends_with("@acme.example")), "{report}");
+        assert_eq!(example["after"]["assignments"], json!([]), "{report}");
+        assert_eq!(report["examples"].as_array().map(Vec::len), Some(10), "{report}");
+
+        let body = json!({"domain": domain, "provider": provider, "creator": noop});
+        let report = replay(&app, &org, &token, body).await.expect(StatusCode::OK, "replay the creator");
+        assert_eq!(report["changed"], 90, "{report}");
+        assert_eq!(report["creations"]["created_then_denied"], 90, "{report}");
+
+        let body = json!({"domain": domain, "provider": provider, "creator": creator, "assigner": mapper, "limit": 50});
+        let report = replay(&app, &org, &token, body).await.expect(StatusCode::OK, "replay the live versions");
+        assert_eq!((report["logins"].as_u64(), report["changed"].as_u64()), (Some(50), Some(0)), "{report}");
+
+        // Globex: Acme's domain is not found, Acme's versions are not its own,
+        // and its own domain has none of Acme's logins.
+        let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
+        let body = json!({"domain": domain, "provider": provider, "assigner": noop});
+        replay(&app, &globex, &globex_token, body).await.error(StatusCode::NOT_FOUND, "not-found", "acme's domain");
+        let body = json!({"domain": globex_domain, "provider": globex_provider, "assigner": noop});
+        let theirs = replay(&app, &globex, &globex_token, body).await;
+        theirs.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "acme's version");
+        let own = hash(upload(&app, &globex, &globex_token, component("noop")).await.expect(StatusCode::CREATED, "up"));
+        let body = json!({"domain": globex_domain, "provider": globex_provider, "assigner": own});
+        let report = replay(&app, &globex, &globex_token, body).await.expect(StatusCode::OK, "globex's own");
+        assert_eq!(report["logins"], 0, "none of acme's logins: {report}");
+
+        // Malformed: no candidate; a creator in the assigner's place.
+        let body = json!({"domain": domain, "provider": provider});
+        replay(&app, &org, &token, body).await.error(StatusCode::BAD_REQUEST, "bad-request", "no candidate");
+        let body = json!({"domain": domain, "provider": provider, "assigner": creator});
+        replay(&app, &org, &token, body).await.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "wrong slot");
+
+        assert_eq!(holdings(app.clone()).await, before, "nothing was written");
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Each hook's guest log lines are kept in the login's audit event, cut at
+/// the binding's log limit with the cut marked.
+#[tokio::test]
+async fn guest_logs_are_kept_in_the_audit_up_to_their_limit() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    let events = |outcome: &'static str| {
+        let (app, org, token) = (app.clone(), org.clone(), token.clone());
+        async move {
+            let uri = format!("/v1/orgs/{org}/audit?outcome={outcome}");
+            json_call(&app, Method::GET, uri, Some(&token), None).await.expect(StatusCode::OK, "audit")
+        }
+    };
+
+    let markup = hash(upload(&app, &org, &token, component("hostile-markup")).await.expect(StatusCode::CREATED, "up"));
+    let bind = json!({"creator": markup});
+    json_call(&app, Method::PUT, &path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
+    login(&app, "acme", "jane@acme.example", &[]).await;
+    let denied = events("denied").await;
+    let hook = &denied[0]["detail"]["hooks"][0];
+    assert_eq!(hook["logs"][0]["level"], "warn", "{denied}");
+    assert!(hook["logs"][0]["message"].as_str().is_some_and(|m| m.contains("<script>")), "{denied}");
+    assert!(hook.get("logs_truncated").is_none(), "not cut: {denied}");
+
+    let flood =
+        hash(upload(&app, &org, &token, component("hostile-log-flood")).await.expect(StatusCode::CREATED, "up"));
+    let bind = json!({"creator": flood, "limits": {"log_bytes": 4096}});
+    json_call(&app, Method::PUT, &path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
+    login(&app, "acme", "john@acme.example", &[]).await;
+    let failed = json_call(&app, Method::GET, format!("/v1/orgs/{org}/audit?limit=1"), Some(&token), None).await;
+    let failed = failed.expect(StatusCode::OK, "audit");
+    let hook = &failed[0]["detail"]["hooks"][0];
+    assert_eq!(hook["outcome"], "limit-exceeded", "{failed}");
+    let lines = hook["logs"].as_array().map_or(0, Vec::len);
+    assert!((1..=4).contains(&lines), "within 4 KiB: {lines}: {failed}");
+    assert_eq!(hook["logs_truncated"], true, "the cut is marked: {failed}");
+    store.close().await;
+}

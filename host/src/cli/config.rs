@@ -22,6 +22,7 @@
 //! trusted_proxy_header = "x-forwarded-for"         # the client address, from a trusted proxy
 //! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
 //! allow_private_directories = false                # LDAP directories on loopback or private networks
+//! audit_principal_days = 30                        # how long a login's audit event keeps its principal
 //! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
 //! compile_cpu_secs = 120                           # one plugin compile, in its own process
 //! compile_memory_bytes = 4294967296
@@ -111,6 +112,10 @@ pub struct ServeConfig {
     /// Lets organizations' directory (`ldap`) providers connect to loopback,
     /// private and link-local addresses (default false).
     pub allow_private_directories: bool,
+    /// Days a login's audit event keeps the principal the plugins saw
+    /// (personal data, for the playground and replays); after them it is
+    /// removed and the rest of the event stays.
+    pub audit_principal_days: u64,
     /// Email domains no domain may claim.
     pub public_email_domains: Vec<String>,
     /// CPU seconds one plugin compile may use (in its own process).
@@ -184,6 +189,7 @@ impl Default for ServeConfig {
             trusted_proxy_header: None,
             allow_private_jwks_urls: false,
             allow_private_directories: false,
+            audit_principal_days: 30,
             public_email_domains: HttpConfig::default().public_email_domains,
             compile_cpu_secs: 120,
             compile_memory_bytes: 4 << 30,
@@ -257,6 +263,9 @@ pub struct Overrides {
     /// link-local addresses.
     #[arg(long, env = "PROVISIO_ALLOW_PRIVATE_DIRECTORIES")]
     allow_private_directories: Option<bool>,
+    /// Days a login's audit event keeps its principal.
+    #[arg(long, env = "PROVISIO_AUDIT_PRINCIPAL_DAYS")]
+    audit_principal_days: Option<u64>,
     /// CPU seconds one plugin compile may use.
     #[arg(long, env = "PROVISIO_COMPILE_CPU_SECS")]
     compile_cpu_secs: Option<u64>,
@@ -329,7 +338,7 @@ impl ServeConfig {
             listen, database_url, data_dir, session_ttl_secs, audience, max_plugin_bytes, max_loaded_bytes,
             max_artifact_bytes, header_read_timeout_secs, body_read_timeout_secs, idle_timeout_secs,
             max_connections, plugin_calls_per_org, allow_private_jwks_urls, allow_private_directories,
-            compile_cpu_secs,
+            audit_principal_days, compile_cpu_secs,
             compile_memory_bytes, compile_wall_secs, log_filter, log_format;
             operator_token, issuer, dns_resolver, trusted_proxy_header);
         let (given, c) = (overrides.ceilings, &mut config.ceilings);

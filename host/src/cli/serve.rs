@@ -89,6 +89,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dns_resolver: config.dns_resolver,
         ..HttpConfig::default()
     };
+    tokio::spawn(forget_principals(
+        host.clone(),
+        Duration::from_secs(config.audit_principal_days.saturating_mul(86_400)),
+    ));
     let state = AppState::new(host, http)?;
     tracing::info!(database = %url.redacted(), %address, "provisio started");
     if args.demo {
@@ -108,6 +112,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     provisio::http::serve(listener, state, shutdown()).await?;
     tracing::info!("provisio stopped");
     Ok(())
+}
+
+/// Every hour, removes the principal from the audit events older than
+/// `retention`; a failure is logged and tried again the next hour.
+async fn forget_principals(host: Host, retention: Duration) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match host.forget_audit_principals(retention).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(forgotten, "principals past their retention removed from the audit"),
+            Err(error) => tracing::warn!(%error, "principals past their retention could not be removed from the audit"),
+        }
+    }
 }
 
 /// Log events go to stderr, filtered and formatted as configured

@@ -244,6 +244,16 @@ impl Host {
         }
     }
 
+    /// Removes the principal from the audit events older than `retention`
+    /// (by the authentication services' clock): a login's event keeps the
+    /// principal the plugins saw, which is personal data, only that long;
+    /// the rest of the event stays. How many events changed.
+    pub async fn forget_audit_principals(&self, retention: Duration) -> Result<u64, StoreError> {
+        let now = self.auth.clock().now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let before = i64::try_from(now.saturating_sub(retention).as_millis()).unwrap_or(i64::MAX);
+        self.store.forget_audit_principals(before).await
+    }
+
     /// Runs the login flow: authenticate, find or create the account, accept
     /// invitations, apply memberships, all committed in one transaction with
     /// an audit event. A failed login writes only its audit event.

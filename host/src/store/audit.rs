@@ -93,6 +93,40 @@ impl Store {
         tx.commit().await
     }
 
+    /// Removes the principal (`detail.principal`) from every event before
+    /// `before` (unix milliseconds) that keeps one, in batches; the rest of
+    /// each event stays. How many events changed.
+    pub async fn forget_audit_principals(&self, before: i64) -> Result<u64, StoreError> {
+        // Compact JSON of the typed detail: the principal is a top-level object.
+        const KEPT: &str = "%\"principal\":{%";
+        let (mut forgotten, mut after_id) = (0, 0);
+        loop {
+            let q = query(
+                "SELECT id, detail FROM audit_events WHERE at < $1 AND id > $2 AND detail LIKE $3 ORDER BY id LIMIT 500",
+            )
+            .int(before)
+            .int(after_id)
+            .text(KEPT);
+            let rows = self.conn().await?.conn().fetch_all(q).await?;
+            let Some(last) = rows.last() else { return Ok(forgotten) };
+            after_id = last.get(0)?;
+            let mut tx = self.db.begin().await?;
+            for row in &rows {
+                let (id, detail): (i64, String) = (row.get(0)?, row.get(1)?);
+                let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_str(&detail) else { continue };
+                if fields.remove("principal").is_none() {
+                    continue;
+                }
+                let detail = serde_json::Value::Object(fields).to_string();
+                tx.conn()
+                    .execute(query("UPDATE audit_events SET detail = $1 WHERE id = $2").text(&detail).int(id))
+                    .await?;
+                forgotten += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+
     /// The events matching `filter`, newest first (by time, then id).
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         let conditions: [(&str, Option<Value<'_>>); 7] = [

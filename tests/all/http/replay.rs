@@ -6,7 +6,7 @@ use axum::Router;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{config, json_call, organization, raw_token, state, tenant, upload};
+use super::{config, json_call, raw_token, state, tenant, upload};
 use crate::engine::id_token;
 use crate::{TestDatabase, component};
 
@@ -157,4 +157,54 @@ async fn guest_logs_are_kept_in_the_audit_up_to_their_limit() {
     assert!((1..=4).contains(&lines), "within 4 KiB: {lines}: {failed}");
     assert_eq!(hook["logs_truncated"], true, "the cut is marked: {failed}");
     store.close().await;
+}
+
+/// A login's audit event keeps its principal for the retention only: with
+/// the clock moved past it, the principal is removed and the rest of the
+/// event stays, on both backends.
+#[tokio::test]
+async fn principals_are_removed_from_the_audit_after_their_retention() {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use provisio::auth::{Argon2Params, AuthServices, ManualClock};
+    use provisio::engine::Host;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let clock = Arc::new(ManualClock::new(SystemTime::now()));
+        let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).clock(clock.clone()).build();
+        let auth = auth.unwrap_or_else(|e| panic!("{e}"));
+        let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).build();
+        let host = host.await.unwrap_or_else(|e| panic!("{e}"));
+        let app = provisio::http::router(
+            provisio::http::AppState::new(host.clone(), config()).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let (org, token, _, _) = tenant(&app, "acme").await;
+        login(&app, "acme", "jane@acme.example", &["Everyone"]).await.expect(StatusCode::OK, "login");
+        let events = || {
+            let (app, org, token) = (app.clone(), org.clone(), token.clone());
+            async move {
+                let uri = format!("/v1/orgs/{org}/audit?outcome=success");
+                json_call(&app, Method::GET, uri, Some(&token), None).await.expect(StatusCode::OK, "audit")
+            }
+        };
+        assert_eq!(events().await[0]["detail"]["principal"]["email"], "jane@acme.example");
+
+        let retention = 30 * DAY;
+        assert_eq!(host.forget_audit_principals(retention).await.ok(), Some(0), "kept within the retention");
+        clock.advance(29 * DAY);
+        assert_eq!(host.forget_audit_principals(retention).await.ok(), Some(0), "kept on day 29");
+        clock.advance(2 * DAY);
+        assert_eq!(host.forget_audit_principals(retention).await.ok(), Some(1), "removed on day 31");
+        let after = events().await;
+        let detail = &after[0]["detail"];
+        assert!(detail.get("principal").is_none(), "{after}");
+        assert!(detail["hooks"].is_array() && detail["decisions"].is_object(), "the rest stays: {after}");
+        assert_eq!(after[0]["outcome"], "success");
+        assert_eq!(host.forget_audit_principals(retention).await.ok(), Some(0), "nothing left to remove");
+        store.close().await;
+        db.cleanup().await;
+    }
 }

@@ -23,6 +23,9 @@
 //! allow_private_jwks_urls = false                  # JWKS URLs on loopback or private networks
 //! allow_private_directories = false                # LDAP directories on loopback or private networks
 //! audit_principal_days = 30                        # how long a login's audit event keeps its principal
+//! breaker_window = 20                              # a bound plugin's calls counted by its circuit breaker
+//! breaker_failure_share = 0.5                      # the circuit opens above this share of failures
+//! breaker_cooldown_secs = 30                       # and stays open this long before one call goes through
 //! public_email_domains = ["gmail.com", "outlook.com"]  # never claimable (default: a list of webmail)
 //! compile_cpu_secs = 120                           # one plugin compile, in its own process
 //! compile_memory_bytes = 4294967296
@@ -116,6 +119,13 @@ pub struct ServeConfig {
     /// (personal data, for the playground and replays); after them it is
     /// removed and the rest of the event stays.
     pub audit_principal_days: u64,
+    /// A bound plugin's latest calls its circuit breaker counts (it opens
+    /// once half of them were made, at the earliest).
+    pub breaker_window: usize,
+    /// The circuit opens when more than this share of them failed.
+    pub breaker_failure_share: f64,
+    /// How long an open circuit stays open before one call goes through.
+    pub breaker_cooldown_secs: u64,
     /// Email domains no domain may claim.
     pub public_email_domains: Vec<String>,
     /// CPU seconds one plugin compile may use (in its own process).
@@ -190,6 +200,9 @@ impl Default for ServeConfig {
             allow_private_jwks_urls: false,
             allow_private_directories: false,
             audit_principal_days: 30,
+            breaker_window: provisio::engine::BreakerPolicy::default().window,
+            breaker_failure_share: provisio::engine::BreakerPolicy::default().failure_share,
+            breaker_cooldown_secs: provisio::engine::BreakerPolicy::default().cooldown.as_secs(),
             public_email_domains: HttpConfig::default().public_email_domains,
             compile_cpu_secs: 120,
             compile_memory_bytes: 4 << 30,
@@ -266,6 +279,15 @@ pub struct Overrides {
     /// Days a login's audit event keeps its principal.
     #[arg(long, env = "PROVISIO_AUDIT_PRINCIPAL_DAYS")]
     audit_principal_days: Option<u64>,
+    /// A bound plugin's latest calls its circuit breaker counts.
+    #[arg(long, env = "PROVISIO_BREAKER_WINDOW")]
+    breaker_window: Option<usize>,
+    /// The share of failed calls above which a plugin's circuit opens.
+    #[arg(long, env = "PROVISIO_BREAKER_FAILURE_SHARE")]
+    breaker_failure_share: Option<f64>,
+    /// Seconds an open circuit stays open before one call goes through.
+    #[arg(long, env = "PROVISIO_BREAKER_COOLDOWN_SECS")]
+    breaker_cooldown_secs: Option<u64>,
     /// CPU seconds one plugin compile may use.
     #[arg(long, env = "PROVISIO_COMPILE_CPU_SECS")]
     compile_cpu_secs: Option<u64>,
@@ -338,7 +360,7 @@ impl ServeConfig {
             listen, database_url, data_dir, session_ttl_secs, audience, max_plugin_bytes, max_loaded_bytes,
             max_artifact_bytes, header_read_timeout_secs, body_read_timeout_secs, idle_timeout_secs,
             max_connections, plugin_calls_per_org, allow_private_jwks_urls, allow_private_directories,
-            audit_principal_days, compile_cpu_secs,
+            audit_principal_days, breaker_window, breaker_failure_share, breaker_cooldown_secs, compile_cpu_secs,
             compile_memory_bytes, compile_wall_secs, log_filter, log_format;
             operator_token, issuer, dns_resolver, trusted_proxy_header);
         let (given, c) = (overrides.ceilings, &mut config.ceilings);

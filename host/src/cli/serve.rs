@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use provisio::auth::{AuthServices, Secret};
-use provisio::engine::Host;
+use provisio::engine::{BreakerPolicy, Host};
 use provisio::http::{AppState, HttpConfig};
 use provisio::runtime::{CompilerProcess, RuntimeConfig};
 use provisio::store::DatabaseUrl;
@@ -70,6 +70,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .runtime_config(runtime)
         .auth_builder(auth)
         .plugin_calls_per_org(config.plugin_calls_per_org)
+        .breaker(BreakerPolicy {
+            window: config.breaker_window.max(1),
+            min_calls: config.breaker_window.div_ceil(2).max(1),
+            failure_share: config.breaker_failure_share.clamp(0.0, 1.0),
+            cooldown: Duration::from_secs(config.breaker_cooldown_secs),
+        })
         .build()
         .await?;
     let http = HttpConfig {

@@ -111,6 +111,13 @@ pub struct UploadedPlugin {
 /// The audit outcome of a binding change.
 pub const BINDING_CHANGED: &str = "binding-changed";
 
+/// Whether an audit event's outcome is not a login's: an administrator's
+/// change (a binding, a refused upload) or a plugin circuit's.
+pub fn is_login_outcome(outcome: &str) -> bool {
+    ![BINDING_CHANGED, "upload-refused", "plugin-circuit-opened", "plugin-circuit-closed", "plugin-circuit-reopened"]
+        .contains(&outcome)
+}
+
 impl Host {
     /// Checks `bytes` against the plugin contract (world, imports, `name()`),
     /// precompiles it, and stores it under its content hash, owned by

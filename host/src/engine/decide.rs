@@ -8,12 +8,17 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use super::audit::HookRecord;
+use super::breaker::{Admission, CircuitKey};
 use super::error::{HookFailure, Rule};
 use super::{Hook, Host, LoginError, PluginCall};
 use crate::builtin;
 use crate::plugin::{Account, Assignment, BindingConfig, CallReport, Creation, Limits, PluginHash, Principal};
 use crate::runtime::{CallContext, Plugin};
 use crate::store::{Binding, FailurePolicy, OrgId};
+
+/// The outcome of a hook whose plugin was not called because its circuit
+/// is open, and the failure it stands for (`create-circuit-open`).
+const CIRCUIT_OPEN: &str = "circuit-open";
 
 /// A binding with its plugins loaded. Loading (from memory, from the
 /// artifact cache, or by compiling) happens before the login's transaction
@@ -137,6 +142,27 @@ impl Decider<'_> {
             Ok(plugin) => plugin.clone(),
             Err(error) => return not_called(error.clone()),
         };
+        let circuit = CircuitKey {
+            domain: binding.domain.clone(),
+            provider: binding.provider.clone(),
+            hook,
+            plugin: hash.clone(),
+        };
+        let admission = self.host.breakers.admit(&circuit, self.host.auth.clock().now());
+        if admission == Admission::Open {
+            // The plugin failed too often lately: the failure policy, without calling it.
+            let error: LoginError = Rule::Hook { hook, failure: HookFailure::Other(CIRCUIT_OPEN) }.into();
+            let mut record = HookRecord::not_called(hook, Some(hash), &error);
+            record.outcome = CIRCUIT_OPEN;
+            let answer = match binding.failure_policy {
+                FailurePolicy::FallBack => {
+                    record.fell_back = true;
+                    builtin()
+                }
+                FailurePolicy::FailClosed => Err(error),
+            };
+            return Decided { answer, record };
+        }
         let Ok(_slot) = self.host.slots.acquire(self.org).await else {
             return not_called(Rule::PluginCallsSaturated.into());
         };
@@ -144,6 +170,10 @@ impl Decider<'_> {
         let span = tracing::debug_span!("plugin_call", hook = hook.as_str(), plugin = hash.as_str());
         let report = call(plugin, ctx).instrument(span.clone()).await;
         let record = record(self.host, hook, hash, &report, binding.failure_policy);
+        let failed = report.outcome.is_err();
+        if let Some(change) = self.host.breakers.record(&circuit, admission, failed, self.host.auth.clock().now()) {
+            self.host.circuit_changed(self.org, &circuit, change).await;
+        }
         tracing::debug!(
             parent: &span,
             fuel = record.fuel,

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod apply;
 mod audit;
+mod breaker;
 mod decide;
 mod error;
 mod flow;
@@ -17,7 +18,8 @@ mod slots;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use admin::{AdminError, BINDING_CHANGED, UploadedPlugin, binding_settings};
+pub use admin::{AdminError, BINDING_CHANGED, UploadedPlugin, binding_settings, is_login_outcome};
+pub use breaker::{BreakerPolicy, CircuitChange};
 pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
 pub use playground::{PlaygroundReport, PlaygroundRun, TrialPlugin};
@@ -81,6 +83,8 @@ pub struct Host {
     slots: Arc<slots::OrgSlots>,
     /// Compiles in flight per organization: one.
     compiles: Arc<slots::OrgSlots>,
+    /// The circuit of each bound plugin.
+    breakers: Arc<breaker::Breakers>,
 }
 
 /// Plugin calls one organization may have in flight at once, by default:
@@ -108,9 +112,17 @@ pub struct HostBuilder {
     runtime_config: RuntimeConfig,
     auth: Option<Arc<AuthServices>>,
     observers: Vec<Arc<dyn LoginObserver>>,
+    breaker: Option<BreakerPolicy>,
 }
 
 impl HostBuilder {
+    /// When a bound plugin's circuit opens, and for how long (default
+    /// [`BreakerPolicy::default`]).
+    pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.breaker = Some(policy);
+        self
+    }
+
     /// Uses this database (SQLite file or PostgreSQL URL); migrations run at build.
     pub fn database_url(mut self, url: DatabaseUrl) -> Self {
         self.url = Some(url);
@@ -202,7 +214,8 @@ impl HostBuilder {
         );
         // One compile per organization at once; the runtime bounds them in total.
         let compiles = Arc::new(slots::OrgSlots::new(1, COMPILE_SLOT_WAIT));
-        Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots), compiles })
+        let breakers = Arc::new(breaker::Breakers::new(self.breaker.unwrap_or_default()));
+        Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots), compiles, breakers })
     }
 }
 
@@ -241,6 +254,42 @@ impl Host {
         tracing::error!(error = %error, "an audit event could not be written");
         for observer in self.observers.iter() {
             observer.audit_write_failed();
+        }
+    }
+
+    /// Records a change of a bound plugin's circuit in the organization's
+    /// audit log, and tells the observers.
+    async fn circuit_changed(&self, org: &crate::store::OrgId, circuit: &breaker::CircuitKey, change: CircuitChange) {
+        tracing::warn!(
+            plugin = circuit.plugin.as_str(),
+            hook = circuit.hook.as_str(),
+            change = change.outcome(),
+            "plugin circuit"
+        );
+        for observer in self.observers.iter() {
+            observer.circuit_changed(circuit.hook, change);
+        }
+        let mut detail = serde_json::json!({
+            "provider_id": circuit.provider,
+            "hook": circuit.hook.as_str(),
+            "plugin": circuit.plugin,
+        });
+        if let CircuitChange::Opened { failures, calls } = change {
+            detail["failures"] = failures.into();
+            detail["calls"] = calls.into();
+        }
+        let event = crate::store::NewAuditEvent {
+            at: crate::store::now_ms(),
+            org: Some(org.clone()),
+            domain: Some(circuit.domain.clone()),
+            provider: None,
+            account: None,
+            outcome: change.outcome().into(),
+            rule: None,
+            detail: detail.to_string(),
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            self.audit_write_failed(&e);
         }
     }
 

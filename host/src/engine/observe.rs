@@ -92,4 +92,7 @@ pub trait LoginObserver: Send + Sync + 'static {
 
     /// An audit event could not be written.
     fn audit_write_failed(&self) {}
+
+    /// A bound plugin's circuit opened, closed or opened again.
+    fn circuit_changed(&self, _hook: Hook, _change: super::CircuitChange) {}
 }

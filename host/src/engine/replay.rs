@@ -132,9 +132,8 @@ impl Host {
             let Some(last) = page.last() else { break };
             before_id = Some(last.id);
             for event in page {
-                // Administrators' changes are in the audit too: they are no logins.
-                let admin_change = [super::BINDING_CHANGED, "upload-refused"].contains(&event.event.outcome.as_str());
-                if admin_change || event.event.provider.as_deref() != Some(provider.name.as_str()) {
+                let login = super::is_login_outcome(&event.event.outcome);
+                if !login || event.event.provider.as_deref() != Some(provider.name.as_str()) {
                     continue;
                 }
                 let detail: Value = serde_json::from_str(&event.event.detail).unwrap_or_default();

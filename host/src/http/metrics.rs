@@ -15,6 +15,9 @@
 //!   `log-bytes`, `host-argument`);
 //! - `provisio_audit_write_failures_total`: audit events that could not be
 //!   written;
+//! - `provisio_plugin_circuit_changes_total{hook,change}`: bound plugins'
+//!   circuits that opened (`plugin-circuit-opened`), closed after a good
+//!   probe (`plugin-circuit-closed`) or opened again (`plugin-circuit-reopened`);
 //! - `provisio_http_responses_total{status}`: answers by status class
 //!   (`2xx`, `4xx`, …);
 //! - `provisio_plugin_cache_*`: the in-memory cache of loaded plugins
@@ -77,6 +80,12 @@ struct LimitLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CircuitLabels {
+    hook: &'static str,
+    change: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StatusLabels {
     status: &'static str,
 }
@@ -93,6 +102,7 @@ pub struct Metrics {
     plugin_failures: Family<FailureLabels, Counter>,
     limit_hits: Family<LimitLabels, Counter>,
     audit_write_failures: Counter,
+    circuit_changes: Family<CircuitLabels, Counter>,
     responses: Family<StatusLabels, Counter>,
 }
 
@@ -107,6 +117,7 @@ impl Metrics {
         let plugin_failures = Family::default();
         let limit_hits = Family::default();
         let audit_write_failures = Counter::default();
+        let circuit_changes = Family::default();
         let responses = Family::default();
 
         let mut registry = Registry::with_prefix("provisio");
@@ -120,6 +131,8 @@ impl Metrics {
         registry.register("plugin_limit_hits", "Limits exceeded by plugin calls", limit_hits.clone());
         let help = "Audit events that could not be written";
         registry.register("audit_write_failures", help, audit_write_failures.clone());
+        let help = "Changes of bound plugins' circuits";
+        registry.register("plugin_circuit_changes", help, circuit_changes.clone());
         registry.register("http_responses", "HTTP responses by status class", responses.clone());
         registry.register_collector(Box::new(Caches(runtime)));
 
@@ -131,6 +144,7 @@ impl Metrics {
             plugin_failures,
             limit_hits,
             audit_write_failures,
+            circuit_changes,
             responses,
         }
     }
@@ -182,6 +196,10 @@ impl LoginObserver for Metrics {
 
     fn audit_write_failed(&self) {
         self.audit_write_failures.inc();
+    }
+
+    fn circuit_changed(&self, hook: crate::engine::Hook, change: crate::engine::CircuitChange) {
+        self.circuit_changes.get_or_create(&CircuitLabels { hook: hook.as_str(), change: change.outcome() }).inc();
     }
 }
 

@@ -11,7 +11,7 @@ mod openapi;
 mod playground;
 mod plugins;
 mod real_port;
-mod replay;
+mod safe_changes;
 pub(crate) mod scim;
 mod session_key;
 mod tenancy;

@@ -380,7 +380,7 @@ fn summarize(events: &[serde_json::Value], domain_names: &HashMap<&str, &str>) -
         let times = event["occurrences"].as_f64().unwrap_or(1.0);
         let outcome = event["outcome"].as_str().unwrap_or("?").to_owned();
         // Administrators' changes are in the audit too: they are no logins.
-        if [crate::engine::BINDING_CHANGED, "upload-refused"].contains(&outcome.as_str()) {
+        if !crate::engine::is_login_outcome(&outcome) {
             continue;
         }
         *outcomes.entry(outcome).or_default() += times;

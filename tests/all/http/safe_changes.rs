@@ -1,4 +1,5 @@
-//! Changing a plugin safely: guest logs kept in the audit, and replay of
+//! Changing a plugin safely: guest logs kept in the audit, principals kept
+//! for their retention only, a circuit breaker per bound plugin, and replay of
 //! past logins through candidate versions, reporting exactly the planted
 //! differences and writing nothing; first, what another organization tries.
 
@@ -207,4 +208,79 @@ async fn principals_are_removed_from_the_audit_after_their_retention() {
         store.close().await;
         db.cleanup().await;
     }
+}
+
+/// A bound plugin that fails on more than half of its last four calls has
+/// its circuit opened: the next logins apply the failure policy without
+/// calling it (audited `<hook>-circuit-open`, no fuel spent); after the
+/// cool-down one call goes through and, succeeding, closes it. Each change
+/// is audited and counted in `/metrics`.
+#[tokio::test]
+async fn a_failing_plugins_circuit_opens_sheds_half_opens_and_closes() {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use provisio::auth::{Argon2Params, AuthServices, ManualClock};
+    use provisio::engine::{BreakerPolicy, Host};
+
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).clock(clock.clone()).build();
+    let auth = auth.unwrap_or_else(|e| panic!("{e}"));
+    let policy = BreakerPolicy { window: 4, min_calls: 4, failure_share: 0.5, cooldown: Duration::from_secs(60) };
+    let host =
+        Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).breaker(policy);
+    let host = host.build().await.unwrap_or_else(|e| panic!("{e}"));
+    let app = provisio::http::router(provisio::http::AppState::new(host, config()).unwrap_or_else(|e| panic!("{e}")));
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let mapper = hash(upload(&app, &org, &token, component("group-mapper")).await.expect(StatusCode::CREATED, "up"));
+    // People in `Bad` make the mapper fail (a malformed item); in `Good` it decides.
+    let bind = json!({"assigner": mapper, "config": {"groups": {"Bad": "squad:x", "Good": "team:everyone"}}});
+    let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    json_call(&app, Method::PUT, path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
+    let latest = |outcome: Option<&'static str>| {
+        let (app, org, token) = (app.clone(), org.clone(), token.clone());
+        async move {
+            let filter = outcome.map(|o| format!("&outcome={o}")).unwrap_or_default();
+            let uri = format!("/v1/orgs/{org}/audit?limit=1{filter}");
+            let events = json_call(&app, Method::GET, uri, Some(&token), None).await.expect(StatusCode::OK, "audit");
+            events[0].clone()
+        }
+    };
+
+    for i in 0..4 {
+        let failed = login(&app, "acme", &format!("bad{i}@acme.example"), &["Bad"]).await;
+        assert_ne!(failed.status, StatusCode::OK, "the mapper fails, the binding fails closed");
+    }
+    let opened = latest(Some("plugin-circuit-opened")).await;
+    assert_eq!(
+        (opened["detail"]["failures"].as_u64(), opened["detail"]["calls"].as_u64()),
+        (Some(4), Some(4)),
+        "{opened}"
+    );
+    assert_eq!(opened["detail"]["plugin"], mapper.as_str(), "{opened}");
+
+    // Open: a person the mapper would serve is refused without calling it.
+    let shed = login(&app, "acme", "good1@acme.example", &["Good"]).await;
+    assert_ne!(shed.status, StatusCode::OK);
+    let event = latest(None).await;
+    assert_eq!(event["rule"], "assign-circuit-open", "{event}");
+    let hook = &event["detail"]["hooks"][1];
+    assert_eq!((hook["outcome"].as_str(), hook["fuel"].as_u64()), (Some("circuit-open"), Some(0)), "{event}");
+
+    // After the cool-down, one call goes through; it succeeds and closes the circuit.
+    clock.advance(Duration::from_secs(61));
+    login(&app, "acme", "good2@acme.example", &["Good"]).await.expect(StatusCode::OK, "the probe");
+    let closed = latest(Some("plugin-circuit-closed")).await;
+    assert_eq!(closed["detail"]["hook"], "assign", "{closed}");
+    login(&app, "acme", "good3@acme.example", &["Good"]).await.expect(StatusCode::OK, "closed again");
+
+    let metrics = json_call(&app, Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.body.as_str().unwrap_or_default().to_owned();
+    for change in ["plugin-circuit-opened", "plugin-circuit-closed"] {
+        let line = format!("provisio_plugin_circuit_changes_total{{hook=\"assign\",change=\"{change}\"}} 1");
+        assert!(metrics.contains(&line), "{line}: {metrics}");
+    }
+    store.close().await;
 }

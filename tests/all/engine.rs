@@ -667,6 +667,7 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
         limits,
         failure_policy: setup.policy,
         sync_mode: setup.sync,
+        canary: None,
     };
     ok(store.put_binding(&binding).await, "binding");
 

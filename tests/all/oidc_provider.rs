@@ -361,6 +361,7 @@ async fn host(store: &Store, disco: &Discovery, clock: Arc<ManualClock>) -> (Hos
         limits: Some(Limits { wall_time: std::time::Duration::from_millis(1000), ..Limits::default() }),
         failure_policy: FailurePolicy::FailClosed,
         sync_mode: SyncMode::OnCreate,
+        canary: None,
     };
     ok(host.bind(&binding).await, "bind");
     (host, org.id)

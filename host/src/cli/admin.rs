@@ -58,6 +58,15 @@ enum AdminCommand {
         /// `fail-closed` (default) or `fall-back`.
         #[arg(long, default_value = "fail-closed")]
         failure_policy: String,
+        /// A candidate identity creator for a share of the logins (with --canary-percent).
+        #[arg(long, requires = "canary_percent")]
+        canary_creator: Option<String>,
+        /// A candidate assignment provider for a share of the logins (with --canary-percent).
+        #[arg(long, requires = "canary_percent")]
+        canary_assigner: Option<String>,
+        /// The share of logins, in percent, that runs the candidates.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+        canary_percent: Option<u8>,
         /// `on-create` (default) or `every-login`.
         #[arg(long, default_value = "on-create")]
         sync_mode: String,
@@ -113,6 +122,19 @@ enum AdminCommand {
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+    },
+    /// Promote a binding's canary (its versions become the bound ones) or
+    /// abort it (every login runs the bound versions again).
+    Canary {
+        /// `promote` or `abort`.
+        #[arg(value_parser = ["promote", "abort"])]
+        action: String,
+        /// The domain's id.
+        #[arg(long)]
+        domain: String,
+        /// The provider's id.
+        #[arg(long)]
+        provider: String,
     },
     /// What candidate versions would have decided for a provider's past
     /// logins (their recorded principals), against what the logins
@@ -170,11 +192,26 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
             let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             ("POST", format!("{base}/plugins"), bytes, "application/wasm")
         }
-        AdminCommand::Bind { domain, provider, creator, assigner, config, limits, failure_policy, sync_mode } => {
-            let body = json!({
+        AdminCommand::Bind {
+            domain,
+            provider,
+            creator,
+            assigner,
+            config,
+            limits,
+            failure_policy,
+            sync_mode,
+            canary_creator,
+            canary_assigner,
+            canary_percent,
+        } => {
+            let mut body = json!({
                 "creator": creator, "assigner": assigner, "config": read_json(config)?, "limits": read_json(limits)?,
                 "failure_policy": failure_policy, "sync_mode": sync_mode,
             });
+            if let Some(percent) = canary_percent {
+                body["canary"] = json!({"creator": canary_creator, "assigner": canary_assigner, "percent": percent});
+            }
             (
                 "PUT",
                 format!("{base}/domains/{domain}/bindings/{provider}"),
@@ -201,6 +238,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
             ("DELETE", format!("{base}/domains/{domain}/scim-tokens/{id}"), Vec::new(), "application/json")
         }
         AdminCommand::Audit { limit } => ("GET", format!("{base}/audit?limit={limit}"), Vec::new(), "application/json"),
+        AdminCommand::Canary { action, domain, provider } => (
+            "POST",
+            format!("{base}/domains/{domain}/bindings/{provider}/canary/{action}"),
+            Vec::new(),
+            "application/json",
+        ),
         AdminCommand::Replay { domain, provider, creator, assigner, since, limit } => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
             let since =

@@ -118,6 +118,7 @@ pub async fn seed(state: &AppState, data_dir: &Path, plugins_dir: &Path) -> anyh
                 limits: None,
                 failure_policy: FailurePolicy::FailClosed,
                 sync_mode: SyncMode::EveryLogin,
+                canary: None,
             })
             .await?;
             org

@@ -7,7 +7,7 @@ use serde::Deserialize as _;
 use super::Host;
 use crate::plugin::{AboveCeiling, BindingConfig, Limits, PluginHash};
 use crate::runtime::{LoadError, PluginInfo};
-use crate::store::{Binding, NewPlugin, OrgId, PluginRecord, StoreError};
+use crate::store::{Binding, DomainId, NewPlugin, OrgId, PluginRecord, ProviderId, StoreError};
 
 /// Why an admin operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +52,10 @@ pub enum AdminError {
     /// The binding names a domain that does not exist.
     #[error("no such domain")]
     UnknownDomain,
+    /// A canary that cannot be: a share out of range, or none to promote
+    /// or abort.
+    #[error("{0}")]
+    Canary(String),
     /// A playground run names a provider with no binding.
     #[error("nothing is bound to this provider")]
     UnknownBinding,
@@ -205,9 +209,17 @@ impl Host {
     /// most the operator's ceiling.
     pub async fn bind(&self, binding: &Binding) -> Result<(), AdminError> {
         let domain = self.store.domain(&binding.domain).await?.ok_or(AdminError::UnknownDomain)?;
+        let canary = binding.canary.as_ref();
+        if let Some(canary) = canary
+            && !(1..=100).contains(&canary.percent)
+        {
+            return Err(AdminError::Canary("a canary's `percent` is 1 to 100".into()));
+        }
         for (hash, slot, fits) in [
             (&binding.creator, "identity creator", crate::runtime::World::creates as fn(_) -> bool),
             (&binding.assigner, "assignment provider", crate::runtime::World::assigns),
+            (&canary.and_then(|c| c.creator.clone()), "identity creator", crate::runtime::World::creates),
+            (&canary.and_then(|c| c.assigner.clone()), "assignment provider", crate::runtime::World::assigns),
         ] {
             let Some(hash) = hash else { continue };
             let owned = self.store.owned_plugin(&domain.org, hash).await?;
@@ -227,6 +239,27 @@ impl Host {
         Ok(())
     }
 
+    /// Makes the binding's canary versions the live ones (its candidate
+    /// creator and assignment provider replace the bound ones they stand
+    /// in for), effective at the next login; audited as a binding change.
+    pub async fn promote_canary(&self, domain: &DomainId, provider: &ProviderId) -> Result<Binding, AdminError> {
+        let mut binding = self.store.binding(domain, provider).await?.ok_or(AdminError::UnknownBinding)?;
+        let canary = binding.canary.take().ok_or_else(|| AdminError::Canary("the binding has no canary".into()))?;
+        binding.creator = canary.creator.or(binding.creator);
+        binding.assigner = canary.assigner.or(binding.assigner);
+        self.bind(&binding).await?;
+        Ok(binding)
+    }
+
+    /// Drops the binding's canary: every login runs the live versions
+    /// again, from the next one; audited as a binding change.
+    pub async fn abort_canary(&self, domain: &DomainId, provider: &ProviderId) -> Result<Binding, AdminError> {
+        let mut binding = self.store.binding(domain, provider).await?.ok_or(AdminError::UnknownBinding)?;
+        binding.canary.take().ok_or_else(|| AdminError::Canary("the binding has no canary".into()))?;
+        self.bind(&binding).await?;
+        Ok(binding)
+    }
+
     /// Records a binding change in the organization's audit log (outcome
     /// `binding-changed`), with the whole binding in its detail: the
     /// binding's history, from which an earlier version is bound again.
@@ -240,6 +273,7 @@ impl Host {
             "limits": binding.limits,
             "failure_policy": binding.failure_policy,
             "sync_mode": binding.sync_mode,
+            "canary": binding.canary,
         });
         let event = crate::store::NewAuditEvent {
             at: crate::store::now_ms(),

@@ -37,6 +37,9 @@ pub(crate) struct HookRecord {
     /// True when the guest logged past its limit: `logs` is cut there.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) logs_truncated: bool,
+    /// True when the plugin was the binding's canary version.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) canary: bool,
 }
 
 fn hook_name<S: serde::Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
@@ -56,6 +59,7 @@ impl HookRecord {
             fell_back: false,
             logs: Vec::new(),
             logs_truncated: false,
+            canary: false,
         }
     }
 
@@ -72,6 +76,7 @@ impl HookRecord {
             fell_back: false,
             logs: Vec::new(),
             logs_truncated: false,
+            canary: false,
         }
     }
 }

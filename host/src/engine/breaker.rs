@@ -181,7 +181,9 @@ mod tests {
             assert_eq!(breakers.admit(&key, t0), Admission::Call);
             assert_eq!(breakers.record(&key, Admission::Call, failed, t0), None);
         }
-        // A third failure among the last four opens it.
+        // The oldest call leaves the window as each new one comes: two of
+        // four still, then a third failure among the last four opens it.
+        assert_eq!(breakers.record(&key, Admission::Call, true, t0), None);
         assert_eq!(
             breakers.record(&key, Admission::Call, true, t0),
             Some(CircuitChange::Opened { failures: 3, calls: 4 })

@@ -29,6 +29,26 @@ pub(crate) struct Bound {
     pub(crate) binding: Binding,
     creator: Option<Result<Plugin, LoginError>>,
     assigner: Option<Result<Plugin, LoginError>>,
+    canary_creator: Option<Result<Plugin, LoginError>>,
+    canary_assigner: Option<Result<Plugin, LoginError>>,
+}
+
+/// Which of a binding's versions a login runs for a hook.
+struct Chosen<'a> {
+    hash: &'a PluginHash,
+    plugin: &'a Result<Plugin, LoginError>,
+    canary: bool,
+}
+
+/// A principal's place among 100 buckets, by a stable hash of its provider
+/// and subject: a binding's canary serves the buckets below its percent,
+/// so a person always sees the same version.
+pub fn canary_bucket(provider: &str, subject: &str) -> u8 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new().chain_update(provider).chain_update([0]).chain_update(subject).finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u8::try_from(u64::from_be_bytes(first) % 100).unwrap_or(0)
 }
 
 impl Bound {
@@ -41,16 +61,37 @@ impl Bound {
             Some(hash) => Some(plugin(host, org, hash).await),
             None => None,
         };
-        Self { binding, creator, assigner }
+        let canary = binding.canary.as_ref();
+        let canary_creator = match canary.and_then(|c| c.creator.as_ref()) {
+            Some(hash) => Some(plugin(host, org, hash).await),
+            None => None,
+        };
+        let canary_assigner = match canary.and_then(|c| c.assigner.as_ref()) {
+            Some(hash) => Some(plugin(host, org, hash).await),
+            None => None,
+        };
+        Self { binding, creator, assigner, canary_creator, canary_assigner }
     }
 
-    /// The plugin bound to `hook`, with its hash, if one is.
-    fn plugin(&self, hook: Hook) -> Option<(&PluginHash, &Result<Plugin, LoginError>)> {
+    /// The version `principal` runs for `hook`: the canary's when the
+    /// binding has one for the hook and the principal's bucket is in its
+    /// share, else the bound one, if any.
+    fn plugin(&self, hook: Hook, principal: &Principal) -> Option<Chosen<'_>> {
+        let canary = self.binding.canary.as_ref();
+        let (candidate, loaded) = match hook {
+            Hook::Create => (canary.and_then(|c| c.creator.as_ref()), self.canary_creator.as_ref()),
+            Hook::Assign => (canary.and_then(|c| c.assigner.as_ref()), self.canary_assigner.as_ref()),
+        };
+        if let (Some(canary), Some((hash, plugin))) = (canary, candidate.zip(loaded))
+            && canary_bucket(&principal.provider, &principal.subject) < canary.percent
+        {
+            return Some(Chosen { hash, plugin, canary: true });
+        }
         let (hash, plugin) = match hook {
             Hook::Create => (self.binding.creator.as_ref(), self.creator.as_ref()),
             Hook::Assign => (self.binding.assigner.as_ref(), self.assigner.as_ref()),
         };
-        hash.zip(plugin)
+        hash.zip(plugin).map(|(hash, plugin)| Chosen { hash, plugin, canary: false })
     }
 }
 
@@ -102,19 +143,19 @@ impl Decider<'_> {
             })
         };
         let runtime = &self.host.runtime;
-        self.ask(Hook::Create, builtin, |plugin, ctx| async move { runtime.create(&plugin, principal, &ctx).await })
-            .await
+        self.ask(Hook::Create, principal, builtin, |plugin, ctx| async move {
+            runtime.create(&plugin, principal, &ctx).await
+        })
+        .await
     }
 
     /// The assignment provider's answer for `account`.
     pub(crate) async fn assignments(&self, account: &Account, principal: &Principal) -> Decided<Vec<Assignment>> {
         let builtin = || builtin::group_mapping(principal, self.config).map_err(|_| Rule::GroupMappingConfig.into());
         let runtime = &self.host.runtime;
-        self.ask(
-            Hook::Assign,
-            builtin,
-            |plugin, ctx| async move { runtime.assign(&plugin, account, principal, &ctx).await },
-        )
+        self.ask(Hook::Assign, principal, builtin, |plugin, ctx| async move {
+            runtime.assign(&plugin, account, principal, &ctx).await
+        })
         .await
     }
 
@@ -124,18 +165,21 @@ impl Decider<'_> {
     async fn ask<T, F>(
         &self,
         hook: Hook,
+        principal: &Principal,
         builtin: impl Fn() -> Result<T, LoginError>,
         call: impl FnOnce(Plugin, CallContext) -> F,
     ) -> Decided<T>
     where
         F: std::future::Future<Output = CallReport<T>>,
     {
-        let Some((bound, (hash, plugin))) = self.bound.and_then(|b| Some((b, b.plugin(hook)?))) else {
+        let Some((bound, Chosen { hash, plugin, canary })) =
+            self.bound.and_then(|b| Some((b, b.plugin(hook, principal)?)))
+        else {
             return Decided { answer: builtin(), record: HookRecord::builtin(hook) };
         };
         let binding = &bound.binding;
         let not_called = |error: LoginError| Decided {
-            record: HookRecord::not_called(hook, Some(hash), &error),
+            record: HookRecord { canary, ..HookRecord::not_called(hook, Some(hash), &error) },
             answer: Err(error),
         };
         let plugin = match plugin {
@@ -152,7 +196,7 @@ impl Decider<'_> {
         if admission == Admission::Open {
             // The plugin failed too often lately: the failure policy, without calling it.
             let error: LoginError = Rule::Hook { hook, failure: HookFailure::Other(CIRCUIT_OPEN) }.into();
-            let mut record = HookRecord::not_called(hook, Some(hash), &error);
+            let mut record = HookRecord { canary, ..HookRecord::not_called(hook, Some(hash), &error) };
             record.outcome = CIRCUIT_OPEN;
             let answer = match binding.failure_policy {
                 FailurePolicy::FallBack => {
@@ -169,7 +213,7 @@ impl Decider<'_> {
         let ctx = CallContext { limits: limits_of(self.host, binding), config: Arc::clone(self.config), seed: None };
         let span = tracing::debug_span!("plugin_call", hook = hook.as_str(), plugin = hash.as_str());
         let report = call(plugin, ctx).instrument(span.clone()).await;
-        let record = record(self.host, hook, hash, &report, binding.failure_policy);
+        let record = HookRecord { canary, ..record(self.host, hook, hash, &report, binding.failure_policy) };
         let failed = report.outcome.is_err();
         if let Some(change) = self.host.breakers.record(&circuit, admission, failed, self.host.auth.clock().now()) {
             self.host.circuit_changed(self.org, &circuit, change).await;
@@ -225,5 +269,24 @@ fn record<T>(host: &Host, hook: Hook, hash: &PluginHash, report: &CallReport<T>,
         fell_back: call.fell_back,
         logs: report.stats.logs.clone(),
         logs_truncated: report.stats.logs_truncated,
+        canary: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canary_bucket;
+
+    #[test]
+    fn canary_buckets_are_stable_and_even() {
+        assert_eq!(canary_bucket("okta", "00u1"), canary_bucket("okta", "00u1"), "a person keeps their bucket");
+        let subjects: Vec<String> = (0..10_000).map(|i| format!("subject-{i}")).collect();
+        for percent in [1u8, 20, 50] {
+            let served = subjects.iter().filter(|s| canary_bucket("okta", s) < percent).count();
+            let share = served as f64 / subjects.len() as f64 * 100.0;
+            assert!((share - f64::from(percent)).abs() < 1.5, "{percent}%: {share:.2}%");
+        }
+        let moved = subjects.iter().filter(|s| canary_bucket("okta", s) != canary_bucket("entra", s)).count();
+        assert!(moved > 9_000, "the provider is part of the hash: {moved}");
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 pub use admin::{AdminError, BINDING_CHANGED, UploadedPlugin, binding_settings, is_login_outcome};
 pub use breaker::{BreakerPolicy, CircuitChange};
+pub use decide::canary_bucket;
 pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
 pub use playground::{PlaygroundReport, PlaygroundRun, TrialPlugin};

@@ -48,6 +48,7 @@ pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "login attempts", include_str!("../../migrations/sqlite/0004_login_attempts.sql")),
     (5, "scim", include_str!("../../migrations/sqlite/0005_scim.sql")),
     (6, "directory providers", include_str!("../../migrations/sqlite/0006_directory_providers.sql")),
+    (7, "canary", include_str!("../../migrations/sqlite/0007_canary.sql")),
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql")),
@@ -56,6 +57,7 @@ pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "login attempts", include_str!("../../migrations/postgres/0004_login_attempts.sql")),
     (5, "scim", include_str!("../../migrations/postgres/0005_scim.sql")),
     (6, "directory providers", include_str!("../../migrations/postgres/0006_directory_providers.sql")),
+    (7, "canary", include_str!("../../migrations/postgres/0007_canary.sql")),
 ];
 
 /// sqlx's migrator over embedded migrations: what `sqlx::migrate!` builds,

@@ -63,9 +63,9 @@ pub use ids::{
     TeamId, Verification,
 };
 pub use model::{
-    Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Domain, EmailDomainClaim, Invitation, Membership,
-    MembershipTarget, NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider, Organization,
-    PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
+    Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Canary, Domain, EmailDomainClaim, Invitation,
+    Membership, MembershipTarget, NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider,
+    Organization, PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
 };
 pub(crate) use scim::{
     Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields,

@@ -353,6 +353,22 @@ pub struct Binding {
     pub failure_policy: FailurePolicy,
     /// When the assignment provider runs.
     pub sync_mode: SyncMode,
+    /// Candidate versions a share of the logins runs instead, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+/// Candidate versions of a binding, run for a share of the logins chosen by
+/// a stable hash of the principal's provider and subject (a person always
+/// sees the same version); promoted to the live ones, or dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Canary {
+    /// The candidate identity creator; the live one runs when none.
+    pub creator: Option<crate::plugin::PluginHash>,
+    /// The candidate assignment provider; likewise.
+    pub assigner: Option<crate::plugin::PluginHash>,
+    /// The share of logins, in percent (1 to 100).
+    pub percent: u8,
 }
 
 /// An audit event to record. Holds no secret: the engine puts decisions,

@@ -5,8 +5,8 @@ use crate::plugin::{Limits, PluginHash};
 
 use super::db::{Row, query};
 use super::{
-    Binding, DomainId, FailurePolicy, NewPlugin, OrgId, PluginRecord, ProviderId, Store, StoreError, SyncMode, now_ms,
-    parse_stored,
+    Binding, Canary, DomainId, FailurePolicy, NewPlugin, OrgId, PluginRecord, ProviderId, Store, StoreError, SyncMode,
+    now_ms, parse_stored,
 };
 
 fn plugin(row: &Row) -> Result<PluginRecord, StoreError> {
@@ -31,9 +31,21 @@ fn binding(row: &Row) -> Result<Binding, StoreError> {
         limits: parse_limits(&row.get::<String>(5)?).map_err(|what| StoreError::Corrupt { what, of: of() })?,
         failure_policy: parse_stored(FailurePolicy::parse, "failure policy", row.get(6)?)?,
         sync_mode: parse_stored(SyncMode::parse, "sync mode", row.get(7)?)?,
+        canary: canary(row)?,
         domain,
         provider,
     })
+}
+
+/// The binding's canary: none unless a share of logins is given to one.
+fn canary(row: &Row) -> Result<Option<Canary>, StoreError> {
+    let percent: i64 = row.get(10)?;
+    let Ok(percent @ 1..=100) = u8::try_from(percent) else { return Ok(None) };
+    Ok(Some(Canary {
+        creator: row.get::<Option<String>>(8)?.map(PluginHash::new),
+        assigner: row.get::<Option<String>>(9)?.map(PluginHash::new),
+        percent,
+    }))
 }
 
 /// A JSON column the store wrote itself; one that no longer reads is an
@@ -150,15 +162,18 @@ impl Store {
             None => "{}".to_owned(),
             Some(limits) => serde_json::to_string(limits).map_err(|e| StoreError::Database(e.to_string()))?,
         };
+        let canary = b.canary.as_ref();
         let q = query(
             "INSERT INTO bindings (domain_id, provider_id, creator_hash, assigner_hash, config, limits,
-                                   failure_policy, sync_mode, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                   failure_policy, sync_mode, updated_at,
+                                   canary_creator_hash, canary_assigner_hash, canary_percent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (domain_id, provider_id) DO UPDATE SET
                  creator_hash = excluded.creator_hash, assigner_hash = excluded.assigner_hash,
                  config = excluded.config, limits = excluded.limits,
                  failure_policy = excluded.failure_policy, sync_mode = excluded.sync_mode,
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, canary_creator_hash = excluded.canary_creator_hash,
+                 canary_assigner_hash = excluded.canary_assigner_hash, canary_percent = excluded.canary_percent",
         )
         .text(b.domain.as_str())
         .text(b.provider.as_str())
@@ -169,6 +184,9 @@ impl Store {
         .text(b.failure_policy.as_str())
         .text(b.sync_mode.as_str())
         .int(now_ms())
+        .opt_text(canary.and_then(|c| c.creator.as_ref()).map(PluginHash::as_str))
+        .opt_text(canary.and_then(|c| c.assigner.as_ref()).map(PluginHash::as_str))
+        .int(canary.map_or(0, |c| i64::from(c.percent)))
         .refers_to("provider of the domain or plugin");
         let mut tx = self.db.begin().await?;
         tx.conn().execute(q).await?;
@@ -178,7 +196,8 @@ impl Store {
     /// The binding of a domain's provider: what a login runs.
     pub async fn binding(&self, domain: &DomainId, provider: &ProviderId) -> Result<Option<Binding>, StoreError> {
         let q = query(
-            "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode
+            "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode,
+                    canary_creator_hash, canary_assigner_hash, canary_percent
              FROM bindings WHERE domain_id = $1 AND provider_id = $2",
         )
         .text(domain.as_str())
@@ -189,7 +208,8 @@ impl Store {
     /// The domain's bindings.
     pub async fn list_bindings(&self, domain: &DomainId) -> Result<Vec<Binding>, StoreError> {
         let q = query(
-            "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode
+            "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode,
+                    canary_creator_hash, canary_assigner_hash, canary_percent
              FROM bindings WHERE domain_id = $1 ORDER BY provider_id",
         )
         .text(domain.as_str());

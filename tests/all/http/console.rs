@@ -353,6 +353,28 @@ async fn bindings_are_bound_checked_and_rolled_back() {
     assert_eq!(bound[0]["assigner"], hash.as_str(), "{bound}");
     assert_eq!(bound[0]["config"], json!({"groups": {"Eng": "team:everyone"}}), "{bound}");
     assert_eq!(bound[0]["failure_policy"], "fall-back");
+
+    // A canary for a fifth of the logins, set in the form; a share out of
+    // range refused; then promoted: its version becomes the bound one.
+    let canary = |percent: &str| {
+        format!("{}&canary_creator=&canary_assigner={hash}&canary_percent={percent}", binding("", "{}"))
+    };
+    let refused = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&canary("250")), None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("1 to 100"), "{}", refused.body);
+    let set = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&canary("20")), None).await;
+    assert!(set.location().starts_with("/console/bindings?bound="), "{}", set.body);
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert_eq!(bound[0]["canary"], json!({"assigner": hash, "creator": null, "percent": 20}), "{bound}");
+    let page = fetch(&app, Method::GET, "/console/bindings", Some(&cookie), None, None).await;
+    assert!(page.body.contains("20% of the logins run the candidates below."), "{}", page.body);
+    let promote = format!("csrf={csrf}&domain={domain}&provider={provider}&action=promote");
+    let promoted = fetch(&app, Method::POST, "/console/bindings/canary", Some(&cookie), Some(&promote), None).await;
+    assert!(promoted.location().starts_with("/console/bindings?bound="), "{}", promoted.body);
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert_eq!((bound[0]["assigner"].as_str(), bound[0].get("canary")), (Some(hash.as_str()), None), "{bound}");
+    let again = fetch(&app, Method::POST, "/console/bindings/canary", Some(&cookie), Some(&promote), None).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "no canary left to promote: {}", again.body);
     store.close().await;
 }
 

@@ -284,3 +284,84 @@ async fn a_failing_plugins_circuit_opens_sheds_half_opens_and_closes() {
     }
     store.close().await;
 }
+
+/// A canary serves exactly the people whose stable bucket is below its
+/// percent (each keeps their version at every login), its hook records say
+/// so, and promote and abort take effect at the next login. Globex can
+/// neither set a canary with Acme's versions nor touch Acme's binding.
+#[tokio::test]
+async fn a_canary_serves_its_share_stably_and_is_promoted_or_aborted() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let app = provisio::http::router(state(&store, config()).await);
+        let (org, token, domain, provider) = tenant(&app, "acme").await;
+        let t = Some(token.as_str());
+        let creator =
+            hash(upload(&app, &org, &token, component("default-creator")).await.expect(StatusCode::CREATED, "up"));
+        let noop = hash(upload(&app, &org, &token, component("noop")).await.expect(StatusCode::CREATED, "up"));
+        let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+        let bind = json!({"creator": creator, "canary": {"creator": noop, "percent": 50}});
+        let bound = json_call(&app, Method::PUT, &path, t, Some(bind)).await.expect(StatusCode::OK, "bind a canary");
+        assert_eq!(bound["canary"]["percent"], 50, "{bound}");
+
+        // `noop` denies every creation: the canary's people are denied, the others created.
+        let people: Vec<String> = (0..40).map(|i| format!("person{i}@acme.example")).collect();
+        let in_canary = |email: &str| provisio::engine::canary_bucket("okta", &format!("sub-{email}")) < 50;
+        let canary_people = people.iter().filter(|p| in_canary(p)).count();
+        assert!((10..=30).contains(&canary_people), "{canary_people} of 40");
+        for round in 0..2 {
+            for email in &people {
+                let answer = login(&app, "acme", email, &[]).await;
+                let expected = if in_canary(email) { StatusCode::FORBIDDEN } else { StatusCode::OK };
+                assert_eq!(answer.status, expected, "round {round}, {email}: {}", answer.body);
+            }
+        }
+        let denied =
+            json_call(&app, Method::GET, format!("/v1/orgs/{org}/audit?outcome=denied&limit=1"), t, None).await;
+        let denied = denied.expect(StatusCode::OK, "audit");
+        let hook = &denied[0]["detail"]["hooks"][0];
+        assert_eq!((hook["plugin"].as_str(), hook["canary"].as_bool()), (Some(noop.as_str()), Some(true)), "{denied}");
+
+        // Globex: not with Acme's versions, not on Acme's binding.
+        let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
+        let theirs = format!("/v1/orgs/{globex}/domains/{globex_domain}/bindings/{globex_provider}");
+        let bind = json!({"canary": {"creator": noop, "percent": 10}});
+        let refused = json_call(&app, Method::PUT, theirs, Some(&globex_token), Some(bind)).await;
+        refused.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "acme's version as a canary");
+        let promote = format!("{path}/canary/promote").replace(&org, &globex);
+        json_call(&app, Method::POST, promote, Some(&globex_token), None).await.error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "acme's binding",
+        );
+        for percent in [0, 101] {
+            let bind = json!({"creator": creator, "canary": {"creator": noop, "percent": percent}});
+            let refused = json_call(&app, Method::PUT, &path, t, Some(bind)).await;
+            refused.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "a share out of range");
+        }
+
+        // Abort: everyone is created again; promote: everyone is denied.
+        let aborted = json_call(&app, Method::POST, format!("{path}/canary/abort"), t, None).await;
+        assert!(aborted.expect(StatusCode::OK, "abort").get("canary").is_none());
+        let canary_person = people.iter().find(|p| in_canary(p)).cloned().unwrap_or_default();
+        login(&app, "acme", &canary_person, &[]).await.expect(StatusCode::OK, "the live creator after the abort");
+        json_call(&app, Method::POST, format!("{path}/canary/abort"), t, None).await.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+            "no canary to abort",
+        );
+        let bind = json!({"creator": creator, "canary": {"creator": noop, "percent": 1}});
+        json_call(&app, Method::PUT, &path, t, Some(bind)).await.expect(StatusCode::OK, "a new canary");
+        let promoted = json_call(&app, Method::POST, format!("{path}/canary/promote"), t, None).await;
+        let promoted = promoted.expect(StatusCode::OK, "promote");
+        assert_eq!((promoted["creator"].as_str(), promoted.get("canary")), (Some(noop.as_str()), None), "{promoted}");
+        let outside = people.iter().find(|p| !in_canary(p)).cloned().unwrap_or_default();
+        let newcomer = outside.replace("person", "newcomer");
+        login(&app, "acme", &newcomer, &[]).await.error(StatusCode::FORBIDDEN, "denied", "the promoted creator");
+        let changes = json_call(&app, Method::GET, format!("/v1/orgs/{org}/audit?outcome=binding-changed"), t, None);
+        let changes = changes.await.expect(StatusCode::OK, "history");
+        assert_eq!(changes.as_array().map(Vec::len), Some(4), "bind, abort, bind, promote: {changes}");
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -14,7 +14,9 @@ use crate::http::error::{ApiError, Json};
 use crate::http::openapi::{AdminErrors, BodyErrors, Conflict, Unprocessable};
 use crate::http::tenancy::Caller;
 use crate::plugin::PluginHash;
-use crate::store::{Binding, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, SyncMode};
+use crate::store::{
+    Binding, Canary, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, SyncMode,
+};
 
 /// The domain with this id, if it belongs to `org`; `NotFound` otherwise.
 pub(crate) async fn own_domain(state: &AppState, org: &OrgId, domain: &str) -> Result<Domain, ApiError> {
@@ -351,6 +353,28 @@ pub(crate) struct BindingBody {
     failure_policy: FailurePolicy,
     #[serde(default)]
     sync_mode: SyncMode,
+    /// Candidate versions for a share of the logins (a stable hash of the
+    /// principal's provider and subject picks who): promoted with
+    /// `…/canary/promote`, dropped with `…/canary/abort` or by binding
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    canary: Option<CanaryBody>,
+}
+
+/// A binding's canary, as the API reads and writes it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CanaryBody {
+    /// The candidate identity creator's hash; none: the bound one runs.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    creator: Option<PluginHash>,
+    /// The candidate assignment provider's hash; likewise.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    assigner: Option<PluginHash>,
+    /// The share of logins it serves, in percent (1 to 100).
+    percent: u8,
 }
 
 /// A binding in an answer: the provider it is for, and the binding.
@@ -375,6 +399,7 @@ impl From<Binding> for BindingView {
                 limits,
                 failure_policy: b.failure_policy,
                 sync_mode: b.sync_mode,
+                canary: b.canary.map(|c| CanaryBody { creator: c.creator, assigner: c.assigner, percent: c.percent }),
             },
         }
     }
@@ -440,7 +465,53 @@ pub(crate) async fn put_binding(
         limits,
         failure_policy: body.failure_policy,
         sync_mode: body.sync_mode,
+        canary: body.canary.map(|c| Canary { creator: c.creator, assigner: c.assigner, percent: c.percent }),
     };
     state.host.bind(&binding).await?;
+    Ok(axum::Json(BindingView::from(binding)))
+}
+
+/// `/v1/orgs/{org}/domains/{domain}/bindings/{provider}/canary/{action}`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct CanaryPath {
+    /// The organization's id.
+    org: String,
+    /// The domain's id.
+    domain: String,
+    /// The id of one of the domain's providers.
+    provider: String,
+    /// `promote` (the canary's versions become the bound ones) or `abort`
+    /// (the canary is dropped).
+    action: String,
+}
+
+/// Promotes or aborts a binding's canary, effective at the next login and
+/// audited as a binding change. `422` when the binding has no canary.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/domains/{domain}/bindings/{provider}/canary/{action}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(CanaryPath),
+    responses(
+        (status = 200, description = "The binding as it now is.", body = BindingView),
+        AdminErrors,
+        Unprocessable,
+    ),
+)]
+pub(crate) async fn change_canary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(CanaryPath { org, domain, provider, action }): Path<CanaryPath>,
+) -> Result<axum::Json<BindingView>, ApiError> {
+    let org = caller.org(&state, &org).await?;
+    let domain = own_domain(&state, &org, &domain).await?;
+    let provider = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    let binding = match action.as_str() {
+        "promote" => state.host.promote_canary(&domain.id, &provider.id).await?,
+        "abort" => state.host.abort_canary(&domain.id, &provider.id).await?,
+        _ => return Err(ApiError::NotFound),
+    };
     Ok(axum::Json(BindingView::from(binding)))
 }

@@ -48,6 +48,7 @@ pub(super) fn routes(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(org::unlock_platform_account))
         .routes(routes!(domains::list_bindings))
         .routes(routes!(domains::put_binding))
+        .routes(routes!(domains::change_canary))
         .routes(routes!(tokens::list_tokens, tokens::issue_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(scim_tokens::list_scim_tokens, scim_tokens::issue_scim_token))

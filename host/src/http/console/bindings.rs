@@ -42,6 +42,24 @@ pub(super) struct BindForm {
     failure_policy: String,
     #[serde(default)]
     sync_mode: String,
+    #[serde(default)]
+    canary_creator: String,
+    #[serde(default)]
+    canary_assigner: String,
+    /// The canary's share in percent; empty: no canary.
+    #[serde(default)]
+    canary_percent: String,
+}
+
+/// A canary's promote or abort.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct CanaryForm {
+    #[serde(default)]
+    csrf: String,
+    domain: String,
+    provider: String,
+    /// `promote` or `abort`.
+    action: String,
 }
 
 /// The page's query: which provider was just bound.
@@ -87,6 +105,30 @@ pub(super) async fn bind(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
 }
 
+/// Promotes or aborts a binding's canary through the API.
+pub(super) async fn canary(
+    Extension(api): Extension<Api>,
+    OrgSession(session, org): OrgSession,
+    headers: HeaderMap,
+    Form(form): Form<CanaryForm>,
+) -> Result<Response, ApiFailure> {
+    if !same_origin(&headers) || !csrf_matches(&session, &form.csrf) {
+        return Ok(refused_form());
+    }
+    let action = if form.action == "promote" { "promote" } else { "abort" };
+    let uri = format!("/v1/orgs/{org}/domains/{}/bindings/{}/canary/{action}", form.domain, form.provider);
+    match api_change(&api, &session.token, Method::POST, &uri, None).await? {
+        Ok(()) => {
+            let shown = format!("/console/bindings?bound={0}#provider-{0}", form.provider);
+            Ok(Redirect::to(&shown).into_response())
+        }
+        Err(why) => {
+            let page = page(&api, &session, &org, Some((form.provider.clone(), Some(why)))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
+        }
+    }
+}
+
 /// The API's binding body from the form; what is wrong with it otherwise.
 fn body(form: &BindForm) -> Result<Value, String> {
     let object = |name: &str, text: &str| -> Result<Value, String> {
@@ -98,7 +140,17 @@ fn body(form: &BindForm) -> Result<Value, String> {
         }
     };
     let hash = |text: &str| (!text.trim().is_empty()).then(|| text.trim().to_owned());
+    let canary = match form.canary_percent.trim() {
+        "" => Value::Null,
+        percent => match percent.parse::<u8>() {
+            Ok(percent @ 1..=100) => json!({
+                "creator": hash(&form.canary_creator), "assigner": hash(&form.canary_assigner), "percent": percent,
+            }),
+            _ => return Err("The canary's share is a whole number of percent, 1 to 100.".into()),
+        },
+    };
     Ok(json!({
+        "canary": canary,
         "creator": hash(&form.creator),
         "assigner": hash(&form.assigner),
         "config": object("configuration", &form.config)?,
@@ -212,6 +264,25 @@ fn provider_section(
                         option value=(value) selected[binding["failure_policy"] == value] { (text) }
                     }
                 }
+                fieldset.canary {
+                    legend { "Canary: candidate versions for a share of the logins (a person keeps theirs)" }
+                    @if let Some(percent) = binding["canary"]["percent"].as_u64() {
+                        p.note role="status" { (percent) "% of the logins run the candidates below." }
+                    }
+                    @for (slot, world, label) in [("creator", "creator", "Candidate identity creator"), ("assigner", "assignment", "Candidate assignment provider")] {
+                        @let current_canary = binding["canary"][slot].as_str().unwrap_or_default();
+                        label for=(format!("canary-{slot}-{id}")) { (label) }
+                        select id=(format!("canary-{slot}-{id}")) name=(format!("canary_{slot}")) {
+                            option value="" selected[current_canary.is_empty()] { "— the bound one —" }
+                            @for (hash, name, _) in plugins.iter().filter(|(_, _, w)| fits(w, world)) {
+                                option value=(hash) selected[current_canary == hash] { (name) " " (&hash[..hash.len().min(12)]) "…" }
+                            }
+                        }
+                    }
+                    label for=(format!("canary-percent-{id}")) { "Share of logins, percent (empty: no canary)" }
+                    input id=(format!("canary-percent-{id}")) type="number" name="canary_percent" min="1" max="100"
+                        value=(binding["canary"]["percent"].as_u64().map(|p| p.to_string()).unwrap_or_default());
+                }
                 label for=(format!("sync-{id}")) { "Assignments" }
                 select id=(format!("sync-{id}")) name="sync_mode" {
                     @for (value, text) in [("on-create", "when the account is created"), ("every-login", "at every login")] {
@@ -219,6 +290,17 @@ fn provider_section(
                     }
                 }
                 button type="submit" { "Bind" }
+            }
+            @if binding["canary"].is_object() {
+                @for (action, label) in [("promote", "Promote the canary"), ("abort", "Abort the canary")] {
+                    form.inline method="post" action="/console/bindings/canary" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        input type="hidden" name="domain" value=(domain);
+                        input type="hidden" name="provider" value=(id);
+                        input type="hidden" name="action" value=(action);
+                        button type="submit" { (label) }
+                    }
+                }
             }
             p { a href=(format!("/console/replay?binding={domain}/{id}")) { "Replay this provider's past logins through other versions" } }
             @if !history.is_empty() {
@@ -244,6 +326,9 @@ fn provider_section(
                                         input type="hidden" name="limits" value=(if d["limits"].is_object() { d["limits"].to_string() } else { "{}".to_owned() });
                                         input type="hidden" name="failure_policy" value=(d["failure_policy"].as_str().unwrap_or_default());
                                         input type="hidden" name="sync_mode" value=(d["sync_mode"].as_str().unwrap_or_default());
+                                        input type="hidden" name="canary_creator" value=(d["canary"]["creator"].as_str().unwrap_or_default());
+                                        input type="hidden" name="canary_assigner" value=(d["canary"]["assigner"].as_str().unwrap_or_default());
+                                        input type="hidden" name="canary_percent" value=(d["canary"]["percent"].as_u64().map(|p| p.to_string()).unwrap_or_default());
                                         button type="submit" { "Bind again" }
                                     }
                                 }

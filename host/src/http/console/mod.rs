@@ -84,6 +84,7 @@ pub(super) fn routes(api: Router, plugin_body_limit: usize) -> Router<AppState> 
         )
         .route("/console/replay", get(replay::form).post(replay::run))
         .route("/console/bindings", get(bindings::list).post(bindings::bind))
+        .route("/console/bindings/canary", post(bindings::canary))
         .route("/console/domains", get(domains::list))
         .route("/console/domains/settings", post(domains::settings))
         .route("/console/domains/order", post(domains::reorder))

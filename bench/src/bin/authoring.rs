@@ -42,7 +42,8 @@ fn main() {
     for lang in ["rust", "js", "python"] {
         let parent = tempfile::tempdir().unwrap();
         let name = format!("bench-{lang}");
-        let new = timed(parent.path(), &["plugin", "new", &name, "--lang", lang, "--world", "provisioner", "--sdk", &sdk]);
+        let new =
+            timed(parent.path(), &["plugin", "new", &name, "--lang", lang, "--world", "provisioner", "--sdk", &sdk]);
         let dir = parent.path().join(&name);
         let build = timed(&dir, &["plugin", "build"]);
         let test = timed(&dir, &["plugin", "test"]);

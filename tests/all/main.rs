@@ -97,7 +97,11 @@ fn every_plugin_has_a_test() {
     let mut missing = Vec::new();
     for dir in ["plugins/examples", "plugins/hostile", "plugins/python", "plugins/js"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
-            let name = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
+            let entry = entry.unwrap_or_else(|e| panic!("{dir}: {e}"));
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
             if !sources.contains(&format!("\"{name}\"")) {
                 missing.push(name);
             }

@@ -44,6 +44,7 @@ async fn the_openapi_document_lists_every_route() {
         "token" => token_id.clone(),
         "email_domain" => "acme.example".to_owned(),
         "invitation" => "0".repeat(32),
+        "action" => "abort".to_owned(),
         other => panic!("no test value for the path parameter {{{other}}}"),
     };
     // A body every JSON route accepts, so that only the caller decides.

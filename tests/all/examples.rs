@@ -328,7 +328,9 @@ async fn the_javascript_group_mapper_decides_as_the_rust_one() {
         let config_json: Value = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
         for name in ["okta", "google", "entra-many-groups", "unverified-email"] {
             let p = principal(name);
-            let ctx = ctx(config_json.clone(), Limits::default());
+            // Decisions are compared, not speed: the ceiling's wall time, so a slow machine changes nothing.
+            let limits = Limits { wall_time: Limits::CEILINGS.wall_time, ..Limits::default() };
+            let ctx = ctx(config_json.clone(), limits);
             let (by_rust, by_js) = (
                 runtime.assign(&rust, &account_for(&p), &p, &ctx).await,
                 runtime.assign(&js, &account_for(&p), &p, &ctx).await,

@@ -119,16 +119,22 @@ pub fn measured(report: &TrialReport) -> Value {
     Value::Object(out)
 }
 
-/// The recordings in `dir`, by file name.
-pub fn read_all(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Recording)>> {
+/// The `*.json` files in `dir` (principals, recordings), in name order;
+/// none is an error naming `what` they should have been.
+pub fn json_files(dir: &Path, what: &str) -> anyhow::Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    anyhow::ensure!(!paths.is_empty(), "no recordings (*.json) in {}", dir.display());
-    paths
+    anyhow::ensure!(!paths.is_empty(), "no {what} (*.json) in {}", dir.display());
+    Ok(paths)
+}
+
+/// The recordings in `dir`, by file name.
+pub fn read_all(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Recording)>> {
+    json_files(dir, "recordings")?
         .into_iter()
         .map(|path| {
             let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;

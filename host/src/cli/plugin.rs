@@ -226,7 +226,7 @@ pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             let Some(_) = &args.record else {
                 anyhow::bail!("give --principal P.json, --golden DIR or --record DIR (or run it in a plugin project)");
             };
-            principal_files(Path::new("principals"))?
+            golden::json_files(Path::new("principals"), "principals")?
         }
     };
     let seed = args.seed.or(args.record.as_ref().map(|_| 0));
@@ -259,18 +259,6 @@ pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(status))
 }
 
-/// The principals (`*.json`) in `dir`, in name order.
-fn principal_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}: give --principal P.json", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    anyhow::ensure!(!paths.is_empty(), "no principals (*.json) in {}", dir.display());
-    Ok(paths)
-}
-
 /// Replays every recording in `dir`: `ok` or `CHANGED` with a diff per
 /// recording, then a summary; exit status 1 when any changed.
 async fn replay(runtime: &Runtime, plugin: &Plugin, dir: &Path, max_fuel: Option<u64>) -> anyhow::Result<ExitCode> {
@@ -279,7 +267,10 @@ async fn replay(runtime: &Runtime, plugin: &Plugin, dir: &Path, max_fuel: Option
     for (path, recording) in &recordings {
         let config = BindingConfig::from_json(&recording.config)
             .with_context(|| format!("{}: `config` is not a valid binding configuration", path.display()))?;
-        let limits = recording.limits.unwrap_or_default();
+        // Wall time is the machine's, not the plugin's: a replay on a slow
+        // machine gets the ceiling's, so that only a decision can change it
+        // (fuel, the deterministic budget, stays the recorded limit).
+        let limits = recording.limits.unwrap_or(Limits { wall_time: Limits::CEILINGS.wall_time, ..Limits::default() });
         let ctx = CallContext { limits, config: Arc::new(config), seed: recording.seed };
         let trial =
             Trial { principal: &recording.principal, ctx, hooks: recording.hooks, org: recording.org.organization() };

@@ -103,6 +103,17 @@ impl From<CompileError> for AdminError {
     }
 }
 
+/// Why a stored version could not be loaded.
+#[derive(Debug)]
+pub(crate) enum StoredError {
+    /// Its bytes are not in the store.
+    Missing,
+    /// The store failed.
+    Store(StoreError),
+    /// It could not be compiled.
+    Compile(CompileError),
+}
+
 /// A stored plugin version and what checking it found.
 #[derive(Debug, Clone)]
 pub struct UploadedPlugin {
@@ -139,6 +150,25 @@ impl Host {
         let new = NewPlugin { bytes, world: info.world.to_string(), name: info.name.clone(), owner: owner.clone() };
         let record = self.store.put_plugin(new).await?;
         Ok(UploadedPlugin { record, info })
+    }
+
+    /// A stored version, loaded: from the runtime's memory, else from its
+    /// artifact on disk, else compiled from its bytes in the store (in
+    /// `org`'s one compile slot). Logins, the playground and replays load
+    /// bound and candidate versions this one way.
+    pub(crate) async fn load_stored(
+        &self,
+        org: &OrgId,
+        hash: &PluginHash,
+    ) -> Result<crate::runtime::Plugin, StoredError> {
+        if let Some(plugin) = self.runtime.loaded(hash) {
+            return Ok(plugin);
+        }
+        if let Some(plugin) = self.runtime.reload(hash).await {
+            return Ok(plugin);
+        }
+        let bytes = self.store.plugin_bytes(hash).await.map_err(StoredError::Store)?.ok_or(StoredError::Missing)?;
+        self.compile(org, &bytes).await.map_err(StoredError::Compile)
     }
 
     /// Loads (and, when new, compiles) a component in `org`'s one compile

@@ -95,20 +95,15 @@ impl Bound {
     }
 }
 
-/// The loaded plugin for `hash`: from the runtime's memory, else from its
-/// artifact on disk, else compiled from its bytes in the store (in the
-/// organization's one compile slot).
+/// The loaded plugin for `hash` ([`Host::load_stored`]), or the rule a
+/// login fails under without it.
 async fn plugin(host: &Host, org: &OrgId, hash: &PluginHash) -> Result<Plugin, LoginError> {
-    if let Some(p) = host.runtime.loaded(hash) {
-        return Ok(p);
-    }
-    if let Some(p) = host.runtime.reload(hash).await {
-        return Ok(p);
-    }
-    let bytes = host.store.plugin_bytes(hash).await.map_err(|_| LoginError::Unavailable)?.ok_or(Rule::PluginMissing)?;
-    host.compile(org, &bytes).await.map_err(|e| match e {
-        super::admin::CompileError::Saturated => Rule::PluginCompilesSaturated.into(),
-        super::admin::CompileError::Refused(_) => Rule::PluginRefused.into(),
+    use super::admin::{CompileError, StoredError};
+    host.load_stored(org, hash).await.map_err(|e| match e {
+        StoredError::Missing => Rule::PluginMissing.into(),
+        StoredError::Store(_) => LoginError::Unavailable,
+        StoredError::Compile(CompileError::Saturated) => Rule::PluginCompilesSaturated.into(),
+        StoredError::Compile(CompileError::Refused(_)) => Rule::PluginRefused.into(),
     })
 }
 

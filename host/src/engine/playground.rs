@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::Host;
-use super::admin::AdminError;
+use super::admin::{AdminError, StoredError};
 use crate::plugin::{AboveCeiling, BindingConfig, Limits, PluginHash, Principal, judge};
 use crate::runtime::{CallContext, Hooks, Plugin, Trial, TrialReport};
 use crate::store::{DomainId, OrgId, ProviderId};
@@ -90,19 +90,16 @@ impl Host {
         Ok(PlaygroundReport { limits, report })
     }
 
-    /// A version `org` uploaded, loaded (and compiled, when no longer in
-    /// memory or on disk, in the organization's compile slot).
+    /// A version `org` uploaded, loaded ([`Host::load_stored`]); any other
+    /// hash is refused exactly like one never uploaded.
     pub(super) async fn stored_plugin(&self, org: &OrgId, hash: &PluginHash) -> Result<Plugin, AdminError> {
         let unknown = || AdminError::UnknownPlugin(hash.clone());
         self.store.owned_plugin(org, hash).await?.ok_or_else(unknown)?;
-        if let Some(plugin) = self.runtime.loaded(hash) {
-            return Ok(plugin);
-        }
-        if let Some(plugin) = self.runtime.reload(hash).await {
-            return Ok(plugin);
-        }
-        let bytes = self.store.plugin_bytes(hash).await?.ok_or_else(unknown)?;
-        Ok(self.compile(org, &bytes).await?)
+        self.load_stored(org, hash).await.map_err(|e| match e {
+            StoredError::Missing => unknown(),
+            StoredError::Store(e) => e.into(),
+            StoredError::Compile(e) => e.into(),
+        })
     }
 
     /// The organization as a login judges assignments against it.

@@ -200,6 +200,45 @@ async fn the_overview_counts_the_organizations_own_logins_only() {
     store.close().await;
 }
 
+/// Globex's console session, naming Acme's login event, version and
+/// binding in the playground and replay pages, gets none of them: no
+/// principal filled in, no version offered, a replay refused as not found.
+#[tokio::test]
+async fn the_playground_and_replay_pages_see_the_organizations_own_only() {
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let app = provisio::http::router(state(&store, config()).await);
+    let (acme, acme_token, domain, provider) = tenant(&app, "acme").await;
+    let (_, globex_token, _, _) = tenant(&app, "globex").await;
+    let uploaded = super::upload(&app, &acme, &acme_token, crate::component("noop")).await;
+    let hash = uploaded.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
+    json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example")))
+        .await
+        .expect(StatusCode::OK, "login");
+    let events =
+        json_call(&app, Method::GET, format!("/v1/orgs/{acme}/audit?outcome=success"), Some(&acme_token), None);
+    let event = events.await.expect(StatusCode::OK, "audit")[0]["id"].as_i64().unwrap_or_default();
+
+    let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&globex_token)), None).await;
+    let cookie = signed.cookie();
+    let uri = format!("/console/playground?event={event}&plugin={hash}");
+    let page = fetch(&app, Method::GET, &uri, Some(&cookie), None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains("jane@acme.example"), "acme's principal: {}", page.body);
+    assert!(!page.body.contains(&format!(r#"<option value="{hash}""#)), "acme's version offered: {}", page.body);
+    let csrf = page.csrf();
+    let form = format!("csrf={csrf}&binding={domain}%2F{provider}&creator=&assigner={hash}&hours=24&limit=10");
+    let refused = fetch(&app, Method::POST, "/console/replay", Some(&cookie), Some(&form), None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("Not replayed") && refused.body.contains("not found"), "{}", refused.body);
+    assert!(
+        !refused.body.contains(&format!(r#"<option value="{domain}/{provider}""#)),
+        "acme's provider offered: {}",
+        refused.body
+    );
+    store.close().await;
+}
+
 /// A multipart form with the CSRF token and a file.
 fn upload_form(csrf: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----provisio-console-test";

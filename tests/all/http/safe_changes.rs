@@ -269,6 +269,17 @@ async fn a_failing_plugins_circuit_opens_sheds_half_opens_and_closes() {
     let hook = &event["detail"]["hooks"][1];
     assert_eq!((hook["outcome"].as_str(), hook["fuel"].as_u64()), (Some("circuit-open"), Some(0)), "{event}");
 
+    // Globex binds the same version (the same bytes, the same hash): its
+    // circuit is its own, closed, and its people are served meanwhile.
+    let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
+    let same =
+        hash(upload(&app, &globex, &globex_token, component("group-mapper")).await.expect(StatusCode::CREATED, "up"));
+    assert_eq!(same, mapper, "the same version");
+    let bind = json!({"assigner": same, "config": {"groups": {"Good": "team:everyone"}}});
+    let theirs = format!("/v1/orgs/{globex}/domains/{globex_domain}/bindings/{globex_provider}");
+    json_call(&app, Method::PUT, theirs, Some(&globex_token), Some(bind)).await.expect(StatusCode::OK, "bind");
+    login(&app, "globex", "ann@globex.example", &["Good"]).await.expect(StatusCode::OK, "globex's circuit is closed");
+
     // After the cool-down, one call goes through; it succeeds and closes the circuit.
     clock.advance(Duration::from_secs(61));
     login(&app, "acme", "good2@acme.example", &["Good"]).await.expect(StatusCode::OK, "the probe");

@@ -26,6 +26,11 @@ pub(crate) async fn own_domain(state: &AppState, org: &OrgId, domain: &str) -> R
     }
 }
 
+/// The domain's provider with this id; `NotFound` otherwise.
+pub(crate) fn own_provider<'a>(domain: &'a Domain, provider: &str) -> Result<&'a crate::store::Provider, ApiError> {
+    domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)
+}
+
 /// A domain to create.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -323,7 +328,7 @@ pub(crate) async fn remove_provider(
 ) -> Result<StatusCode, ApiError> {
     let org = caller.org(&state, &org).await?;
     let domain = own_domain(&state, &org, &domain).await?;
-    let found = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    let found = own_provider(&domain, &provider)?;
     state.host.store().remove_provider(&domain.id, &found.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -449,7 +454,7 @@ pub(crate) async fn put_binding(
 ) -> Result<axum::Json<BindingView>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let domain = own_domain(&state, &org, &domain).await?;
-    let provider = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    let provider = own_provider(&domain, &provider)?;
     for object in [&body.config, &body.limits] {
         if !object.is_object() {
             return Err(ApiError::Unprocessable("`config` and `limits` must be JSON objects".into()));
@@ -507,7 +512,7 @@ pub(crate) async fn change_canary(
 ) -> Result<axum::Json<BindingView>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let domain = own_domain(&state, &org, &domain).await?;
-    let provider = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+    let provider = own_provider(&domain, &provider)?;
     let binding = match action.as_str() {
         "promote" => state.host.promote_canary(&domain.id, &provider.id).await?,
         "abort" => state.host.abort_canary(&domain.id, &provider.id).await?,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::OrgPath;
-use super::domains::own_domain;
+use super::domains::{own_domain, own_provider};
 use crate::engine::{PlaygroundRun, TrialPlugin};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Json};
@@ -126,7 +126,7 @@ pub(crate) async fn run_playground(
         None => None,
         Some(BindingRef { domain, provider }) => {
             let domain = own_domain(&state, &org, domain).await?;
-            let provider = domain.providers.iter().find(|p| p.id.as_str() == provider).ok_or(ApiError::NotFound)?;
+            let provider = own_provider(&domain, provider)?;
             Some((domain.id.clone(), provider.id.clone()))
         }
     };

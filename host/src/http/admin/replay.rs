@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::OrgPath;
-use super::domains::own_domain;
+use super::domains::{own_domain, own_provider};
 use crate::engine::{MAX_REPLAY_LOGINS, ReplayReport, ReplayRequest};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Json};
@@ -76,7 +76,7 @@ pub(crate) async fn replay(
 ) -> Result<axum::Json<ReplayAnswer>, ApiError> {
     let org = caller.org(&state, &org).await?;
     let domain = own_domain(&state, &org, &body.domain).await?;
-    let provider = domain.providers.iter().find(|p| p.id.as_str() == body.provider).ok_or(ApiError::NotFound)?;
+    let provider = own_provider(&domain, &body.provider)?;
     if body.creator.is_none() && body.assigner.is_none() {
         return Err(ApiError::BadRequest("name a candidate: `creator`, `assigner` or both".into()));
     }

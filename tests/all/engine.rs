@@ -668,6 +668,7 @@ pub(crate) async fn prepare(store: &Store, runtime: &Runtime, setup: &Setup) -> 
         failure_policy: setup.policy,
         sync_mode: setup.sync,
         canary: None,
+        shadow: None,
     };
     ok(store.put_binding(&binding).await, "binding");
 

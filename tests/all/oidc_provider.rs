@@ -362,6 +362,7 @@ async fn host(store: &Store, disco: &Discovery, clock: Arc<ManualClock>) -> (Hos
         failure_policy: FailurePolicy::FailClosed,
         sync_mode: SyncMode::OnCreate,
         canary: None,
+        shadow: None,
     };
     ok(host.bind(&binding).await, "bind");
     (host, org.id)

@@ -333,6 +333,7 @@ async fn plugins_are_named_by_content_and_bindings_replace() -> Result<()> {
             failure_policy: FailurePolicy::FailClosed,
             sync_mode: SyncMode::OnCreate,
             canary: None,
+            shadow: None,
         };
         assert_eq!(store.binding(&f.domain, &f.provider).await.context("none yet")?, None);
         store.put_binding(&binding).await.context("bind")?;

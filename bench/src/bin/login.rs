@@ -13,7 +13,13 @@
 //! `returning`: a fixed population provisioned during the warm-up, logged in
 //! again round-robin). Both bindings have the demo's configuration and
 //! `every-login` sync, so a returning login runs the assignment provider
-//! again. Then first logins (wasm) through two processes on one PostgreSQL
+//! again. Two more provider rows bind shadow versions beside the wasm
+//! plugins (`shadow`: the same two plugins again, so every login is decided
+//! a second time off its path and agrees; `spin`: `hostile-loop` for both
+//! hooks, spinning to the wall-time limit at every shadow call, the worst a
+//! tenant can bind); their table compares the live login's rate and p99
+//! with the `wasm` row's, and counts the shadow calls compared and shed.
+//! Then first logins (wasm) through two processes on one PostgreSQL
 //! database against one process at the same total concurrency, alternately.
 //!
 //! Run with `scripts/bench login` (it builds the plugins, `provisio` and this
@@ -24,7 +30,8 @@
 //! - `POPULATION` (1000): people of the returning scenarios;
 //! - `BACKENDS` (`sqlite,postgres`);
 //! - `SCENARIOS` (all): comma-separated among `builtin-first`,
-//!   `builtin-returning`, `wasm-first`, `wasm-returning`, `ldap-first`,
+//!   `builtin-returning`, `wasm-first`, `wasm-returning`, `shadow-first`,
+//!   `shadow-returning`, `spin-first`, `spin-returning`, `ldap-first`,
 //!   `ldap-returning` and `two-processes`, or parts of those names (`wasm`,
 //!   `first`, `two`);
 //! - `ROUNDS` (2): one-process / two-process alternations;
@@ -80,16 +87,29 @@ impl Backend {
 enum Providers {
     Builtin,
     Wasm,
+    /// Wasm, with the same plugins bound again as shadow versions.
+    Shadow,
+    /// Wasm, with `hostile-loop` as the shadow version of both hooks.
+    Spin,
     Ldap,
 }
 
 impl Providers {
+    const ALL: [Self; 5] = [Self::Builtin, Self::Wasm, Self::Shadow, Self::Spin, Self::Ldap];
+
     fn name(self) -> &'static str {
         match self {
             Self::Builtin => "builtin",
             Self::Wasm => "wasm",
+            Self::Shadow => "shadow",
+            Self::Spin => "spin",
             Self::Ldap => "ldap",
         }
+    }
+
+    /// Whether the live binding names the wasm plugins.
+    fn wasm(self) -> bool {
+        matches!(self, Self::Wasm | Self::Shadow | Self::Spin)
     }
 }
 
@@ -233,6 +253,9 @@ struct Measured {
     /// The servers' resident memory after the phase, summed, MiB.
     rss_mib: f64,
     minted_late: u64,
+    /// Shadow calls in the phase: compared (agreed or differed), and shed.
+    shadow_compared: f64,
+    shadow_shed: f64,
 }
 
 struct Bench {
@@ -243,6 +266,7 @@ struct Bench {
     directory: Option<Arc<Directory>>,
     creator: Vec<u8>,
     assigner: Vec<u8>,
+    spinner: Vec<u8>,
     http: HttpClient,
     next_label: usize,
 }
@@ -290,11 +314,31 @@ impl Bench {
         let spec = TenantSpec::new(ORG, DOMAIN, EMAIL_DOMAIN, self.idp.provider_config());
         let spec = match providers {
             Providers::Builtin => spec,
-            Providers::Wasm => spec.with_plugins(Some(&self.creator), Some(&self.assigner)),
+            Providers::Wasm | Providers::Shadow | Providers::Spin => {
+                spec.with_plugins(Some(&self.creator), Some(&self.assigner))
+            }
             Providers::Ldap => spec.with_provider("ldap", self.directory().provider_config()),
         };
         let tenant = setup_tenant(&admin, servers[0].operator_token(), &spec).await;
-        assert_eq!(tenant.creator.is_some(), providers == Providers::Wasm);
+        assert_eq!(tenant.creator.is_some(), providers.wasm());
+        let shadow = match providers {
+            Providers::Shadow => Some((tenant.creator.clone(), tenant.assigner.clone())),
+            Providers::Spin => {
+                let uploaded = admin.upload(&tenant.org, &tenant.token, &self.spinner).await;
+                let spinner = uploaded.expect(StatusCode::CREATED, "upload the spinner")["plugin"]["hash"].clone();
+                let spinner = spinner.as_str().map(str::to_owned);
+                Some((spinner.clone(), spinner))
+            }
+            _ => None,
+        };
+        if let Some((creator, assigner)) = shadow {
+            let binding = serde_json::json!({"creator": tenant.creator, "assigner": tenant.assigner,
+                "config": spec.config, "sync_mode": spec.sync_mode, "failure_policy": "fail-closed",
+                "shadow": {"creator": creator, "assigner": assigner}});
+            let path = format!("/v1/orgs/{}/domains/{}/bindings/{}", tenant.org, tenant.domain_id, tenant.provider);
+            let t = Some(tenant.token.as_str());
+            admin.call(Method::PUT, &path, t, Some(&binding)).await.expect(StatusCode::OK, "bind the shadows");
+        }
         let measured = self.measure(&servers, providers, kind).await;
         for server in servers {
             server.stop().await;
@@ -439,9 +483,24 @@ impl Bench {
             machine_cores: machine_busy.as_secs_f64() / elapsed,
             rss_mib: servers.iter().filter_map(Server::rss_kib).sum::<u64>() as f64 / 1024.0,
             minted_late: timed.minted_late.load(Ordering::Relaxed),
+            shadow_compared: ["agreed", "differed"].iter().map(|r| shadow(&before, &after, r)).sum(),
+            shadow_shed: shadow(&before, &after, "shed"),
             run,
         }
     }
+}
+
+/// Shadow calls with `result` between two scrapes, over both hooks and all servers.
+fn shadow(before: &[Scrape], after: &[Scrape], result: &str) -> f64 {
+    let count = |scrapes: &[Scrape]| -> f64 {
+        let labels = |hook| [("hook", hook), ("result", result)];
+        scrapes
+            .iter()
+            .flat_map(|s| ["create", "assign"].map(|h| s.value("provisio_plugin_shadow_total", &labels(h))))
+            .flatten()
+            .sum()
+    };
+    count(after) - count(before)
 }
 
 /// Every server's `/metrics`, one after the other.
@@ -592,6 +651,47 @@ fn differences(rows: &[Row]) -> Vec<Vec<String>> {
     out
 }
 
+/// The shadow rows against the `wasm` row of the same backend and kind.
+fn shadow_costs(rows: &[Row]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for b in [Backend::Sqlite, Backend::Postgres] {
+        for k in [Kind::First, Kind::Returning] {
+            let find = |p| rows.iter().find(|r| r.backend == b && r.kind == k && r.providers == p);
+            let Some(wasm) = find(Providers::Wasm) else { continue };
+            for shadowed in [Providers::Shadow, Providers::Spin].into_iter().filter_map(find) {
+                let (wr, sr) = (&wasm.m.run, &shadowed.m.run);
+                let logins = shadowed.m.logins.max(1.0);
+                out.push(vec![
+                    b.name().into(),
+                    k.name().into(),
+                    shadowed.providers.name().into(),
+                    format!("{:.0}", wr.rate()),
+                    format!("{:.0}", sr.rate()),
+                    format!("{:.2}", sr.rate() / wr.rate()),
+                    format!("{:.2}", ms(wr.percentile(0.99))),
+                    format!("{:.2}", ms(sr.percentile(0.99))),
+                    format!("{:.2}", shadowed.m.shadow_compared / logins),
+                    format!("{:.2}", shadowed.m.shadow_shed / logins),
+                ]);
+            }
+        }
+    }
+    out
+}
+
+const SHADOW_HEADER: [&str; 10] = [
+    "backend",
+    "kind",
+    "shadow",
+    "rate/s without",
+    "rate/s with",
+    "with / without",
+    "p99 ms without",
+    "p99 ms with",
+    "compared/login",
+    "shed/login",
+];
+
 const DIFF_HEADER: [&str; 7] =
     ["backend", "kind", "Δ p50 ms", "Δ mean ms", "Δ engine ms", "wasm plugin ms/login", "rate wasm/builtin"];
 
@@ -636,6 +736,7 @@ fn main() {
             directory: None,
             creator: plugin_bytes("default-creator"),
             assigner: plugin_bytes("group-mapper"),
+            spinner: plugin_bytes("hostile-loop"),
             http: http_client(),
             dir,
             next_label: 0,
@@ -671,7 +772,7 @@ fn main() {
 
         let mut rows = Vec::new();
         for backend in backends.clone() {
-            for providers in [Providers::Builtin, Providers::Wasm, Providers::Ldap] {
+            for providers in Providers::ALL {
                 for kind in [Kind::First, Kind::Returning] {
                     if !bench.settings.wants(&format!("{}-{}", providers.name(), kind.name())) {
                         continue;
@@ -710,6 +811,7 @@ fn main() {
         // The tables.
         let table: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
         let diffs = differences(&rows);
+        let shadows = shadow_costs(&rows);
         let two_table: Vec<Vec<String>> = two.iter().map(TwoRow::cells).collect();
         let ratios: Vec<Vec<String>> = two
             .chunks(2)
@@ -745,6 +847,10 @@ fn main() {
             println!("\nwasm − builtin, same backend and kind:");
             println!("{}", plain(&DIFF_HEADER, &diffs, 2));
         }
+        if !shadows.is_empty() {
+            println!("\nshadow versions bound beside the wasm plugins (compared/shed: shadow calls per login):");
+            println!("{}", plain(&SHADOW_HEADER, &shadows, 3));
+        }
         if !two.is_empty() {
             println!(
                 "== Two processes on one PostgreSQL (first logins, wasm, {} workers in all) ==",
@@ -758,6 +864,9 @@ fn main() {
         println!("{}", markdown(&HEADER, &table, 3));
         if !diffs.is_empty() {
             println!("{}", markdown(&DIFF_HEADER, &diffs, 2));
+        }
+        if !shadows.is_empty() {
+            println!("{}", markdown(&SHADOW_HEADER, &shadows, 3));
         }
         if !two.is_empty() {
             println!("{}", markdown(&TWO_HEADER, &two_table, 0));

@@ -67,6 +67,13 @@ enum AdminCommand {
         /// The share of logins, in percent, that runs the candidates.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
         canary_percent: Option<u8>,
+        /// A shadow identity creator: runs after each login, off its path,
+        /// and its decision is compared with the live one, never applied.
+        #[arg(long)]
+        shadow_creator: Option<String>,
+        /// A shadow assignment provider; likewise.
+        #[arg(long)]
+        shadow_assigner: Option<String>,
         /// `on-create` (default) or `every-login`.
         #[arg(long, default_value = "on-create")]
         sync_mode: String,
@@ -204,6 +211,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
             canary_creator,
             canary_assigner,
             canary_percent,
+            shadow_creator,
+            shadow_assigner,
         } => {
             let mut body = json!({
                 "creator": creator, "assigner": assigner, "config": read_json(config)?, "limits": read_json(limits)?,
@@ -211,6 +220,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<bool> {
             });
             if let Some(percent) = canary_percent {
                 body["canary"] = json!({"creator": canary_creator, "assigner": canary_assigner, "percent": percent});
+            }
+            if shadow_creator.is_some() || shadow_assigner.is_some() {
+                body["shadow"] = json!({"creator": shadow_creator, "assigner": shadow_assigner});
             }
             (
                 "PUT",

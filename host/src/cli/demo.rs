@@ -119,6 +119,7 @@ pub async fn seed(state: &AppState, data_dir: &Path, plugins_dir: &Path) -> anyh
                 failure_policy: FailurePolicy::FailClosed,
                 sync_mode: SyncMode::EveryLogin,
                 canary: None,
+                shadow: None,
             })
             .await?;
             org

@@ -126,11 +126,20 @@ pub struct UploadedPlugin {
 /// The audit outcome of a binding change.
 pub const BINDING_CHANGED: &str = "binding-changed";
 
-/// Whether an audit event's outcome is not a login's: an administrator's
-/// change (a binding, a refused upload) or a plugin circuit's.
+/// Whether an audit event's outcome is a login's, rather than an
+/// administrator's change (a binding, a refused upload), a plugin
+/// circuit's, or a shadow version's comparison.
 pub fn is_login_outcome(outcome: &str) -> bool {
-    ![BINDING_CHANGED, "upload-refused", "plugin-circuit-opened", "plugin-circuit-closed", "plugin-circuit-reopened"]
-        .contains(&outcome)
+    ![
+        BINDING_CHANGED,
+        "upload-refused",
+        "plugin-circuit-opened",
+        "plugin-circuit-closed",
+        "plugin-circuit-reopened",
+        super::shadow::SHADOW_AGREED,
+        super::shadow::SHADOW_DIFFERED,
+    ]
+    .contains(&outcome)
 }
 
 impl Host {
@@ -239,7 +248,7 @@ impl Host {
     /// most the operator's ceiling.
     pub async fn bind(&self, binding: &Binding) -> Result<(), AdminError> {
         let domain = self.store.domain(&binding.domain).await?.ok_or(AdminError::UnknownDomain)?;
-        let canary = binding.canary.as_ref();
+        let (canary, shadow) = (binding.canary.as_ref(), binding.shadow.as_ref());
         if let Some(canary) = canary
             && !(1..=100).contains(&canary.percent)
         {
@@ -250,6 +259,8 @@ impl Host {
             (&binding.assigner, "assignment provider", crate::runtime::World::assigns),
             (&canary.and_then(|c| c.creator.clone()), "identity creator", crate::runtime::World::creates),
             (&canary.and_then(|c| c.assigner.clone()), "assignment provider", crate::runtime::World::assigns),
+            (&shadow.and_then(|s| s.creator.clone()), "identity creator", crate::runtime::World::creates),
+            (&shadow.and_then(|s| s.assigner.clone()), "assignment provider", crate::runtime::World::assigns),
         ] {
             let Some(hash) = hash else { continue };
             let owned = self.store.owned_plugin(&domain.org, hash).await?;
@@ -304,6 +315,7 @@ impl Host {
             "failure_policy": binding.failure_policy,
             "sync_mode": binding.sync_mode,
             "canary": binding.canary,
+            "shadow": binding.shadow,
         });
         let event = crate::store::NewAuditEvent {
             at: crate::store::now_ms(),

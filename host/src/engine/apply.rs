@@ -39,7 +39,7 @@ impl From<StoreError> for Step {
 impl LoginContext<'_> {
     /// Applies the plan in one transaction, with the audit event: the
     /// account (created, linked, renamed), step 4, step 5, and the commit.
-    pub(super) async fn apply(&self, seen: &Seen, plan: &Plan, trail: &Trail) -> Result<LoginSuccess, Step> {
+    pub(super) async fn apply(&self, seen: &Seen, plan: &Plan, trail: &mut Trail) -> Result<LoginSuccess, Step> {
         let mut tx = self.host.store.begin().await?;
         let mut account = self.recheck(&mut tx, seen, plan).await?;
         if let Who::New(new) = &plan.who {
@@ -153,7 +153,9 @@ impl LoginContext<'_> {
 
 /// The one way a login's transaction ends with a commit: with its audit
 /// event, for `outcome`.
-async fn commit(mut tx: Tx, trail: &Trail, outcome: Result<(), &LoginError>) -> Result<(), Step> {
-    tx.append_audit(&trail.event(outcome)).await?;
-    Ok(tx.commit().await?)
+async fn commit(mut tx: Tx, trail: &mut Trail, outcome: Result<(), &LoginError>) -> Result<(), Step> {
+    let id = tx.append_audit(&trail.event(outcome)).await?;
+    tx.commit().await?;
+    trail.event_id = Some(id);
+    Ok(())
 }

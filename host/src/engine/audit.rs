@@ -128,6 +128,11 @@ pub(crate) struct Trail {
     /// once the domain vouched for it: what a provider said, never a
     /// credential. The playground re-runs plugins on it.
     pub(crate) principal: Option<Principal>,
+    /// The calls the binding's shadow versions make once the login is
+    /// settled (none without a shadow).
+    pub(crate) shadows: Vec<super::shadow::ShadowCall>,
+    /// The login's audit event, once written as a row of its own.
+    pub(crate) event_id: Option<i64>,
 }
 
 /// The `detail` of a login's audit event.
@@ -154,6 +159,8 @@ impl Trail {
             hooks: Vec::new(),
             decisions: Decisions::default(),
             principal: None,
+            shadows: Vec::new(),
+            event_id: None,
         }
     }
 
@@ -165,6 +172,7 @@ impl Trail {
     /// Forgets the hooks and decisions of an attempt that starts over.
     pub(crate) fn restart(&mut self) {
         self.hooks.clear();
+        self.shadows.clear();
         self.decisions = Decisions::default();
     }
 

@@ -9,7 +9,9 @@ use tracing::Instrument as _;
 
 use super::audit::HookRecord;
 use super::breaker::{Admission, CircuitKey};
+use super::compare::Decision;
 use super::error::{HookFailure, Rule};
+use super::shadow::ShadowCall;
 use super::{Hook, Host, LoginError, PluginCall};
 use crate::builtin;
 use crate::plugin::{Account, Assignment, BindingConfig, CallReport, Creation, Limits, PluginHash, Principal};
@@ -108,10 +110,18 @@ async fn plugin(host: &Host, org: &OrgId, hash: &PluginHash) -> Result<Plugin, L
 }
 
 /// A hook's answer (or why there is none) and its audit record, which is
-/// kept whether the call succeeded or not.
+/// kept whether the call succeeded or not; and the call the binding's
+/// shadow version makes of the same question, once the login is settled.
 pub(crate) struct Decided<T> {
     pub(crate) answer: Result<T, LoginError>,
     pub(crate) record: HookRecord,
+    pub(crate) shadow: Option<ShadowCall>,
+}
+
+impl<T> Decided<T> {
+    fn new(answer: Result<T, LoginError>, record: HookRecord) -> Self {
+        Self { answer, record, shadow: None }
+    }
 }
 
 /// Asks the questions of one login: its organization's plugin slots, the
@@ -138,20 +148,60 @@ impl Decider<'_> {
             })
         };
         let runtime = &self.host.runtime;
-        self.ask(Hook::Create, principal, builtin, |plugin, ctx| async move {
-            runtime.create(&plugin, principal, &ctx).await
-        })
-        .await
+        let mut decided = self
+            .ask(Hook::Create, principal, builtin, |plugin, ctx| async move {
+                runtime.create(&plugin, principal, &ctx).await
+            })
+            .await;
+        decided.shadow = self.shadow_call(Hook::Create, &decided, None, Decision::of_creation);
+        decided
     }
 
     /// The assignment provider's answer for `account`.
     pub(crate) async fn assignments(&self, account: &Account, principal: &Principal) -> Decided<Vec<Assignment>> {
         let builtin = || builtin::group_mapping(principal, self.config).map_err(|_| Rule::GroupMappingConfig.into());
         let runtime = &self.host.runtime;
-        self.ask(Hook::Assign, principal, builtin, |plugin, ctx| async move {
-            runtime.assign(&plugin, account, principal, &ctx).await
+        let mut decided = self
+            .ask(Hook::Assign, principal, builtin, |plugin, ctx| async move {
+                runtime.assign(&plugin, account, principal, &ctx).await
+            })
+            .await;
+        decided.shadow = self.shadow_call(Hook::Assign, &decided, Some(account), |list: &Vec<Assignment>| {
+            Decision::of_assignments(list)
+        });
+        decided
+    }
+
+    /// The call the binding's shadow version of `hook` makes, if it has
+    /// one, of the question `decided` answered: same inputs, limits and
+    /// configuration, compared with the login's answer.
+    fn shadow_call<T>(
+        &self,
+        hook: Hook,
+        decided: &Decided<T>,
+        account: Option<&Account>,
+        decision: impl Fn(&T) -> Decision,
+    ) -> Option<ShadowCall> {
+        let binding = &self.bound?.binding;
+        let shadow = binding.shadow.as_ref()?;
+        let plugin = match hook {
+            Hook::Create => shadow.creator.clone()?,
+            Hook::Assign => shadow.assigner.clone()?,
+        };
+        let live = match &decided.answer {
+            Ok(answer) => decision(answer),
+            // The failure's kind, as a shadow's failure is named.
+            Err(_) if decided.record.outcome != "decision" => Decision::Failed(decided.record.outcome.to_owned()),
+            Err(error) => Decision::Failed(error.audit_rule().unwrap_or_else(|| error.code().to_owned())),
+        };
+        Some(ShadowCall {
+            hook,
+            plugin,
+            live_plugin: decided.record.plugin.clone(),
+            live,
+            account: account.cloned(),
+            ctx: CallContext { limits: limits_of(self.host, binding), config: Arc::clone(self.config), seed: None },
         })
-        .await
     }
 
     /// Runs `hook`'s bound plugin in a slot of the organization's, with the
@@ -170,12 +220,11 @@ impl Decider<'_> {
         let Some((bound, Chosen { hash, plugin, canary })) =
             self.bound.and_then(|b| Some((b, b.plugin(hook, principal)?)))
         else {
-            return Decided { answer: builtin(), record: HookRecord::builtin(hook) };
+            return Decided::new(builtin(), HookRecord::builtin(hook));
         };
         let binding = &bound.binding;
-        let not_called = |error: LoginError| Decided {
-            record: HookRecord { canary, ..HookRecord::not_called(hook, Some(hash), &error) },
-            answer: Err(error),
+        let not_called = |error: LoginError| {
+            Decided::new(Err(error.clone()), HookRecord { canary, ..HookRecord::not_called(hook, Some(hash), &error) })
         };
         let plugin = match plugin {
             Ok(plugin) => plugin.clone(),
@@ -200,7 +249,7 @@ impl Decider<'_> {
                 }
                 FailurePolicy::FailClosed => Err(error),
             };
-            return Decided { answer, record };
+            return Decided::new(answer, record);
         }
         let Ok(_slot) = self.host.slots.acquire(self.org).await else {
             return not_called(Rule::PluginCallsSaturated.into());
@@ -228,7 +277,7 @@ impl Decider<'_> {
                 FailurePolicy::FailClosed => Err(Rule::Hook { hook, failure: HookFailure::from(&failure) }.into()),
             },
         };
-        Decided { answer, record }
+        Decided::new(answer, record)
     }
 }
 

@@ -22,6 +22,7 @@ use super::apply::Step;
 use super::audit::Trail;
 use super::decide::{Bound, Decider};
 use super::error::Rule;
+use super::shadow::ShadowJob;
 use super::{Host, LoginError, LoginRequest, LoginSuccess};
 use crate::auth::{Chain, Credential, ProviderConfig};
 use crate::plugin::{BindingConfig, Principal};
@@ -83,15 +84,17 @@ pub(super) async fn login(host: &Host, request: LoginRequest) -> Result<LoginSuc
             Err(failed) => (failed.error.code(), failed.error.audit_rule()),
         };
         tracing::info!(outcome, rule, "login");
-        match result {
+        let result = match result {
             Ok(success) => Ok(success),
             Err(Failed { error, audited }) => {
                 if !audited {
-                    record_failure(host, &trail, &error).await;
+                    trail.event_id = record_failure(host, &trail, &error).await;
                 }
                 Err(error)
             }
-        }
+        };
+        submit_shadows(host, trail);
+        result
     }
     .instrument(span)
     .await
@@ -99,16 +102,37 @@ pub(super) async fn login(host: &Host, request: LoginRequest) -> Result<LoginSuc
 
 /// A failed login leaves no trace but its audit event. Failures without an
 /// account are counted, not written one row each. A failure to record it
-/// is counted and logged, never silent.
-async fn record_failure(host: &Host, trail: &Trail, error: &LoginError) {
+/// is counted and logged, never silent. The event's id, when it has a row
+/// of its own.
+async fn record_failure(host: &Host, trail: &Trail, error: &LoginError) -> Option<i64> {
     let event = trail.event(Err(error));
     let written = match trail.account {
-        None => host.store.count_audit(&event).await,
-        Some(_) => host.store.append_audit(&event).await.map(|_| ()),
+        None => host.store.count_audit(&event).await.map(|()| None),
+        Some(_) => host.store.append_audit(&event).await.map(Some),
     };
-    if let Err(e) = written {
+    written.unwrap_or_else(|e| {
         host.audit_write_failed(&e);
+        None
+    })
+}
+
+/// Hands the login's shadow calls, if its binding has shadow versions, to
+/// the host's shadow queue, once the login's outcome and audit event are
+/// settled: they never add to its latency nor change its outcome.
+fn submit_shadows(host: &Host, trail: Trail) {
+    let (Some(org), Some(principal)) = (trail.org, trail.principal) else { return };
+    if trail.shadows.is_empty() {
+        return;
     }
+    host.submit_shadow(ShadowJob {
+        org,
+        domain: trail.domain,
+        provider: trail.provider,
+        account: trail.account,
+        login_event: trail.event_id,
+        principal,
+        calls: trail.shadows,
+    });
 }
 
 async fn run(host: &Host, request: &LoginRequest, trail: &mut Trail) -> Result<LoginSuccess, Failed> {

@@ -6,6 +6,7 @@ mod admin;
 mod apply;
 mod audit;
 mod breaker;
+mod compare;
 mod decide;
 mod error;
 mod flow;
@@ -13,6 +14,7 @@ mod observe;
 mod plan;
 mod playground;
 mod replay;
+mod shadow;
 mod slots;
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ pub use error::{HookFailure, LoginError, Rule};
 pub use observe::{Hook, LoginObserver, PluginCall};
 pub use playground::{PlaygroundReport, PlaygroundRun, TrialPlugin};
 pub use replay::{CreationChanges, MAX_REPLAY_LOGINS, MembershipChange, ReplayExample, ReplayReport, ReplayRequest};
+pub use shadow::{SHADOW_AGREED, SHADOW_DIFFERED, ShadowPolicy, ShadowResult};
 
 use crate::auth::{AuthServices, Credential};
 use crate::plugin::Principal;
@@ -86,6 +89,8 @@ pub struct Host {
     compiles: Arc<slots::OrgSlots>,
     /// The circuit of each bound plugin.
     breakers: Arc<breaker::Breakers>,
+    /// The shadow versions' queue, lanes and runners.
+    shadows: Arc<shadow::Shadows>,
 }
 
 /// Plugin calls one organization may have in flight at once, by default:
@@ -114,6 +119,7 @@ pub struct HostBuilder {
     auth: Option<Arc<AuthServices>>,
     observers: Vec<Arc<dyn LoginObserver>>,
     breaker: Option<BreakerPolicy>,
+    shadow: Option<ShadowPolicy>,
 }
 
 impl HostBuilder {
@@ -121,6 +127,13 @@ impl HostBuilder {
     /// [`BreakerPolicy::default`]).
     pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
         self.breaker = Some(policy);
+        self
+    }
+
+    /// How much shadow work the host takes on (default
+    /// [`ShadowPolicy::default`]).
+    pub fn shadow(mut self, policy: ShadowPolicy) -> Self {
+        self.shadow = Some(policy);
         self
     }
 
@@ -216,7 +229,17 @@ impl HostBuilder {
         // One compile per organization at once; the runtime bounds them in total.
         let compiles = Arc::new(slots::OrgSlots::new(1, COMPILE_SLOT_WAIT));
         let breakers = Arc::new(breaker::Breakers::new(self.breaker.unwrap_or_default()));
-        Ok(Host { store, runtime, auth, observers: self.observers.into(), slots: Arc::new(slots), compiles, breakers })
+        let shadows = Arc::new(shadow::Shadows::new(self.shadow.unwrap_or_default()));
+        Ok(Host {
+            store,
+            runtime,
+            auth,
+            observers: self.observers.into(),
+            slots: Arc::new(slots),
+            compiles,
+            breakers,
+            shadows,
+        })
     }
 }
 

@@ -95,4 +95,8 @@ pub trait LoginObserver: Send + Sync + 'static {
 
     /// A bound plugin's circuit opened, closed or opened again.
     fn circuit_changed(&self, _hook: Hook, _change: super::CircuitChange) {}
+
+    /// A login's shadow call was compared with the live decision, or shed.
+    /// Called on the shadow's own task, off the login's path.
+    fn shadow_compared(&self, _hook: Hook, _result: super::ShadowResult) {}
 }

@@ -227,6 +227,7 @@ impl LoginContext<'_> {
             let view = plugin_account(plan.who.account(), plan.who.is_new());
             let decided = self.decider().assignments(&view, principal).await;
             trail.hooks.push(decided.record);
+            trail.shadows.extend(decided.shadow);
             let answer = trail.decisions.assignments.insert(decided.answer?);
             let targets = self.resolve_assignments(answer).await?;
             plan.idp = Some(IdpMemberships { targets, sync });
@@ -243,6 +244,7 @@ impl LoginContext<'_> {
         let principal = &self.principal;
         let decided = self.decider().creation(principal).await;
         trail.hooks.push(decided.record);
+        trail.shadows.extend(decided.shadow);
         let new = match decided.answer? {
             Creation::Create(new) => new,
             Creation::Deny(denial) => {

@@ -6,7 +6,7 @@
 //! denial (or the reverse, or another denial code), memberships added and
 //! removed per team, role and organization. Nothing is written.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::Host;
 use super::admin::AdminError;
+use super::compare::{Change, Decision, changes, kind};
 use crate::plugin::{Assignment, PluginHash, Principal};
 use crate::runtime::{CallContext, Plugin, World};
 use crate::store::{AuditFilter, DomainId, OrgId, ProviderId};
@@ -95,6 +96,8 @@ pub struct ReplayExample {
     pub before: Value,
     /// The candidates' decisions, in the same form.
     pub after: Value,
+    /// What changed, in words: `created, then denied`, `team "x" removed`, …
+    pub changes: Vec<String>,
 }
 
 impl Host {
@@ -146,45 +149,53 @@ impl Host {
                 let decisions = &detail["decisions"];
                 let mut after = serde_json::Map::new();
                 let mut changed = false;
+                let mut words = Vec::new();
                 if let (Some(plugin), Some(recorded)) = (&creator, decisions.get("creation")) {
                     let _slot = self.slots.acquire(org).await.map_err(|_| AdminError::CallsSaturated)?;
                     let now = self.runtime.create(plugin, &principal, &ctx).await;
-                    let now = match now.outcome {
-                        Ok(crate::plugin::Creation::Create(new)) => {
-                            serde_json::json!({"create": {"username_hint": new.username_hint}})
+                    let now = now.outcome.map_or_else(|f| Decision::of_failure(&f), |c| Decision::of_creation(&c));
+                    let recorded = serde_json::from_value(recorded.clone()).unwrap_or(Decision::Failed(String::new()));
+                    for change in changes(&recorded, &now) {
+                        changed = true;
+                        words.push(change.to_string());
+                        let counts = &mut report.creations;
+                        match change {
+                            Change::CreatedThenDenied => counts.created_then_denied += 1,
+                            Change::DeniedThenCreated => counts.denied_then_created += 1,
+                            Change::DenialCodeChanged => counts.denial_code_changed += 1,
+                            _ => counts.failed += 1,
                         }
-                        Ok(crate::plugin::Creation::Deny(denial)) => serde_json::json!({"deny": denial.code}),
-                        Err(failure) => serde_json::json!({"failed": failure.kind()}),
-                    };
-                    changed |= compare_creation(recorded, &now, &mut report.creations);
-                    after.insert("creation".into(), now);
+                    }
+                    after.insert("creation".into(), serde_json::to_value(&now).unwrap_or_default());
                 }
                 if let (Some(plugin), Some(recorded)) = (&assigner, decisions.get("assignments")) {
-                    let recorded: BTreeSet<Assignment> = serde_json::from_value(recorded.clone()).unwrap_or_default();
+                    let recorded: Vec<Assignment> = serde_json::from_value(recorded.clone()).unwrap_or_default();
                     let account = crate::runtime::account_for(&principal);
                     let _slot = self.slots.acquire(org).await.map_err(|_| AdminError::CallsSaturated)?;
                     let now = self.runtime.assign(plugin, &account, &principal, &ctx).await;
-                    match now.outcome {
-                        Ok(list) => {
-                            let now: BTreeSet<Assignment> = list.iter().cloned().collect();
-                            for (set, other, added) in [(&now, &recorded, true), (&recorded, &now, false)] {
-                                for a in set.difference(other) {
-                                    let entry = memberships.entry((kind(a), a.name().to_owned())).or_default();
-                                    if added {
-                                        entry.0 += 1;
-                                    } else {
-                                        entry.1 += 1;
-                                    }
-                                    changed = true;
-                                }
-                            }
-                            after.insert("assignments".into(), serde_json::to_value(list).unwrap_or_default());
-                        }
-                        Err(failure) => {
-                            changed = true;
-                            after.insert("assignments".into(), serde_json::json!({"failed": failure.kind()}));
+                    let list = now.outcome.as_ref().ok();
+                    let now = now.outcome.as_ref().map_or_else(Decision::of_failure, |l| Decision::of_assignments(l));
+                    for change in changes(&Decision::of_assignments(&recorded), &now) {
+                        changed = true;
+                        words.push(change.to_string());
+                        let (a, added) = match change {
+                            Change::Added(a) => (a, true),
+                            Change::Removed(a) => (a, false),
+                            _ => continue,
+                        };
+                        let entry = memberships.entry((kind(&a), a.name().to_owned())).or_default();
+                        if added {
+                            entry.0 += 1;
+                        } else {
+                            entry.1 += 1;
                         }
                     }
+                    // The list as the audit event keeps it, or the failure.
+                    let shown = match list {
+                        Some(list) => serde_json::to_value(list).unwrap_or_default(),
+                        None => serde_json::to_value(&now).unwrap_or_default(),
+                    };
+                    after.insert("assignments".into(), shown);
                 }
                 report.logins += 1;
                 if changed {
@@ -195,6 +206,7 @@ impl Host {
                             email: principal.email.clone(),
                             before: decisions.clone(),
                             after: Value::Object(after),
+                            changes: words,
                         });
                     }
                 }
@@ -225,40 +237,5 @@ impl Host {
             return Err(AdminError::WrongSlot { hash: hash.clone(), world: world.to_string(), slot });
         }
         Ok(Some(plugin))
-    }
-}
-
-/// Compares a recorded creation (`{"create": …}` or `{"deny": code}`) with
-/// the candidate's, counting how it changed; whether it did.
-fn compare_creation(recorded: &Value, now: &Value, counts: &mut CreationChanges) -> bool {
-    let created = |v: &Value| v.get("create").is_some();
-    let denied = |v: &Value| v.get("deny").and_then(Value::as_str).map(str::to_owned);
-    if now.get("failed").is_some() {
-        counts.failed += 1;
-        return true;
-    }
-    match (created(recorded), created(now), denied(recorded), denied(now)) {
-        (true, true, _, _) => false,
-        (true, false, _, _) => {
-            counts.created_then_denied += 1;
-            true
-        }
-        (false, true, _, _) => {
-            counts.denied_then_created += 1;
-            true
-        }
-        (_, _, before, after) if before != after => {
-            counts.denial_code_changed += 1;
-            true
-        }
-        _ => false,
-    }
-}
-
-fn kind(a: &Assignment) -> &'static str {
-    match a {
-        Assignment::Organization(_) => "organization",
-        Assignment::Team(_) => "team",
-        Assignment::Role(_) => "role",
     }
 }

@@ -18,6 +18,9 @@
 //! - `provisio_plugin_circuit_changes_total{hook,change}`: bound plugins'
 //!   circuits that opened (`plugin-circuit-opened`), closed after a good
 //!   probe (`plugin-circuit-closed`) or opened again (`plugin-circuit-reopened`);
+//! - `provisio_plugin_shadow_total{hook,result}`: logins' shadow calls
+//!   whose decision `agreed` or `differed` with the live one, or that were
+//!   `shed` because their organization's shadow queue was full;
 //! - `provisio_http_responses_total{status}`: answers by status class
 //!   (`2xx`, `4xx`, …);
 //! - `provisio_plugin_cache_*`: the in-memory cache of loaded plugins
@@ -86,6 +89,12 @@ struct CircuitLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ShadowLabels {
+    hook: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StatusLabels {
     status: &'static str,
 }
@@ -103,6 +112,7 @@ pub struct Metrics {
     limit_hits: Family<LimitLabels, Counter>,
     audit_write_failures: Counter,
     circuit_changes: Family<CircuitLabels, Counter>,
+    shadows: Family<ShadowLabels, Counter>,
     responses: Family<StatusLabels, Counter>,
 }
 
@@ -118,6 +128,7 @@ impl Metrics {
         let limit_hits = Family::default();
         let audit_write_failures = Counter::default();
         let circuit_changes = Family::default();
+        let shadows = Family::default();
         let responses = Family::default();
 
         let mut registry = Registry::with_prefix("provisio");
@@ -133,6 +144,8 @@ impl Metrics {
         registry.register("audit_write_failures", help, audit_write_failures.clone());
         let help = "Changes of bound plugins' circuits";
         registry.register("plugin_circuit_changes", help, circuit_changes.clone());
+        let help = "Shadow calls, by whether they agreed with the live decision (or were shed)";
+        registry.register("plugin_shadow", help, shadows.clone());
         registry.register("http_responses", "HTTP responses by status class", responses.clone());
         registry.register_collector(Box::new(Caches(runtime)));
 
@@ -145,6 +158,7 @@ impl Metrics {
             limit_hits,
             audit_write_failures,
             circuit_changes,
+            shadows,
             responses,
         }
     }
@@ -200,6 +214,10 @@ impl LoginObserver for Metrics {
 
     fn circuit_changed(&self, hook: crate::engine::Hook, change: crate::engine::CircuitChange) {
         self.circuit_changes.get_or_create(&CircuitLabels { hook: hook.as_str(), change: change.outcome() }).inc();
+    }
+
+    fn shadow_compared(&self, hook: crate::engine::Hook, result: crate::engine::ShadowResult) {
+        self.shadows.get_or_create(&ShadowLabels { hook: hook.as_str(), result: result.as_str() }).inc();
     }
 }
 

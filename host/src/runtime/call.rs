@@ -224,9 +224,17 @@ fn classify(error: &wasmtime::Error, state: &CallState, ctx: &CallContext, stack
         .map(|bt| {
             bt.frames()
                 .iter()
-                .map(|f| match f.func_name() {
-                    Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
-                    None => format!("<{}>[{}]", f.module().name().unwrap_or("module"), f.func_index()),
+                .map(|f| {
+                    let name = match f.func_name() {
+                        Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
+                        None => format!("<{}>[{}]", f.module().name().unwrap_or("module"), f.func_index()),
+                    };
+                    // The innermost source position DWARF gives, if any.
+                    let place = f.symbols().iter().find_map(|s| Some(format!("{}:{}", s.file()?, s.line()?)));
+                    match place {
+                        Some(place) => format!("{name} at {place}"),
+                        None => name,
+                    }
                 })
                 .collect()
         })

@@ -92,6 +92,10 @@ fn code_config(config: &RuntimeConfig) -> Config {
         .wasm_stack_switching(false)
         .wasm_relaxed_simd(false)
         .wasm_tail_call(false);
+    // A trap's frames name the guest's source file and line when the
+    // component carries DWARF line tables (release plugins usually strip
+    // them: nothing is kept then).
+    c.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
     c
 }
 

@@ -49,6 +49,7 @@ pub(crate) const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "scim", include_str!("../../migrations/sqlite/0005_scim.sql")),
     (6, "directory providers", include_str!("../../migrations/sqlite/0006_directory_providers.sql")),
     (7, "canary", include_str!("../../migrations/sqlite/0007_canary.sql")),
+    (8, "shadow", include_str!("../../migrations/sqlite/0008_shadow.sql")),
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity store", include_str!("../../migrations/postgres/0001_identity_store.sql")),
@@ -58,6 +59,7 @@ pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "scim", include_str!("../../migrations/postgres/0005_scim.sql")),
     (6, "directory providers", include_str!("../../migrations/postgres/0006_directory_providers.sql")),
     (7, "canary", include_str!("../../migrations/postgres/0007_canary.sql")),
+    (8, "shadow", include_str!("../../migrations/postgres/0008_shadow.sql")),
 ];
 
 /// sqlx's migrator over embedded migrations: what `sqlx::migrate!` builds,

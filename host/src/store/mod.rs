@@ -65,7 +65,7 @@ pub use ids::{
 pub use model::{
     Account, ApiTokenRecord, AuditEvent, AuditFilter, Binding, Canary, Domain, EmailDomainClaim, Invitation,
     Membership, MembershipTarget, NamedMembership, NewAccount, NewAuditEvent, NewDomain, NewPlugin, NewProvider,
-    Organization, PasswordHash, PluginRecord, Provider, Role, Team, now_ms,
+    Organization, PasswordHash, PluginRecord, Provider, Role, Shadow, Team, now_ms,
 };
 pub(crate) use scim::{
     Enterprise, ScimClient, ScimEmail, ScimGroup, ScimListQuery, ScimTokenRecord, ScimUser, ScimUserFields,

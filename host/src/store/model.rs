@@ -356,6 +356,10 @@ pub struct Binding {
     /// Candidate versions a share of the logins runs instead, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+    /// Candidate versions run beside every login, whose decisions are
+    /// compared with the live ones and never applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Shadow>,
 }
 
 /// Candidate versions of a binding, run for a share of the logins chosen by
@@ -369,6 +373,18 @@ pub struct Canary {
     pub assigner: Option<crate::plugin::PluginHash>,
     /// The share of logins, in percent (1 to 100).
     pub percent: u8,
+}
+
+/// Candidate versions of a binding run after each login's live decision,
+/// off the login's path, on the same inputs and limits: their decisions
+/// are compared with the live ones (the audit and `/metrics` say whether
+/// they agreed) and never take effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shadow {
+    /// The shadow identity creator, if any.
+    pub creator: Option<crate::plugin::PluginHash>,
+    /// The shadow assignment provider, if any.
+    pub assigner: Option<crate::plugin::PluginHash>,
 }
 
 /// An audit event to record. Holds no secret: the engine puts decisions,

@@ -5,8 +5,8 @@ use crate::plugin::{Limits, PluginHash};
 
 use super::db::{Row, query};
 use super::{
-    Binding, Canary, DomainId, FailurePolicy, NewPlugin, OrgId, PluginRecord, ProviderId, Store, StoreError, SyncMode,
-    now_ms, parse_stored,
+    Binding, Canary, DomainId, FailurePolicy, NewPlugin, OrgId, PluginRecord, ProviderId, Shadow, Store, StoreError,
+    SyncMode, now_ms, parse_stored,
 };
 
 fn plugin(row: &Row) -> Result<PluginRecord, StoreError> {
@@ -32,6 +32,7 @@ fn binding(row: &Row) -> Result<Binding, StoreError> {
         failure_policy: parse_stored(FailurePolicy::parse, "failure policy", row.get(6)?)?,
         sync_mode: parse_stored(SyncMode::parse, "sync mode", row.get(7)?)?,
         canary: canary(row)?,
+        shadow: shadow(row)?,
         domain,
         provider,
     })
@@ -46,6 +47,13 @@ fn canary(row: &Row) -> Result<Option<Canary>, StoreError> {
         assigner: row.get::<Option<String>>(9)?.map(PluginHash::new),
         percent,
     }))
+}
+
+/// The binding's shadow versions: none unless one is named.
+fn shadow(row: &Row) -> Result<Option<Shadow>, StoreError> {
+    let creator = row.get::<Option<String>>(11)?.map(PluginHash::new);
+    let assigner = row.get::<Option<String>>(12)?.map(PluginHash::new);
+    Ok((creator.is_some() || assigner.is_some()).then_some(Shadow { creator, assigner }))
 }
 
 /// A JSON column the store wrote itself; one that no longer reads is an
@@ -162,18 +170,21 @@ impl Store {
             None => "{}".to_owned(),
             Some(limits) => serde_json::to_string(limits).map_err(|e| StoreError::Database(e.to_string()))?,
         };
-        let canary = b.canary.as_ref();
+        let (canary, shadow) = (b.canary.as_ref(), b.shadow.as_ref());
         let q = query(
             "INSERT INTO bindings (domain_id, provider_id, creator_hash, assigner_hash, config, limits,
                                    failure_policy, sync_mode, updated_at,
-                                   canary_creator_hash, canary_assigner_hash, canary_percent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                   canary_creator_hash, canary_assigner_hash, canary_percent,
+                                   shadow_creator_hash, shadow_assigner_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (domain_id, provider_id) DO UPDATE SET
                  creator_hash = excluded.creator_hash, assigner_hash = excluded.assigner_hash,
                  config = excluded.config, limits = excluded.limits,
                  failure_policy = excluded.failure_policy, sync_mode = excluded.sync_mode,
                  updated_at = excluded.updated_at, canary_creator_hash = excluded.canary_creator_hash,
-                 canary_assigner_hash = excluded.canary_assigner_hash, canary_percent = excluded.canary_percent",
+                 canary_assigner_hash = excluded.canary_assigner_hash, canary_percent = excluded.canary_percent,
+                 shadow_creator_hash = excluded.shadow_creator_hash,
+                 shadow_assigner_hash = excluded.shadow_assigner_hash",
         )
         .text(b.domain.as_str())
         .text(b.provider.as_str())
@@ -187,6 +198,8 @@ impl Store {
         .opt_text(canary.and_then(|c| c.creator.as_ref()).map(PluginHash::as_str))
         .opt_text(canary.and_then(|c| c.assigner.as_ref()).map(PluginHash::as_str))
         .int(canary.map_or(0, |c| i64::from(c.percent)))
+        .opt_text(shadow.and_then(|s| s.creator.as_ref()).map(PluginHash::as_str))
+        .opt_text(shadow.and_then(|s| s.assigner.as_ref()).map(PluginHash::as_str))
         .refers_to("provider of the domain or plugin");
         let mut tx = self.db.begin().await?;
         tx.conn().execute(q).await?;
@@ -197,7 +210,7 @@ impl Store {
     pub async fn binding(&self, domain: &DomainId, provider: &ProviderId) -> Result<Option<Binding>, StoreError> {
         let q = query(
             "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode,
-                    canary_creator_hash, canary_assigner_hash, canary_percent
+                    canary_creator_hash, canary_assigner_hash, canary_percent, shadow_creator_hash, shadow_assigner_hash
              FROM bindings WHERE domain_id = $1 AND provider_id = $2",
         )
         .text(domain.as_str())
@@ -209,7 +222,7 @@ impl Store {
     pub async fn list_bindings(&self, domain: &DomainId) -> Result<Vec<Binding>, StoreError> {
         let q = query(
             "SELECT domain_id, provider_id, creator_hash, assigner_hash, config, limits, failure_policy, sync_mode,
-                    canary_creator_hash, canary_assigner_hash, canary_percent
+                    canary_creator_hash, canary_assigner_hash, canary_percent, shadow_creator_hash, shadow_assigner_hash
              FROM bindings WHERE domain_id = $1 ORDER BY provider_id",
         )
         .text(domain.as_str());

@@ -82,6 +82,8 @@ async fn replay_reports_exactly_the_planted_differences() {
         let example = &report["examples"][0];
         assert!(example["email"].as_str().is_some_and(|e| e.ends_with("@acme.example")), "{report}");
         assert_eq!(example["after"]["assignments"], json!([]), "{report}");
+        let changes = json!(["team \"engineering\" removed", "role \"developer\" removed"]);
+        assert_eq!(example["changes"], changes, "{report}");
         assert_eq!(report["examples"].as_array().map(Vec::len), Some(10), "{report}");
 
         let body = json!({"domain": domain, "provider": provider, "creator": noop});
@@ -375,4 +377,191 @@ async fn a_canary_serves_its_share_stably_and_is_promoted_or_aborted() {
         store.close().await;
         db.cleanup().await;
     }
+}
+
+/// The audit events of `org` with `outcome`, newest first.
+async fn events(app: &Router, org: &str, token: &str, outcome: &str) -> Vec<Value> {
+    let uri = format!("/v1/orgs/{org}/audit?outcome={outcome}&limit=100");
+    let events = json_call(app, Method::GET, uri, Some(token), None).await.expect(StatusCode::OK, "audit");
+    events.as_array().cloned().unwrap_or_default()
+}
+
+/// A shadow that disagrees (`noop` denies every creation and assigns
+/// nothing) is recorded beside each login, naming the login's event and
+/// what it would have changed, and changes nothing: every login succeeds
+/// with the live decisions. A shadow equal to the live version agrees.
+/// Globex cannot shadow with Acme's versions, and sees none of Acme's
+/// comparisons.
+#[tokio::test]
+async fn a_shadow_that_disagrees_is_recorded_and_changes_nothing() {
+    for db in TestDatabase::all() {
+        let store = db.open().await;
+        let state = state(&store, config()).await;
+        let host = state.host().clone();
+        let app = provisio::http::router(state);
+        let (org, token, domain, provider) = tenant(&app, "acme").await;
+        let t = Some(token.as_str());
+        let uri = format!("/v1/orgs/{org}/teams");
+        json_call(&app, Method::POST, uri, t, Some(json!({"name": "engineering"})))
+            .await
+            .expect(StatusCode::CREATED, "team");
+        let mut hashes = Vec::new();
+        for plugin in ["default-creator", "group-mapper", "noop"] {
+            hashes.push(hash(upload(&app, &org, &token, component(plugin)).await.expect(StatusCode::CREATED, plugin)));
+        }
+        let (creator, mapper, noop) = (&hashes[0], &hashes[1], &hashes[2]);
+        let config = json!({"groups": {"Engineering": "team:engineering"}});
+        let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+        let bind = json!({"creator": creator, "assigner": mapper, "config": config,
+                          "shadow": {"creator": noop, "assigner": noop}});
+        let bound = json_call(&app, Method::PUT, &path, t, Some(bind)).await.expect(StatusCode::OK, "bind a shadow");
+        assert_eq!(bound["shadow"], json!({"creator": noop, "assigner": noop}), "{bound}");
+
+        let people =
+            [("ada@acme.example", &["Engineering"][..]), ("bob@acme.example", &[][..]), ("cy@acme.example", &[])];
+        for (email, groups) in people {
+            let answer = login(&app, "acme", email, groups).await.expect(StatusCode::OK, "the live decision stands");
+            assert_eq!(answer["newly_created"], true, "{answer}");
+        }
+        host.shadows_settled().await;
+        let differed = events(&app, &org, &token, "plugin-shadow-differed").await;
+        assert_eq!(differed.len(), 3, "{differed:?}");
+        for event in &differed {
+            let call = &event["detail"]["calls"][0];
+            assert_eq!((call["hook"].as_str(), call["agreed"].as_bool()), (Some("create"), Some(false)), "{event}");
+            assert_eq!(call["changes"], json!(["created, then denied"]), "{event}");
+            assert_eq!(
+                (call["live"]["plugin"].as_str(), call["shadow"]["plugin"].as_str()),
+                (Some(creator.as_str()), Some(noop.as_str()))
+            );
+            let login_event = event["detail"]["login_event"].as_i64().unwrap_or_default();
+            let uri = format!("/v1/orgs/{org}/audit?before={}&limit=1", login_event + 1);
+            let login = json_call(&app, Method::GET, uri, t, None).await.expect(StatusCode::OK, "the login's event");
+            assert_eq!((login[0]["id"].as_i64(), login[0]["outcome"].as_str()), (Some(login_event), Some("success")));
+            assert_eq!(login[0]["account"], event["account"], "the same account: {event}");
+        }
+        // Only Ada's assignments differ (the others get none either way).
+        let assigns: Vec<&Value> = differed.iter().map(|e| &e["detail"]["calls"][1]).collect();
+        assert!(assigns.iter().all(|c| c["hook"] == "assign"), "{differed:?}");
+        let changed: Vec<&&Value> = assigns.iter().filter(|c| c["agreed"] == false).collect();
+        assert_eq!(changed.len(), 1, "{differed:?}");
+        assert_eq!(changed[0]["changes"], json!(["team \"engineering\" removed"]), "{differed:?}");
+
+        // Nothing the shadow decided took effect: three accounts, Ada in engineering.
+        let accounts = json_call(&app, Method::GET, format!("/v1/orgs/{org}/accounts"), t, None).await;
+        let accounts = accounts.expect(StatusCode::OK, "accounts");
+        assert_eq!(accounts.as_array().map(Vec::len), Some(3), "{accounts}");
+        let members = json_call(&app, Method::GET, format!("/v1/orgs/{org}/teams"), t, None).await;
+        assert!(members.expect(StatusCode::OK, "teams").to_string().contains("engineering"));
+
+        // A shadow equal to the live assigner agrees.
+        let bind = json!({"creator": creator, "assigner": mapper, "config": config, "shadow": {"assigner": mapper}});
+        json_call(&app, Method::PUT, &path, t, Some(bind)).await.expect(StatusCode::OK, "bind an equal shadow");
+        login(&app, "acme", "dee@acme.example", &["Engineering"]).await.expect(StatusCode::OK, "login");
+        host.shadows_settled().await;
+        let agreed = events(&app, &org, &token, "plugin-shadow-agreed").await;
+        assert_eq!(agreed.len(), 1, "{agreed:?}");
+        let call = &agreed[0]["detail"]["calls"][0];
+        assert_eq!((call["hook"].as_str(), call["agreed"].as_bool()), (Some("assign"), Some(true)), "{call}");
+        assert_eq!(call["shadow"]["decision"], call["live"]["decision"], "{call}");
+        assert!(call["live"]["decision"].to_string().contains("engineering"), "{call}");
+
+        let metrics = json_call(&app, Method::GET, "/metrics", None, None).await;
+        let metrics = metrics.body.as_str().unwrap_or_default().to_owned();
+        for line in [
+            "provisio_plugin_shadow_total{hook=\"create\",result=\"differed\"} 3",
+            "provisio_plugin_shadow_total{hook=\"assign\",result=\"differed\"} 1",
+            "provisio_plugin_shadow_total{hook=\"assign\",result=\"agreed\"} 3",
+        ] {
+            assert!(metrics.contains(line), "{line}: {metrics}");
+        }
+
+        // Globex: not with Acme's versions; none of Acme's comparisons.
+        let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
+        let theirs = format!("/v1/orgs/{globex}/domains/{globex_domain}/bindings/{globex_provider}");
+        let refused =
+            json_call(&app, Method::PUT, theirs, Some(&globex_token), Some(json!({"shadow": {"creator": noop}})));
+        refused.await.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "acme's version as a shadow");
+        for outcome in ["plugin-shadow-differed", "plugin-shadow-agreed"] {
+            assert!(events(&app, &globex, &globex_token, outcome).await.is_empty(), "{outcome}");
+        }
+        // A shadow naming a creator in the assigner's place is refused.
+        let bind = json!({"shadow": {"assigner": creator}});
+        let refused = json_call(&app, Method::PUT, &path, t, Some(bind)).await;
+        refused.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "a creator as the shadow assigner");
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// A shadow that spins until its wall-time limit neither holds up nor
+/// changes the live logins: each returns while the shadow still runs; the
+/// organization's shadow queue (one login here) sheds the next logins'
+/// shadows and counts them; Globex's shadow, in its own lane, is compared
+/// meanwhile.
+#[tokio::test]
+async fn a_looping_shadow_neither_holds_up_the_login_nor_another_organizations_shadows() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use provisio::auth::{Argon2Params, AuthServices};
+    use provisio::engine::{Host, ShadowPolicy};
+    use provisio::plugin::Limits;
+    use provisio::runtime::{Runtime, RuntimeConfig};
+
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    // A shadow may spin for a minute: far longer than any login here takes.
+    let ceilings = Limits { wall_time: Duration::from_secs(60), fuel: u64::MAX / 2, ..Limits::CEILINGS };
+    let runtime =
+        Runtime::new(RuntimeConfig { ceilings, ..RuntimeConfig::default() }).unwrap_or_else(|e| panic!("{e}"));
+    let auth =
+        AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).build().unwrap_or_else(|e| panic!("{e}"));
+    let host = Host::builder()
+        .store(store.clone())
+        .runtime(runtime)
+        .auth_services(Arc::new(auth))
+        .shadow(ShadowPolicy { queue_per_org: 1, runners: 2 });
+    let host = host.build().await.unwrap_or_else(|e| panic!("{e}"));
+    let app = provisio::http::router(provisio::http::AppState::new(host, config()).unwrap_or_else(|e| panic!("{e}")));
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let creator =
+        hash(upload(&app, &org, &token, component("default-creator")).await.expect(StatusCode::CREATED, "up"));
+    let spinner = hash(upload(&app, &org, &token, component("hostile-loop")).await.expect(StatusCode::CREATED, "up"));
+    let bind = json!({"creator": creator, "shadow": {"creator": spinner}, "limits": {"wall_time": 60_000, "fuel": u64::MAX / 4}});
+    let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    json_call(&app, Method::PUT, path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
+
+    for i in 0..3 {
+        login(&app, "acme", &format!("p{i}@acme.example"), &[]).await.expect(StatusCode::OK, "the live login");
+    }
+    // The first login's shadow still spins: no comparison is written yet.
+    for outcome in ["plugin-shadow-differed", "plugin-shadow-agreed"] {
+        assert!(events(&app, &org, &token, outcome).await.is_empty(), "the logins did not wait for the shadow");
+    }
+    let metrics = json_call(&app, Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.body.as_str().unwrap_or_default().to_owned();
+    let line = "provisio_plugin_shadow_total{hook=\"create\",result=\"shed\"} 2";
+    assert!(metrics.contains(line), "{line}: {metrics}");
+
+    // Globex's shadow (equal to its live creator) is compared meanwhile.
+    let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
+    let own = hash(
+        upload(&app, &globex, &globex_token, component("default-creator")).await.expect(StatusCode::CREATED, "up"),
+    );
+    let bind = json!({"creator": own, "shadow": {"creator": own}, "config": {"digits": 0}});
+    let theirs = format!("/v1/orgs/{globex}/domains/{globex_domain}/bindings/{globex_provider}");
+    json_call(&app, Method::PUT, theirs, Some(&globex_token), Some(bind)).await.expect(StatusCode::OK, "bind");
+    login(&app, "globex", "ann@globex.example", &[]).await.expect(StatusCode::OK, "globex's login");
+    let mut agreed = Vec::new();
+    for _ in 0..400 {
+        agreed = events(&app, &globex, &globex_token, "plugin-shadow-agreed").await;
+        if !agreed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(agreed.len(), 1, "globex's comparison is not behind acme's spinning shadow");
+    assert!(events(&app, &org, &token, "plugin-shadow-differed").await.is_empty(), "acme's shadow still spins");
+    store.close().await;
 }

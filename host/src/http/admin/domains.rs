@@ -15,7 +15,7 @@ use crate::http::openapi::{AdminErrors, BodyErrors, Conflict, Unprocessable};
 use crate::http::tenancy::Caller;
 use crate::plugin::PluginHash;
 use crate::store::{
-    Binding, Canary, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, SyncMode,
+    Binding, Canary, Domain, DomainId, FailurePolicy, NewDomain, NewProvider, OrgId, ProviderKind, Shadow, SyncMode,
 };
 
 /// The domain with this id, if it belongs to `org`; `NotFound` otherwise.
@@ -364,6 +364,27 @@ pub(crate) struct BindingBody {
     /// without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     canary: Option<CanaryBody>,
+    /// Versions that run after each login's live decision, off its path,
+    /// with the same inputs and limits: their decisions are compared with
+    /// the live ones (audit outcome `plugin-shadow-agreed` or
+    /// `plugin-shadow-differed`, and `/metrics`) and never take effect.
+    /// Dropped by binding without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shadow: Option<ShadowBody>,
+}
+
+/// A binding's shadow versions, as the API reads and writes them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShadowBody {
+    /// The shadow identity creator's hash, if any.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    creator: Option<PluginHash>,
+    /// The shadow assignment provider's hash, if any.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    assigner: Option<PluginHash>,
 }
 
 /// A binding's canary, as the API reads and writes it.
@@ -405,6 +426,7 @@ impl From<Binding> for BindingView {
                 failure_policy: b.failure_policy,
                 sync_mode: b.sync_mode,
                 canary: b.canary.map(|c| CanaryBody { creator: c.creator, assigner: c.assigner, percent: c.percent }),
+                shadow: b.shadow.map(|s| ShadowBody { creator: s.creator, assigner: s.assigner }),
             },
         }
     }
@@ -471,6 +493,11 @@ pub(crate) async fn put_binding(
         failure_policy: body.failure_policy,
         sync_mode: body.sync_mode,
         canary: body.canary.map(|c| Canary { creator: c.creator, assigner: c.assigner, percent: c.percent }),
+        // A shadow naming neither hook is none.
+        shadow: body
+            .shadow
+            .filter(|s| s.creator.is_some() || s.assigner.is_some())
+            .map(|s| Shadow { creator: s.creator, assigner: s.assigner }),
     };
     state.host.bind(&binding).await?;
     Ok(axum::Json(BindingView::from(binding)))

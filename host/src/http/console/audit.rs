@@ -129,6 +129,56 @@ fn outcome(event: &Value) -> Markup {
     html! { span class=(if outcome == "success" { "ok" } else { "bad" }) { (outcome) } }
 }
 
+/// A shadow event's calls: each hook's live and shadow decisions side by
+/// side, what changed, and the shadow call's cost and failure.
+fn shadow_calls(detail: &Value, calls: &[Value]) -> Markup {
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let version = |v: &Value| v.as_str().map_or("built-in".to_owned(), |h| format!("{}…", &h[..h.len().min(12)]));
+    html! {
+        section {
+            h2 { "Shadow comparison" }
+            @if let Some(login) = detail["login_event"].as_i64() {
+                p { "Of the login " a href=(format!("/console/audit/{login}")) { "event " (login) } "." }
+            }
+            @for call in calls {
+                h3 { (call["hook"].as_str().unwrap_or_default()) ": "
+                    @if call["agreed"].as_bool() == Some(true) { span.ok { "agreed" } } @else { span.bad { "differed" } } }
+                @if let Some(changes) = call["changes"].as_array() {
+                    ul { @for change in changes { li { (change.as_str().unwrap_or_default()) } } }
+                }
+                table {
+                    thead { tr { th {} th { "Version" } th { "Decision" } } }
+                    tbody {
+                        @for side in ["live", "shadow"] {
+                            tr {
+                                td { (side) }
+                                td { code { (version(&call[side]["plugin"])) } }
+                                td { pre { (pretty(&call[side]["decision"])) } }
+                            }
+                        }
+                    }
+                }
+                @let record = &call["call"];
+                p.note {
+                    "The shadow call: " (record["outcome"].as_str().unwrap_or_default())
+                    (format!(", {:.3} ms, {} fuel", record["duration_us"].as_f64().unwrap_or(0.0) / 1000.0, record["fuel"].as_u64().unwrap_or(0)))
+                    @if let Some(failure) = record["failure"].as_str() { " — " (failure) }
+                }
+                @if let Some(logs) = record["logs"].as_array().filter(|l| !l.is_empty()) {
+                    table.logs {
+                        thead { tr { th { "Level" } th { "Line" } } }
+                        tbody {
+                            @for line in logs {
+                                tr { td { (line["level"].as_str().unwrap_or_default()) } td { (line["message"].as_str().unwrap_or_default()) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub(super) async fn event(
     Extension(api): Extension<Api>,
     OrgSession(session, org): OrgSession,
@@ -197,9 +247,13 @@ pub(super) async fn event(
                 @if hook["logs_truncated"].as_bool() == Some(true) { p.note { "The log was cut at the binding's log limit." } }
             }
         }
-        section {
-            h2 { "Decisions" }
-            pre { (serde_json::to_string_pretty(&detail["decisions"]).unwrap_or_default()) }
+        @if let Some(calls) = detail["calls"].as_array() {
+            (shadow_calls(detail, calls))
+        } @else {
+            section {
+                h2 { "Decisions" }
+                pre { (serde_json::to_string_pretty(&detail["decisions"]).unwrap_or_default()) }
+            }
         }
         @if detail["principal"].is_object() {
             @let plugin = hooks.iter().find_map(|h| h["plugin"].as_str()).unwrap_or_default();

@@ -49,6 +49,10 @@ pub(super) struct BindForm {
     /// The canary's share in percent; empty: no canary.
     #[serde(default)]
     canary_percent: String,
+    #[serde(default)]
+    shadow_creator: String,
+    #[serde(default)]
+    shadow_assigner: String,
 }
 
 /// A canary's promote or abort.
@@ -149,8 +153,13 @@ fn body(form: &BindForm) -> Result<Value, String> {
             _ => return Err("The canary's share is a whole number of percent, 1 to 100.".into()),
         },
     };
+    let shadow = match (hash(&form.shadow_creator), hash(&form.shadow_assigner)) {
+        (None, None) => Value::Null,
+        (creator, assigner) => json!({"creator": creator, "assigner": assigner}),
+    };
     Ok(json!({
         "canary": canary,
+        "shadow": shadow,
         "creator": hash(&form.creator),
         "assigner": hash(&form.assigner),
         "config": object("configuration", &form.config)?,
@@ -283,6 +292,25 @@ fn provider_section(
                     input id=(format!("canary-percent-{id}")) type="number" name="canary_percent" min="1" max="100"
                         value=(binding["canary"]["percent"].as_u64().map(|p| p.to_string()).unwrap_or_default());
                 }
+                fieldset.shadow {
+                    legend { "Shadow: versions that decide beside every login, compared and never applied" }
+                    @if binding["shadow"].is_object() {
+                        p.note role="status" {
+                            "Each login's shadow decision is in the audit log ("
+                            a href="/console/audit?outcome=plugin-shadow-differed" { "where it differed" } ")."
+                        }
+                    }
+                    @for (slot, world, label) in [("creator", "creator", "Shadow identity creator"), ("assigner", "assignment", "Shadow assignment provider")] {
+                        @let current_shadow = binding["shadow"][slot].as_str().unwrap_or_default();
+                        label for=(format!("shadow-{slot}-{id}")) { (label) }
+                        select id=(format!("shadow-{slot}-{id}")) name=(format!("shadow_{slot}")) {
+                            option value="" selected[current_shadow.is_empty()] { "— none —" }
+                            @for (hash, name, _) in plugins.iter().filter(|(_, _, w)| fits(w, world)) {
+                                option value=(hash) selected[current_shadow == hash] { (name) " " (&hash[..hash.len().min(12)]) "…" }
+                            }
+                        }
+                    }
+                }
                 label for=(format!("sync-{id}")) { "Assignments" }
                 select id=(format!("sync-{id}")) name="sync_mode" {
                     @for (value, text) in [("on-create", "when the account is created"), ("every-login", "at every login")] {
@@ -329,6 +357,8 @@ fn provider_section(
                                         input type="hidden" name="canary_creator" value=(d["canary"]["creator"].as_str().unwrap_or_default());
                                         input type="hidden" name="canary_assigner" value=(d["canary"]["assigner"].as_str().unwrap_or_default());
                                         input type="hidden" name="canary_percent" value=(d["canary"]["percent"].as_u64().map(|p| p.to_string()).unwrap_or_default());
+                                        input type="hidden" name="shadow_creator" value=(d["shadow"]["creator"].as_str().unwrap_or_default());
+                                        input type="hidden" name="shadow_assigner" value=(d["shadow"]["assigner"].as_str().unwrap_or_default());
                                         button type="submit" { "Bind again" }
                                     }
                                 }

@@ -190,13 +190,16 @@ fn report_of(report: &Value) -> Markup {
             @if !examples.is_empty() {
                 h3 { "Examples" }
                 table.history {
-                    thead { tr { th { "Login" } th { "Before" } th { "After" } } }
+                    thead { tr { th { "Login" } th { "What changes" } th { "Before" } th { "After" } } }
                     tbody {
                         @for e in &examples {
                             tr {
                                 td { a href=(format!("/console/audit/{}", count(&e["event"]))) { (e["email"].as_str().unwrap_or_default()) } }
-                                td { code { (e["before"].to_string()) } }
-                                td { code { (e["after"].to_string()) } }
+                                td { ul.changes { @for change in e["changes"].as_array().into_iter().flatten() {
+                                    li { (change.as_str().unwrap_or_default()) }
+                                } } }
+                                td { pre.before { (serde_json::to_string_pretty(&e["before"]).unwrap_or_default()) } }
+                                td { pre.after { (serde_json::to_string_pretty(&e["after"]).unwrap_or_default()) } }
                             }
                         }
                     }

@@ -1,0 +1,278 @@
+//! Shadow versions: a binding's candidate creator or assignment provider
+//! that runs after each login's live decision, on the same principal,
+//! account, configuration and limits, and whose decision never takes
+//! effect. It runs off the login's path: the login hands its calls to a
+//! bounded queue once its own outcome is settled and returns. Each
+//! organization has its own lane (one shadow call at a time, at most
+//! [`ShadowPolicy::queue_per_org`] logins waiting; more are shed and
+//! counted), and all lanes share a few runners, so one organization's
+//! looping shadow delays only its own comparisons.
+//!
+//! Each compared login leaves an audit event (`plugin-shadow-agreed` or
+//! `plugin-shadow-differed`, naming the login's event) with both decisions,
+//! the changes between them, and the shadow call's cost and log lines; the
+//! observers hear of each comparison and each shed login (`/metrics`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::audit::HookRecord;
+use super::compare::{Decision, changes};
+use super::{Hook, Host};
+use crate::plugin::{Account, PluginHash, Principal};
+use crate::runtime::CallContext;
+use crate::store::{AccountId, DomainId, NewAuditEvent, OrgId, now_ms};
+
+/// Audit outcome of a login whose shadow decided as the live versions did.
+pub const SHADOW_AGREED: &str = "plugin-shadow-agreed";
+/// Audit outcome of a login whose shadow decided otherwise (or failed).
+pub const SHADOW_DIFFERED: &str = "plugin-shadow-differed";
+
+/// How much shadow work a host takes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShadowPolicy {
+    /// Logins of one organization whose shadow calls may wait or run at
+    /// once; a login beyond them is shed (its shadow calls are not run).
+    pub queue_per_org: usize,
+    /// Shadow calls running at once, over all organizations.
+    pub runners: usize,
+}
+
+impl Default for ShadowPolicy {
+    /// 64 logins per organization; half this machine's cores as runners,
+    /// at least two. An organization runs one shadow call at a time, so
+    /// another organization always finds a runner one looping shadow does
+    /// not hold.
+    fn default() -> Self {
+        Self { queue_per_org: 64, runners: super::default_plugin_calls_per_org().max(2) }
+    }
+}
+
+/// How a login's shadow call went, for the observers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShadowResult {
+    /// It decided as the live version did.
+    Agreed,
+    /// It decided otherwise, or failed.
+    Differed,
+    /// It was not run: its organization's shadow queue was full.
+    Shed,
+}
+
+impl ShadowResult {
+    /// `agreed`, `differed` or `shed`, as in `/metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agreed => "agreed",
+            Self::Differed => "differed",
+            Self::Shed => "shed",
+        }
+    }
+}
+
+/// One hook of a login to run again through its shadow version.
+pub(crate) struct ShadowCall {
+    pub(crate) hook: Hook,
+    /// The shadow version.
+    pub(crate) plugin: PluginHash,
+    /// The version that decided the login (`None`: the built-in one).
+    pub(crate) live_plugin: Option<PluginHash>,
+    /// What the login's hook decided (after its failure policy).
+    pub(crate) live: Decision,
+    /// The account the assignment provider was shown; `None` for the creator.
+    pub(crate) account: Option<Account>,
+    /// The binding's limits and configuration, as the live call had them.
+    pub(crate) ctx: CallContext,
+}
+
+/// A login's shadow calls, with what its audit event needs.
+pub(crate) struct ShadowJob {
+    pub(crate) org: OrgId,
+    pub(crate) domain: Option<DomainId>,
+    pub(crate) provider: Option<String>,
+    pub(crate) account: Option<AccountId>,
+    /// The login's audit event, when it has a row of its own.
+    pub(crate) login_event: Option<i64>,
+    pub(crate) principal: Principal,
+    pub(crate) calls: Vec<ShadowCall>,
+}
+
+/// Each organization's lane, and the runners they share.
+pub(crate) struct Shadows {
+    policy: ShadowPolicy,
+    runners: Arc<Semaphore>,
+    lanes: Mutex<HashMap<OrgId, Arc<Lane>>>,
+    /// Logins handed over and not yet compared, over all organizations.
+    pending: Arc<AtomicUsize>,
+}
+
+/// One organization's shadow work: how many of its logins wait or run, and
+/// its one turn.
+struct Lane {
+    queued: AtomicUsize,
+    turn: Semaphore,
+}
+
+/// What a shadow event's `detail` keeps of one call.
+#[derive(Serialize)]
+struct Compared {
+    hook: &'static str,
+    live: Side,
+    shadow: Side,
+    agreed: bool,
+    /// The changes from the live decision to the shadow's, in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    changes: Vec<String>,
+    /// The shadow call: outcome, failure, duration, fuel, log lines.
+    call: HookRecord,
+}
+
+#[derive(Serialize)]
+struct Side {
+    plugin: Option<PluginHash>,
+    decision: Decision,
+}
+
+impl Shadows {
+    pub(crate) fn new(policy: ShadowPolicy) -> Self {
+        Self {
+            runners: Arc::new(Semaphore::new(policy.runners.max(1))),
+            policy,
+            lanes: Mutex::new(HashMap::new()),
+            pending: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Logins whose shadow calls wait or run.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    fn lane(&self, org: &OrgId) -> Arc<Lane> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let lane = lanes
+            .entry(org.clone())
+            .or_insert_with(|| Arc::new(Lane { queued: AtomicUsize::new(0), turn: Semaphore::new(1) }));
+        Arc::clone(lane)
+    }
+}
+
+impl Host {
+    /// Hands a login's shadow calls over to its organization's lane and
+    /// returns at once; sheds them when the lane is full.
+    pub(crate) fn submit_shadow(&self, job: ShadowJob) {
+        let shadows = &self.shadows;
+        let lane = shadows.lane(&job.org);
+        if lane.queued.fetch_add(1, Ordering::AcqRel) >= shadows.policy.queue_per_org {
+            lane.queued.fetch_sub(1, Ordering::AcqRel);
+            tracing::debug!(org = job.org.as_str(), "shadow calls shed: the organization's queue is full");
+            for call in &job.calls {
+                self.shadow_result(call.hook, ShadowResult::Shed);
+            }
+            return;
+        }
+        shadows.pending.fetch_add(1, Ordering::AcqRel);
+        let host = self.clone();
+        tokio::spawn(async move {
+            {
+                let _turn = lane.turn.acquire().await;
+                let _runner = Arc::clone(&host.shadows.runners).acquire_owned().await;
+                host.compare_shadow(job).await;
+            }
+            lane.queued.fetch_sub(1, Ordering::AcqRel);
+            host.shadows.pending.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+
+    /// Waits until every login handed to the shadows so far is compared
+    /// (its audit event written). For tests and orderly shutdowns.
+    pub async fn shadows_settled(&self) {
+        while self.shadows.pending() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Runs a login's shadow calls and records how they compare.
+    async fn compare_shadow(&self, job: ShadowJob) {
+        let mut compared = Vec::with_capacity(job.calls.len());
+        for call in job.calls {
+            let (decision, record) = self.run_shadow(&job.org, &job.principal, &call).await;
+            let found = changes(&call.live, &decision);
+            let result = if found.is_empty() { ShadowResult::Agreed } else { ShadowResult::Differed };
+            self.shadow_result(call.hook, result);
+            compared.push(Compared {
+                hook: call.hook.as_str(),
+                live: Side { plugin: call.live_plugin, decision: call.live },
+                shadow: Side { plugin: Some(call.plugin), decision },
+                agreed: found.is_empty(),
+                changes: found.iter().map(ToString::to_string).collect(),
+                call: record,
+            });
+        }
+        let agreed = compared.iter().all(|c| c.agreed);
+        let detail = serde_json::json!({ "login_event": job.login_event, "calls": compared });
+        let event = NewAuditEvent {
+            at: now_ms(),
+            org: Some(job.org),
+            domain: job.domain,
+            provider: job.provider,
+            account: job.account,
+            outcome: if agreed { SHADOW_AGREED } else { SHADOW_DIFFERED }.into(),
+            rule: None,
+            detail: detail.to_string(),
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            self.audit_write_failed(&e);
+        }
+    }
+
+    /// One shadow call: its decision (or failure) and its record.
+    async fn run_shadow(&self, org: &OrgId, principal: &Principal, call: &ShadowCall) -> (Decision, HookRecord) {
+        let plugin = match self.load_stored(org, &call.plugin).await {
+            Ok(plugin) => plugin,
+            Err(_) => {
+                let mut record = HookRecord::builtin(call.hook);
+                record.plugin = Some(call.plugin.clone());
+                record.outcome = "not-loaded";
+                return (Decision::Failed("not-loaded".into()), record);
+            }
+        };
+        let (decision, stats, failure) = match (&call.account, call.hook) {
+            (Some(account), Hook::Assign) => {
+                let report = self.runtime.assign(&plugin, account, principal, &call.ctx).await;
+                let decision =
+                    report.outcome.as_ref().map_or_else(Decision::of_failure, |l| Decision::of_assignments(l));
+                (decision, report.stats, report.outcome.err())
+            }
+            _ => {
+                let report = self.runtime.create(&plugin, principal, &call.ctx).await;
+                let decision = report.outcome.as_ref().map_or_else(Decision::of_failure, Decision::of_creation);
+                (decision, report.stats, report.outcome.err())
+            }
+        };
+        let record = HookRecord {
+            hook: call.hook,
+            plugin: Some(call.plugin.clone()),
+            outcome: failure.as_ref().map_or("decision", |f| f.kind()),
+            failure: failure.as_ref().map(ToString::to_string),
+            duration_us: u64::try_from(stats.duration.as_micros()).unwrap_or(u64::MAX),
+            fuel: stats.fuel_used,
+            fell_back: false,
+            logs: stats.logs,
+            logs_truncated: stats.logs_truncated,
+            canary: false,
+        };
+        (decision, record)
+    }
+
+    fn shadow_result(&self, hook: Hook, result: ShadowResult) {
+        for observer in self.observers.iter() {
+            observer.shadow_compared(hook, result);
+        }
+    }
+}

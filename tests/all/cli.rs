@@ -1,5 +1,6 @@
 //! The `provisio plugin` commands, run as a user would run them.
 
+use crate::plugins;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -26,7 +27,7 @@ fn check_reports_world_name_imports_and_refuses_with_a_reason() {
     assert!(out.status.success(), "{out:?}");
     let report = json(&out);
     assert_eq!(report["world"], "assignment-provider-plugin");
-    assert_eq!(report["name"], "group-mapper");
+    assert_eq!(report["name"], plugins::GROUP_MAPPER);
     assert!(report["imports"].as_array().is_some_and(|a| !a.is_empty()));
     assert!(report["compile_ms"].as_f64().is_some_and(|ms| ms > 0.0));
 
@@ -73,11 +74,11 @@ fn test_exits_with_the_named_outcome() {
     std::fs::write(&limits, r#"{"wall_time": 1000}"#).unwrap_or_else(|e| panic!("{e}"));
     let limits = limits.to_string_lossy().into_owned();
     for (plugin, extra, code, needle) in [
-        ("group-mapper", vec!["--config", config.as_str()], 0, "team         engineering"),
-        ("hostile-panic", vec![], 3, "boom from hostile-panic"),
-        ("hostile-loop", vec!["--limits", limits.as_str()], 4, "limit exceeded: fuel"),
-        ("hostile-memory", vec![], 4, "limit exceeded: memory"),
-        ("hostile-wrong-world", vec![], 65, "exports: attacker:wrong/greeter@0.1.0"),
+        (plugins::GROUP_MAPPER, vec!["--config", config.as_str()], 0, "team         engineering"),
+        (plugins::HOSTILE_PANIC, vec![], 3, "boom from hostile-panic"),
+        (plugins::HOSTILE_LOOP, vec!["--limits", limits.as_str()], 4, "limit exceeded: fuel"),
+        (plugins::HOSTILE_MEMORY, vec![], 4, "limit exceeded: memory"),
+        (plugins::HOSTILE_WRONG_WORLD, vec![], 65, "exports: attacker:wrong/greeter@0.1.0"),
     ] {
         let file = format!("target/plugins/{plugin}.wasm");
         let mut args = vec!["plugin", "test", file.as_str(), "--principal", "examples/principals/okta.json"];
@@ -103,15 +104,15 @@ fn plugin_test(plugin: &str, args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn test_refuses_what_a_login_refuses_with_the_same_rule() {
     // hostile-impostor creates `admin@<the principal's domain>`: another person.
-    let (code, text) = plugin_test("hostile-impostor", &[]);
+    let (code, text) = plugin_test(plugins::HOSTILE_IMPOSTOR, &[]);
     assert_eq!(code, Some(5), "{text}");
     assert!(text.contains("created-email-mismatch"), "{text}");
-    let (code, text) = plugin_test("hostile-impostor", &["--json"]);
+    let (code, text) = plugin_test(plugins::HOSTILE_IMPOSTOR, &["--json"]);
     assert_eq!(code, Some(5), "{text}");
     assert!(text.contains(r#""refused": "created-email-mismatch""#), "{text}");
 
     // The creator the server ships is accepted.
-    let (code, text) = plugin_test("default-creator", &[]);
+    let (code, text) = plugin_test(plugins::DEFAULT_CREATOR, &[]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("create  create account") && !text.contains("REFUSED"), "{text}");
 }
@@ -126,7 +127,7 @@ fn test_judges_assignments_against_the_organization_given() {
     let with = |extra: &[&'static str]| {
         let mut args = vec!["--config", config.as_str()];
         args.extend(extra);
-        plugin_test("group-mapper", &args)
+        plugin_test(plugins::GROUP_MAPPER, &args)
     };
 
     let org = ["--org-name", "acme", "--roles", "developer"];

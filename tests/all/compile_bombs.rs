@@ -2,6 +2,7 @@
 //! seconds and gigabytes are refused by the structural bounds, naming the
 //! bound, before anything compiles; every plugin we ship is well within them.
 
+use crate::plugins;
 use std::time::Instant;
 
 use axum::http::StatusCode;
@@ -193,7 +194,7 @@ fn every_shipped_plugin_is_within_the_bounds() {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.strip_suffix(".wasm").map(str::to_owned))
         .collect();
     names.sort();
-    assert!(names.iter().any(|n| n == "python-allowlist"), "{names:?}");
+    assert!(names.iter().any(|n| n == plugins::PYTHON_ALLOWLIST), "{names:?}");
     for name in names {
         let bytes = component(&name);
         let started = Instant::now();
@@ -212,7 +213,7 @@ fn every_shipped_plugin_is_within_the_bounds() {
 async fn compiles_run_at_most_max_concurrent_compiles_at_once() {
     let runtime = Runtime::new(RuntimeConfig { max_concurrent_compiles: 1, ..RuntimeConfig::default() })
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let names = ["default-creator", "group-mapper", "noop"];
+    let names = [plugins::DEFAULT_CREATOR, plugins::GROUP_MAPPER, plugins::NOOP];
     let loads = names.map(|name| {
         let runtime = runtime.clone();
         tokio::spawn(async move { runtime.load(&component(name)).await.map(|_| ()) })

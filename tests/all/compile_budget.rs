@@ -3,6 +3,7 @@
 //! organizations meanwhile, and a compile within its budget gives a plugin
 //! that runs.
 
+use crate::plugins;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +39,7 @@ fn runtime(dir: &tempfile::TempDir, process: CompilerProcess) -> Runtime {
 async fn a_compile_in_its_budget_gives_a_plugin_that_runs() {
     let dir = ok(tempfile::tempdir(), "tempdir");
     let runtime = runtime(&dir, compiler(Duration::from_secs(60), Duration::from_secs(120)));
-    let plugin = ok(runtime.load(&component("default-creator")).await, "load through the compiler child");
+    let plugin = ok(runtime.load(&component(plugins::DEFAULT_CREATOR)).await, "load through the compiler child");
     assert!(!plugin.info().from_disk_cache, "compiled, not read from the cache");
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), Default::default())).await;
     assert!(matches!(report.outcome, Ok(Creation::Create(_))), "{:?}", report.outcome);
@@ -49,11 +50,11 @@ async fn a_compile_beyond_its_budget_is_refused_by_name() {
     let dir = ok(tempfile::tempdir(), "tempdir");
     // The Python example compiles for several seconds of CPU.
     let cpu = runtime(&dir, compiler(Duration::from_secs(1), Duration::from_secs(300)));
-    let refused = cpu.load(&component("python-allowlist")).await.err();
+    let refused = cpu.load(&component(plugins::PYTHON_ALLOWLIST)).await.err();
     assert!(matches!(refused, Some(LoadError::CompileBudget { budget: "cpu-time", .. })), "{refused:?}");
     // No compile fits in a millisecond: the child is killed at its wall time.
     let wall = runtime(&dir, compiler(Duration::from_secs(60), Duration::from_millis(1)));
-    let refused = wall.load(&component("default-creator")).await.err();
+    let refused = wall.load(&component(plugins::DEFAULT_CREATOR)).await.err();
     assert!(matches!(refused, Some(LoadError::CompileBudget { budget: "wall-time", .. })), "{refused:?}");
     let message = refused.map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("wall-time budget"), "{message}");
@@ -76,7 +77,7 @@ async fn an_upload_over_budget_is_refused_audited_and_stalls_nobody() {
 
         let uploading = {
             let (app, org, token) = (app.clone(), heavy.org.clone(), heavy.token.clone());
-            tokio::spawn(async move { upload(&app, &org, &token, component("python-allowlist")).await })
+            tokio::spawn(async move { upload(&app, &org, &token, component(plugins::PYTHON_ALLOWLIST)).await })
         };
         let mut while_compiling = 0;
         for i in 0..5 {

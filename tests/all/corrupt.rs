@@ -2,6 +2,7 @@
 //! events that cannot be written: each is an error that says so (or a
 //! counted, logged failure), never a silent default. On every backend.
 
+use crate::plugins;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -47,7 +48,7 @@ async fn a_corrupt_binding_or_provider_configuration_fails_the_login_and_says_wh
     let runtime = crate::runtime();
     for db in TestDatabase::all() {
         let store = db.open().await;
-        let setup = Setup { creator: Some("default-creator"), ..Setup::default() };
+        let setup = Setup { creator: Some(plugins::DEFAULT_CREATOR), ..Setup::default() };
         let (host, org) = prepare(&store, &runtime, &setup).await;
         let fine = host.login(login("s0", "fine@acme.example")).await;
         assert!(fine.is_ok(), "{}: the binding reads before it is corrupted: {fine:?}", db.kind());

@@ -2,6 +2,7 @@
 //! rule of DESIGN.md's normative flow, under both JIT settings, with the
 //! built-in providers and with the example plugins.
 
+use crate::plugins;
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
@@ -151,8 +152,8 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "JIT on, example plugins create and assign",
             setup: Setup {
-                creator: Some("default-creator"),
-                assigner: Some("group-mapper"),
+                creator: Some(plugins::DEFAULT_CREATOR),
+                assigner: Some(plugins::GROUP_MAPPER),
                 config: mapping(),
                 ..base()
             },
@@ -172,7 +173,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "creator plugin denies: login refused, no account",
             setup: Setup {
-                creator: Some("domain-allowlist"),
+                creator: Some(plugins::DOMAIN_ALLOWLIST),
                 config: json!({"allowed-domains": "other.example"}),
                 ..base()
             },
@@ -187,7 +188,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "creator plugin traps, fail closed: login refused, no account",
-            setup: Setup { creator: Some("hostile-panic"), ..base() },
+            setup: Setup { creator: Some(plugins::HOSTILE_PANIC), ..base() },
             login: okta_no_groups,
             expect: Expect {
                 outcome: Err("provisioning-failed"),
@@ -199,7 +200,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "creator plugin loops, fall back: built-in creator decides",
-            setup: Setup { creator: Some("hostile-loop"), policy: FailurePolicy::FallBack, ..base() },
+            setup: Setup { creator: Some(plugins::HOSTILE_LOOP), policy: FailurePolicy::FallBack, ..base() },
             login: okta_no_groups,
             expect: Expect {
                 outcome: Ok(()),
@@ -211,7 +212,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "creator plugin asks for another email: the host refuses the decision",
-            setup: Setup { creator: Some("hostile-impostor"), ..base() },
+            setup: Setup { creator: Some(plugins::HOSTILE_IMPOSTOR), ..base() },
             login: okta_no_groups,
             expect: Expect {
                 outcome: Err("provisioning-failed"),
@@ -223,7 +224,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "the plugin's username hint is used, the IdP's names are stored",
-            setup: Setup { creator: Some("hostile-counter"), ..base() },
+            setup: Setup { creator: Some(plugins::HOSTILE_COUNTER), ..base() },
             login: || id_token("sub-x", "JANE@acme.example", true, &[]),
             expect: Expect {
                 outcome: Ok(()),
@@ -236,7 +237,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "assignment names a team outside the organization: login refused",
             setup: Setup {
-                assigner: Some("group-mapper"),
+                assigner: Some(plugins::GROUP_MAPPER),
                 config: json!({"groups": {"Engineering": "team:nonexistent"}}),
                 ..base()
             },
@@ -446,8 +447,8 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "directory, JIT on, login by email: example plugins create and assign from the directory's groups",
             setup: Setup {
-                creator: Some("default-creator"),
-                assigner: Some("group-mapper"),
+                creator: Some(plugins::DEFAULT_CREATOR),
+                assigner: Some(plugins::GROUP_MAPPER),
                 config: mapping(),
                 directory: Some(json!({})),
                 ..base()
@@ -814,13 +815,13 @@ async fn an_observer_hears_every_plugin_call() {
     let fuel = Some(LimitKind::Fuel);
     let cases: [(Setup, Option<&str>, Heard); 5] = [
         (
-            Setup { creator: Some("hostile-loop"), limits: limits.clone(), ..Setup::default() },
+            Setup { creator: Some(plugins::HOSTILE_LOOP), limits: limits.clone(), ..Setup::default() },
             Some("provisioning-failed"),
             vec![("create", "limit-exceeded", fuel, false)],
         ),
         (
             Setup {
-                creator: Some("hostile-loop"),
+                creator: Some(plugins::HOSTILE_LOOP),
                 limits: limits.clone(),
                 policy: FailurePolicy::FallBack,
                 ..Setup::default()
@@ -829,12 +830,12 @@ async fn an_observer_hears_every_plugin_call() {
             vec![("create", "limit-exceeded", fuel, true)],
         ),
         (
-            Setup { creator: Some("default-creator"), assigner: Some("hostile-loop"), limits, ..Setup::default() },
+            Setup { creator: Some(plugins::DEFAULT_CREATOR), assigner: Some(plugins::HOSTILE_LOOP), limits, ..Setup::default() },
             Some("provisioning-failed"),
             vec![("create", "decision", None, false), ("assign", "limit-exceeded", fuel, false)],
         ),
         (
-            Setup { creator: Some("hostile-panic"), ..Setup::default() },
+            Setup { creator: Some(plugins::HOSTILE_PANIC), ..Setup::default() },
             Some("provisioning-failed"),
             vec![("create", "trap", None, false)],
         ),

@@ -1,6 +1,7 @@
 //! Bad input at the login: every refusal is the right typed error, and
 //! nothing is written but the audit event. Plus what the audit records.
 
+use crate::plugins;
 use jsonwebtoken::{Algorithm, Header};
 use provisio::auth::{Credential, Secret};
 use provisio::engine::LoginRequest;
@@ -128,8 +129,8 @@ async fn jit_accounts_cannot_log_in_with_a_password() {
 async fn the_audit_event_records_plugins_decisions_and_costs() {
     let runtime = crate::runtime();
     let setup = Setup {
-        creator: Some("default-creator"),
-        assigner: Some("group-mapper"),
+        creator: Some(plugins::DEFAULT_CREATOR),
+        assigner: Some(plugins::GROUP_MAPPER),
         config: json!({"groups": {"Engineering": "team:engineering"}}),
         ..Setup::default()
     };
@@ -147,7 +148,7 @@ async fn the_audit_event_records_plugins_decisions_and_costs() {
         let detail: Value = serde_json::from_str(&event.detail).unwrap_or_else(|e| panic!("{e}"));
         let hooks = detail["hooks"].as_array().cloned().unwrap_or_default();
         assert_eq!(hooks.len(), 2, "{detail}");
-        for (hook, plugin) in [("create", "default-creator"), ("assign", "group-mapper")] {
+        for (hook, plugin) in [("create", plugins::DEFAULT_CREATOR), ("assign", plugins::GROUP_MAPPER)] {
             let record = hooks.iter().find(|h| h["hook"] == hook).unwrap_or_else(|| panic!("{hook}: {detail}"));
             let hash = provisio::plugin::PluginHash::of(&crate::component(plugin));
             assert_eq!(record["plugin"], json!(hash), "{detail}");
@@ -173,17 +174,17 @@ async fn uploads_and_bindings_are_checked_and_rebinding_rolls_back() {
     for db in TestDatabase::all() {
         let store = db.open().await;
         let (host, org) = prepare(&store, &runtime, &Setup::default()).await;
-        let refused = host.upload_plugin(crate::component("hostile-wrong-world"), &org).await.err();
+        let refused = host.upload_plugin(crate::component(plugins::HOSTILE_WRONG_WORLD), &org).await.err();
         assert!(matches!(refused, Some(AdminError::Plugin(LoadError::WrongWorld { .. }))), "{refused:?}");
-        let refused = host.upload_plugin(crate::component("hostile-forbidden-import"), &org).await.err();
+        let refused = host.upload_plugin(crate::component(plugins::HOSTILE_FORBIDDEN_IMPORT), &org).await.err();
         assert!(matches!(refused, Some(AdminError::Plugin(LoadError::ForbiddenImport { .. }))), "{refused:?}");
         assert!(store.list_plugins().await.unwrap_or_default().is_empty(), "refused uploads are not stored");
 
-        let v1 = host.upload_plugin(crate::component("default-creator"), &org).await;
+        let v1 = host.upload_plugin(crate::component(plugins::DEFAULT_CREATOR), &org).await;
         let v1 = v1.unwrap_or_else(|e| panic!("{e}")).record.hash;
-        let v2 = host.upload_plugin(crate::component("hostile-counter"), &org).await;
+        let v2 = host.upload_plugin(crate::component(plugins::HOSTILE_COUNTER), &org).await;
         let v2 = v2.unwrap_or_else(|e| panic!("{e}")).record.hash;
-        let mapper = host.upload_plugin(crate::component("group-mapper"), &org).await;
+        let mapper = host.upload_plugin(crate::component(plugins::GROUP_MAPPER), &org).await;
         let mapper = mapper.unwrap_or_else(|e| panic!("{e}")).record.hash;
 
         let domain = store.domain_by_name("acme").await.ok().flatten().unwrap_or_else(|| panic!("domain"));

@@ -1,5 +1,6 @@
 //! The example plugins' decisions on the recorded principals.
 
+use crate::plugins;
 use provisio::plugin::{Account, Assignment, CallFailure, Creation, Limits};
 use serde_json::{Value, json};
 
@@ -50,89 +51,89 @@ fn cases() -> Vec<Case> {
     vec![
         // The seeds' default rule: names from the principal, username from the email plus digits.
         Case {
-            plugin: "default-creator",
+            plugin: plugins::DEFAULT_CREATOR,
             principal: "okta",
             config: json!({}),
             expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")),
         },
         Case {
-            plugin: "default-creator",
+            plugin: plugins::DEFAULT_CREATOR,
             principal: "okta",
             config: json!({"digits": 7}),
             expect: create("jane.doe@acme.example", "jane.doe", 7, Some("Jane")),
         },
         Case {
-            plugin: "default-creator",
+            plugin: plugins::DEFAULT_CREATOR,
             principal: "okta",
             config: json!({"digits": 0}),
             expect: create("jane.doe@acme.example", "jane.doe", 0, Some("Jane")),
         },
         Case {
-            plugin: "default-creator",
+            plugin: plugins::DEFAULT_CREATOR,
             principal: "google",
             config: json!({}),
             expect: create("sam.o'neil@fabrikam.example", "sam.oneil", 4, Some("Sam")),
         },
         Case {
-            plugin: "default-creator",
+            plugin: plugins::DEFAULT_CREATOR,
             principal: "entra-many-groups",
             config: json!({"digits": 2}),
             expect: create("alex.wilber@contoso.example", "alex.wilber", 2, Some("Alex")),
         },
         // The creator does not judge verification: the host does.
         Case {
-            plugin: "default-creator",
+            plugin: plugins::DEFAULT_CREATOR,
             principal: "unverified-email",
             config: json!({}),
             expect: create("mallory@acme.example", "mallory", 4, Some("Mallory")),
         },
         // Allow-list: listed domains create like the default rule, others are denied.
         Case {
-            plugin: "domain-allowlist",
+            plugin: plugins::DOMAIN_ALLOWLIST,
             principal: "okta",
             config: json!({"allowed-domains": "acme.example, contoso.example"}),
             expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")),
         },
         Case {
-            plugin: "domain-allowlist",
+            plugin: plugins::DOMAIN_ALLOWLIST,
             principal: "okta",
             config: json!({"allowed-domains": ["ACME.example"]}),
             expect: create("jane.doe@acme.example", "jane.doe", 4, Some("Jane")),
         },
         Case {
-            plugin: "domain-allowlist",
+            plugin: plugins::DOMAIN_ALLOWLIST,
             principal: "google",
             config: json!({"allowed-domains": "acme.example"}),
             expect: Deny("domain-not-allowed"),
         },
-        Case { plugin: "domain-allowlist", principal: "okta", config: json!({}), expect: Deny("domain-not-allowed") },
+        Case { plugin: plugins::DOMAIN_ALLOWLIST, principal: "okta", config: json!({}), expect: Deny("domain-not-allowed") },
         // Group mapping: mapped groups in the IdP's order, unmapped ignored.
         Case {
-            plugin: "group-mapper",
+            plugin: plugins::GROUP_MAPPER,
             principal: "okta",
             config: mapping(),
             expect: Assign(vec![team("engineering"), role("developer"), role("admin")]),
         },
         Case {
-            plugin: "group-mapper",
+            plugin: plugins::GROUP_MAPPER,
             principal: "entra-many-groups",
             config: mapping(),
             expect: Assign(vec![team("engineering"), role("developer"), team("sales"), team("project-42")]),
         },
         // No groups at all: the default team.
-        Case { plugin: "group-mapper", principal: "google", config: mapping(), expect: Assign(vec![team("everyone")]) },
-        Case { plugin: "group-mapper", principal: "google", config: json!({}), expect: Assign(vec![]) },
+        Case { plugin: plugins::GROUP_MAPPER, principal: "google", config: mapping(), expect: Assign(vec![team("everyone")]) },
+        Case { plugin: plugins::GROUP_MAPPER, principal: "google", config: json!({}), expect: Assign(vec![]) },
         // Groups sent but none mapped: no default team.
-        Case { plugin: "group-mapper", principal: "unverified-email", config: mapping(), expect: Assign(vec![]) },
+        Case { plugin: plugins::GROUP_MAPPER, principal: "unverified-email", config: mapping(), expect: Assign(vec![]) },
         Case {
-            plugin: "group-mapper",
+            plugin: plugins::GROUP_MAPPER,
             principal: "okta",
             config: json!({"default-role": "member", "groups": {"Everyone": "organization:acme"}}),
             expect: Assign(vec![Assignment::Organization("acme".into()), role("member")]),
         },
         // A typo in the mapping fails loudly instead of dropping memberships.
         Case {
-            plugin: "group-mapper",
+            plugin: plugins::GROUP_MAPPER,
             principal: "okta",
             config: json!({"groups": {"Engineering": "tema:engineering"}}),
             expect: PluginError,
@@ -201,7 +202,7 @@ async fn example_plugins_decide_as_documented() {
 #[tokio::test]
 async fn a_seed_makes_random_digits_replay_and_no_seed_does_not() {
     let runtime = runtime();
-    let plugin = load(&runtime, "default-creator").await;
+    let plugin = load(&runtime, plugins::DEFAULT_CREATOR).await;
     let p = principal("okta");
     let username = |report: provisio::plugin::CallReport<Creation>| match report.outcome {
         Ok(Creation::Create(a)) => a.username_hint.unwrap_or_default(),
@@ -224,7 +225,7 @@ async fn a_seed_makes_random_digits_replay_and_no_seed_does_not() {
 #[tokio::test]
 async fn noop_plugin_answers_both_hooks() {
     let runtime = runtime();
-    let plugin = load(&runtime, "noop").await;
+    let plugin = load(&runtime, plugins::NOOP).await;
     assert_eq!(plugin.info().world, provisio::runtime::World::Provisioner);
     let p = principal("okta");
     let ctx = ctx(json!({}), Limits::default());
@@ -240,8 +241,8 @@ async fn builtin_providers_agree_with_the_example_plugins() {
     use provisio::plugin::BindingConfig;
 
     let runtime = runtime();
-    let creator = load(&runtime, "default-creator").await;
-    let mapper = load(&runtime, "group-mapper").await;
+    let creator = load(&runtime, plugins::DEFAULT_CREATOR).await;
+    let mapper = load(&runtime, plugins::GROUP_MAPPER).await;
     let mut config = mapping();
     config["digits"] = json!(0);
     config["default-role"] = json!("member");
@@ -269,8 +270,8 @@ async fn python_plugin_built_by_componentize_py_runs() {
     let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let config = || RuntimeConfig { cache_dir: Some(cache.path().to_owned()), ..RuntimeConfig::default() };
     let runtime = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
-    let plugin = load(&runtime, "python-allowlist").await;
-    assert_eq!(plugin.info().name, "python-allowlist");
+    let plugin = load(&runtime, plugins::PYTHON_ALLOWLIST).await;
+    assert_eq!(plugin.info().name, plugins::PYTHON_ALLOWLIST);
     assert!(plugin.info().imports.iter().any(|i| i.starts_with("wasi:sockets/tcp@")), "{:?}", plugin.info().imports);
     let ctx = ctx(json!({"allowed-domains": "acme.example"}), Limits::default());
     let report = runtime.create(&plugin, &principal("okta"), &ctx).await;
@@ -296,7 +297,7 @@ async fn python_plugin_built_by_componentize_py_runs() {
     // A restarted runtime finds the artifact of the first on disk: one load
     // from disk, no compile.
     let restarted = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
-    let plugin = load(&restarted, "python-allowlist").await;
+    let plugin = load(&restarted, plugins::PYTHON_ALLOWLIST).await;
     let report = restarted.create(&plugin, &principal("google"), &ctx).await;
     assert!(matches!(report.outcome, Ok(Creation::Deny(_))), "{:?}", report.outcome);
     let reused = restarted.plugin_cache_stats();
@@ -311,8 +312,8 @@ async fn python_plugin_built_by_componentize_py_runs() {
 #[tokio::test]
 async fn the_javascript_group_mapper_decides_as_the_rust_one() {
     let runtime = runtime();
-    let rust = load(&runtime, "group-mapper").await;
-    let js = load(&runtime, "group-mapper-js").await;
+    let rust = load(&runtime, plugins::GROUP_MAPPER).await;
+    let js = load(&runtime, plugins::GROUP_MAPPER_JS).await;
     assert_eq!(js.info().world.to_string(), "assignment-provider-plugin");
     let configs = crate::root().join("plugins/js/group-mapper/test");
     let mut configs: Vec<_> = std::fs::read_dir(&configs)

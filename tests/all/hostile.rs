@@ -1,5 +1,6 @@
 //! Every hostile plugin yields its named outcome, and the host keeps serving.
 
+use crate::plugins;
 use std::time::Duration;
 
 use provisio::plugin::{CallFailure, Creation, LimitKind, Limits};
@@ -23,15 +24,15 @@ async fn hostile_plugins_hit_their_named_limit() {
     let p = principal("okta");
     let defaults = Limits::default();
     for (name, limit, value) in [
-        ("hostile-loop", LimitKind::Fuel, defaults.fuel),
-        ("hostile-recursion", LimitKind::Stack, 512 << 10),
-        ("hostile-memory", LimitKind::Memory, defaults.memory_bytes),
-        ("hostile-huge-output", LimitKind::OutputBytes, defaults.output_bytes),
-        ("hostile-log-flood", LimitKind::LogBytes, defaults.log_bytes),
+        (plugins::HOSTILE_LOOP, LimitKind::Fuel, defaults.fuel),
+        (plugins::HOSTILE_RECURSION, LimitKind::Stack, 512 << 10),
+        (plugins::HOSTILE_MEMORY, LimitKind::Memory, defaults.memory_bytes),
+        (plugins::HOSTILE_HUGE_OUTPUT, LimitKind::OutputBytes, defaults.output_bytes),
+        (plugins::HOSTILE_LOG_FLOOD, LimitKind::LogBytes, defaults.log_bytes),
         // Its 1 MiB `config` key is past what the host lifts from any one
         // host-import call, so it is refused before `config` sees it: at the
         // per-string bound, not the 256-byte key bound.
-        ("hostile-host-arg", LimitKind::HostArgument, defaults.host_argument_bytes),
+        (plugins::HOSTILE_HOST_ARG, LimitKind::HostArgument, defaults.host_argument_bytes),
     ] {
         let plugin = load(&runtime, name).await;
         let report = runtime.create(&plugin, &p, &ctx(json!({}), defaults)).await;
@@ -76,8 +77,8 @@ fn runtime_and_ticker() -> (Runtime, Option<Tid>) {
 async fn infinite_loop_stops_at_the_wall_time_and_the_runtime_goes_on() {
     let (runtime, ticker) = runtime_and_ticker();
     let p = principal("okta");
-    let looping = load(&runtime, "hostile-loop").await;
-    let good = load(&runtime, "default-creator").await;
+    let looping = load(&runtime, plugins::HOSTILE_LOOP).await;
+    let good = load(&runtime, plugins::DEFAULT_CREATOR).await;
     // Fuel out of the way, so that only the wall clock can stop it.
     let limits = Limits { wall_time: Duration::from_millis(50), fuel: u64::MAX / 2, ..Limits::default() };
     let mut best = Duration::MAX;
@@ -102,8 +103,8 @@ async fn infinite_loop_stops_at_the_wall_time_and_the_runtime_goes_on() {
 async fn a_looping_plugin_does_not_stall_its_thread() {
     let runtime = runtime();
     let p = principal("okta");
-    let looping = load(&runtime, "hostile-loop").await;
-    let good = load(&runtime, "default-creator").await;
+    let looping = load(&runtime, plugins::HOSTILE_LOOP).await;
+    let good = load(&runtime, plugins::DEFAULT_CREATOR).await;
     let loop_limits = Limits { wall_time: Duration::from_secs(3600), fuel: 2_000_000_000, ..Limits::default() };
     let loop_ctx = ctx(json!({}), loop_limits);
     let good_ctx = ctx(json!({}), Limits::default());
@@ -130,7 +131,7 @@ async fn a_looping_plugin_does_not_stall_its_thread() {
 #[tokio::test]
 async fn panic_is_a_trap_with_the_message_and_guest_function_names() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-panic").await;
+    let plugin = load(&runtime, plugins::HOSTILE_PANIC).await;
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), Limits::default())).await;
     let Err(CallFailure::Trap { message, backtrace }) = report.outcome else {
         panic!("expected a trap, got {:?}", report.outcome);
@@ -143,7 +144,7 @@ async fn panic_is_a_trap_with_the_message_and_guest_function_names() {
 #[tokio::test]
 async fn log_flood_keeps_only_the_budget() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-log-flood").await;
+    let plugin = load(&runtime, plugins::HOSTILE_LOG_FLOOD).await;
     let limits = Limits { log_bytes: 8 << 10, ..Limits::default() };
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
     assert_eq!(limit_of(&report.outcome), Some(LimitKind::LogBytes));
@@ -156,7 +157,7 @@ async fn log_flood_keeps_only_the_budget() {
 #[tokio::test]
 async fn empty_log_lines_cost_against_the_budget() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-empty-logs").await;
+    let plugin = load(&runtime, plugins::HOSTILE_EMPTY_LOGS).await;
     let limits = Limits { log_bytes: 8 << 10, ..Limits::default() };
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
     assert_eq!(report.outcome, Err(CallFailure::LimitExceeded { limit: LimitKind::LogBytes, value: 8 << 10 }));
@@ -170,7 +171,7 @@ async fn empty_log_lines_cost_against_the_budget() {
 #[tokio::test]
 async fn a_wait_on_the_host_ends_at_the_deadline() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-sleep").await;
+    let plugin = load(&runtime, plugins::HOSTILE_SLEEP).await;
     // Before, a wait on the host had 50 ms of grace past the deadline; the
     // best of several trials, less the time the call's thread waited for a
     // CPU, shows it is gone, whatever the machine's load.
@@ -192,7 +193,7 @@ async fn a_wait_on_the_host_ends_at_the_deadline() {
 #[tokio::test]
 async fn a_panic_at_the_memory_limit_is_still_a_trap() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-panic").await;
+    let plugin = load(&runtime, plugins::HOSTILE_PANIC).await;
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), Limits::default())).await;
     let limits = Limits { memory_bytes: report.stats.peak_memory_bytes, ..Limits::default() };
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
@@ -202,7 +203,7 @@ async fn a_panic_at_the_memory_limit_is_still_a_trap() {
 #[tokio::test]
 async fn memory_limit_is_per_call_and_respected() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-memory").await;
+    let plugin = load(&runtime, plugins::HOSTILE_MEMORY).await;
     let limits = Limits { memory_bytes: 8 << 20, ..Limits::default() };
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
     assert_eq!(report.outcome, Err(CallFailure::LimitExceeded { limit: LimitKind::Memory, value: 8 << 20 }));
@@ -217,7 +218,7 @@ async fn memory_limit_is_per_call_and_respected() {
 #[tokio::test]
 async fn huge_output_within_a_bigger_output_limit_is_still_malformed() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-huge-output").await;
+    let plugin = load(&runtime, plugins::HOSTILE_HUGE_OUTPUT).await;
     let limits = Limits { output_bytes: 64 << 20, ..Limits::default() };
     let report = runtime.create(&plugin, &principal("okta"), &ctx(json!({}), limits)).await;
     assert!(
@@ -230,7 +231,7 @@ async fn huge_output_within_a_bigger_output_limit_is_still_malformed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_counter_sees_one_on_every_call() {
     let runtime = runtime();
-    let plugin = load(&runtime, "hostile-counter").await;
+    let plugin = load(&runtime, plugins::HOSTILE_COUNTER).await;
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (runtime, plugin) = (runtime.clone(), plugin.clone());

@@ -1,5 +1,6 @@
 //! Loading: worlds, imports, refusals, and the compile-once caches.
 
+use crate::plugins;
 use provisio::plugin::PluginHash;
 use provisio::runtime::{LoadError, Runtime, RuntimeConfig, World};
 
@@ -9,10 +10,10 @@ use crate::{component, load, runtime};
 async fn worlds_names_and_imports_are_reported() {
     let runtime = runtime();
     for (name, world) in [
-        ("default-creator", World::IdentityCreatorPlugin),
-        ("domain-allowlist", World::IdentityCreatorPlugin),
-        ("group-mapper", World::AssignmentProviderPlugin),
-        ("noop", World::Provisioner),
+        (plugins::DEFAULT_CREATOR, World::IdentityCreatorPlugin),
+        (plugins::DOMAIN_ALLOWLIST, World::IdentityCreatorPlugin),
+        (plugins::GROUP_MAPPER, World::AssignmentProviderPlugin),
+        (plugins::NOOP, World::Provisioner),
     ] {
         let bytes = component(name);
         let plugin = load(&runtime, name).await;
@@ -32,29 +33,29 @@ async fn worlds_names_and_imports_are_reported() {
 #[tokio::test]
 async fn refusals_name_the_problem() {
     let runtime = runtime();
-    let wrong = runtime.load(&component("hostile-wrong-world")).await.err();
+    let wrong = runtime.load(&component(plugins::HOSTILE_WRONG_WORLD)).await.err();
     assert!(
         matches!(&wrong, Some(LoadError::WrongWorld { exports }) if exports.contains("attacker:wrong/greeter")),
         "{wrong:?}"
     );
-    let forbidden = runtime.load(&component("hostile-forbidden-import")).await.err();
+    let forbidden = runtime.load(&component(plugins::HOSTILE_FORBIDDEN_IMPORT)).await.err();
     assert_eq!(forbidden, Some(LoadError::ForbiddenImport { import: "attacker:exfil/send@0.1.0".into() }));
     assert_eq!(runtime.load(b"not wasm at all").await.err(), Some(LoadError::NotWasm));
     // A core module (the empty one) is not a component.
     assert_eq!(runtime.load(b"\0asm\x01\0\0\0").await.err(), Some(LoadError::CoreModule));
     // A truncated component does not compile.
-    let mut truncated = component("noop");
+    let mut truncated = component(plugins::NOOP);
     truncated.truncate(truncated.len() / 2);
     assert!(matches!(runtime.load(&truncated).await.err(), Some(LoadError::Invalid(_))));
     // The runtime is unharmed by all of that.
-    load(&runtime, "noop").await;
+    load(&runtime, plugins::NOOP).await;
 }
 
 #[tokio::test]
 async fn loading_the_same_bytes_twice_compiles_once() {
     let runtime = runtime();
-    let first = load(&runtime, "default-creator").await;
-    let second = load(&runtime, "default-creator").await;
+    let first = load(&runtime, plugins::DEFAULT_CREATOR).await;
+    let second = load(&runtime, plugins::DEFAULT_CREATOR).await;
     assert_eq!(first.info().hash, second.info().hash);
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.compiles, stats.compiled, stats.from_disk), (1, 1, 0), "one compile: {stats:?}");
@@ -71,7 +72,7 @@ async fn loading_the_same_bytes_twice_compiles_once() {
 async fn artifacts_on_disk_are_reused_and_tampered_ones_are_not_trusted() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let config = || RuntimeConfig { cache_dir: Some(dir.path().to_owned()), ..RuntimeConfig::default() };
-    let bytes = component("default-creator");
+    let bytes = component(plugins::DEFAULT_CREATOR);
 
     let cold = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
     let plugin = cold.load(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
@@ -116,8 +117,8 @@ async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let probe = runtime();
     let size = |name: &str| component(name);
-    let creator = probe.load(&size("default-creator")).await.unwrap_or_else(|e| panic!("{e}"));
-    let mapper = probe.load(&size("group-mapper")).await.unwrap_or_else(|e| panic!("{e}"));
+    let creator = probe.load(&size(plugins::DEFAULT_CREATOR)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mapper = probe.load(&size(plugins::GROUP_MAPPER)).await.unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (creator.info().compiled_bytes, mapper.info().compiled_bytes);
     assert!(a > 100_000 && b > 100_000, "compiled images: {a}, {b}");
 
@@ -128,9 +129,9 @@ async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(config).unwrap_or_else(|e| panic!("{e}"));
-    let creator = load(&runtime, "default-creator").await;
+    let creator = load(&runtime, plugins::DEFAULT_CREATOR).await;
     assert!(runtime.loaded(&creator.info().hash).is_some());
-    let mapper = load(&runtime, "group-mapper").await;
+    let mapper = load(&runtime, plugins::GROUP_MAPPER).await;
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.entries, stats.evictions, stats.compiled, stats.from_disk), (1, 1, 2, 0), "{stats:?}");
     assert_eq!(stats.bytes, mapper.info().compiled_bytes);
@@ -143,7 +144,7 @@ async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
     // bytes), with what its first load learned, and still works.
     let again = runtime.reload(&creator.info().hash).await.unwrap_or_else(|| panic!("the artifact is on disk"));
     assert!(again.info().from_disk_cache);
-    assert_eq!((again.info().name.as_str(), again.info().world), ("default-creator", creator.info().world));
+    assert_eq!((again.info().name.as_str(), again.info().world), (plugins::DEFAULT_CREATOR, creator.info().world));
     assert_eq!(again.info().size_bytes, creator.info().size_bytes);
     let stats = runtime.plugin_cache_stats();
     assert_eq!((stats.entries, stats.evictions, stats.compiled, stats.from_disk), (1, 2, 2, 1), "{stats:?}");
@@ -151,7 +152,7 @@ async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
     let report = runtime.create(&again, &principal, &provisio::runtime::CallContext::default()).await;
     assert!(report.outcome.is_ok(), "{:?}", report.outcome);
     // Loading its bytes finds it in memory now.
-    assert!(load(&runtime, "default-creator").await.info().from_disk_cache);
+    assert!(load(&runtime, plugins::DEFAULT_CREATOR).await.info().from_disk_cache);
     assert_eq!(runtime.plugin_cache_stats().from_disk, 1);
 
     // A plugin this runtime never loaded cannot be reloaded by hash, even
@@ -159,13 +160,13 @@ async fn the_loaded_plugins_are_bounded_by_size_and_reload_from_disk() {
     let fresh = Runtime::new(RuntimeConfig { cache_dir: Some(dir.path().to_owned()), ..RuntimeConfig::default() });
     let fresh = fresh.unwrap_or_else(|e| panic!("{e}"));
     assert!(fresh.reload(&mapper.info().hash).await.is_none());
-    assert!(load(&fresh, "group-mapper").await.info().from_disk_cache);
+    assert!(load(&fresh, plugins::GROUP_MAPPER).await.info().from_disk_cache);
 }
 
 #[tokio::test]
 async fn concurrent_first_loads_compile_once() {
     let runtime = runtime();
-    let bytes = std::sync::Arc::new(component("group-mapper"));
+    let bytes = std::sync::Arc::new(component(plugins::GROUP_MAPPER));
     let loads: Vec<_> = (0..8)
         .map(|_| {
             let (runtime, bytes) = (runtime.clone(), bytes.clone());
@@ -189,7 +190,7 @@ async fn the_artifact_directory_is_bounded() {
     };
     let unbounded = RuntimeConfig { cache_dir: Some(dir.path().to_owned()), ..RuntimeConfig::default() };
     let runtime = Runtime::new(unbounded).unwrap_or_else(|e| panic!("{e}"));
-    load(&runtime, "noop").await;
+    load(&runtime, plugins::NOOP).await;
     let one = artifacts(dir.path());
     assert_eq!(one.len(), 1);
     let size = std::fs::metadata(&one[0]).map(|m| m.len()).unwrap_or_else(|e| panic!("{e}"));
@@ -202,11 +203,11 @@ async fn the_artifact_directory_is_bounded() {
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(bounded).unwrap_or_else(|e| panic!("{e}"));
-    load(&runtime, "group-mapper").await;
-    load(&runtime, "default-creator").await;
+    load(&runtime, plugins::GROUP_MAPPER).await;
+    load(&runtime, plugins::DEFAULT_CREATOR).await;
     let left = artifacts(dir.path());
     assert_eq!(left.len(), 1, "{left:?}");
-    let creator = PluginHash::of(&component("default-creator"));
+    let creator = PluginHash::of(&component(plugins::DEFAULT_CREATOR));
     assert!(left[0].to_string_lossy().contains(creator.as_str()), "the newest artifact stays: {left:?}");
     let stats = runtime.artifact_cache_stats().unwrap_or_else(|| panic!("a cache dir was given"));
     assert_eq!((stats.files, stats.evictions), (1, 2), "{stats:?}");

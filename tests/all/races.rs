@@ -1,6 +1,7 @@
 //! The engine under concurrency and crashes: racing first logins of one
 //! person yield one account; a process killed mid-provisioning leaves nothing.
 
+use crate::plugins;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,8 +16,8 @@ use crate::engine::{Setup, id_token, prepare};
 fn groups_setup() -> Setup {
     Setup {
         config: json!({"groups": {"Engineering": "team:engineering, role:developer"}}),
-        creator: Some("default-creator"),
-        assigner: Some("group-mapper"),
+        creator: Some(plugins::DEFAULT_CREATOR),
+        assigner: Some(plugins::GROUP_MAPPER),
         ..Setup::default()
     }
 }
@@ -142,7 +143,7 @@ async fn killed_mid_provisioning_leaves_nothing() {
         let store = db.open().await;
         // The assignment provider loops for up to 60 s: the child is killed long before.
         let setup = Setup {
-            assigner: Some("hostile-loop"),
+            assigner: Some(plugins::HOSTILE_LOOP),
             limits: json!({"wall_time": 60_000, "fuel": 1_000_000_000_000_u64}),
             ..Setup::default()
         };

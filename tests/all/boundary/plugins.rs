@@ -1,5 +1,6 @@
 //! Finding 7: binding another organization's plugin by its hash.
 
+use crate::plugins;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -16,7 +17,7 @@ async fn another_organizations_plugin_is_like_an_unknown_one() {
         let app = provisio::http::router(state(&store, config()).await);
         let owner = Tenant::new(&app, "owner", "owner.example", "rsa.pem", true).await;
         let thief = Tenant::new(&app, "thief", "thief.example", "rsa-other.pem", true).await;
-        let theirs = upload(&app, &owner.org, &owner.token, crate::component("default-creator")).await;
+        let theirs = upload(&app, &owner.org, &owner.token, crate::component(plugins::DEFAULT_CREATOR)).await;
         let theirs =
             theirs.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
         let unknown = "0".repeat(64);
@@ -33,7 +34,7 @@ async fn another_organizations_plugin_is_like_an_unknown_one() {
         assert_eq!(listed, json!([]), "the thief lists nothing");
 
         // Having the bytes is having the plugin.
-        let own = upload(&app, &thief.org, &thief.token, crate::component("default-creator")).await;
+        let own = upload(&app, &thief.org, &thief.token, crate::component(plugins::DEFAULT_CREATOR)).await;
         assert_eq!(own.expect(StatusCode::CREATED, "upload")["plugin"]["hash"], theirs.as_str());
         thief.call(&app, Method::PUT, &path, Some(json!({"creator": theirs}))).await.expect(StatusCode::OK, "bind");
         store.close().await;

@@ -1,5 +1,6 @@
 //! Finding 9: the smaller holes.
 
+use crate::plugins;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -14,7 +15,7 @@ async fn a_failed_plugin_call_is_audited_with_its_hook() {
         let store = db.open().await;
         let app = provisio::http::router(state(&store, config()).await);
         let acme = Tenant::new(&app, "acme", "acme.example", "rsa.pem", true).await;
-        let hash = upload(&app, &acme.org, &acme.token, crate::component("hostile-panic")).await;
+        let hash = upload(&app, &acme.org, &acme.token, crate::component(plugins::HOSTILE_PANIC)).await;
         let hash = hash.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].clone();
         let path = format!("/v1/orgs/{{org}}/domains/{}/bindings/{}", acme.domain, acme.idp);
         acme.call(&app, Method::PUT, &path, Some(json!({"creator": hash}))).await.expect(StatusCode::OK, "bind");

@@ -1,6 +1,7 @@
 //! Finding 2: one organization's bindings taking the runtime or the
 //! database from every other organization.
 
+use crate::plugins;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ async fn limits_above_the_ceilings_are_refused_by_name() {
         let store = db.open().await;
         let app = provisio::http::router(state(&store, config()).await);
         let tenant = Tenant::new(&app, "acme", "acme.example", "rsa.pem", true).await;
-        let hash = upload(&app, &tenant.org, &tenant.token, crate::component("hostile-loop")).await;
+        let hash = upload(&app, &tenant.org, &tenant.token, crate::component(plugins::HOSTILE_LOOP)).await;
         let hash = hash.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].clone();
         let path = format!("/v1/orgs/{{org}}/domains/{}/bindings/{}", tenant.domain, tenant.idp);
         for (limits, name) in [
@@ -76,7 +77,7 @@ async fn a_looping_plugin_stalls_only_its_own_organization() {
         let app = provisio::http::router(ok(AppState::new(ok(host, "host"), config()), "state"));
         let noisy = Tenant::new(&app, "noisy", "noisy.example", "rsa.pem", true).await;
         let quiet = Tenant::new(&app, "quiet", "quiet.example", "rsa-other.pem", true).await;
-        let hash = upload(&app, &noisy.org, &noisy.token, crate::component("hostile-loop")).await;
+        let hash = upload(&app, &noisy.org, &noisy.token, crate::component(plugins::HOSTILE_LOOP)).await;
         let hash = hash.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].clone();
         let binding = json!({"creator": hash, "limits": {"wall_time": DEADLINE.as_millis(), "fuel": u64::MAX}});
         let path = format!("/v1/orgs/{{org}}/domains/{}/bindings/{}", noisy.domain, noisy.idp);

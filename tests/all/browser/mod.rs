@@ -6,6 +6,7 @@
 
 mod webdriver;
 
+use crate::plugins;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
@@ -62,7 +63,7 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
 
     // Upload a plugin: its check report.
     browser.goto(&format!("{base}/console/plugins")).await;
-    assert!(browser.text().await.contains("default-creator"), "the demo's plugins are listed");
+    assert!(browser.text().await.contains(plugins::DEFAULT_CREATOR), "the demo's plugins are listed");
     let canonical = |path: PathBuf| std::fs::canonicalize(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let component = canonical(crate::root().join("target/plugins/hostile-counter.wasm"));
     browser.type_into(&browser.find("#plugin").await, &component.to_string_lossy()).await;
@@ -85,7 +86,7 @@ async fn a_tenant_admin_uses_the_console_in_a_real_browser() {
     assert_eq!(status, 200, "{plugins}");
     let hash = plugins
         .as_array()
-        .and_then(|list| list.iter().find(|p| p["name"] == "hostile-counter"))
+        .and_then(|list| list.iter().find(|p| p["name"] == plugins::HOSTILE_COUNTER))
         .and_then(|p| p["hash"].as_str())
         .unwrap_or_else(|| panic!("{plugins}"))
         .to_owned();
@@ -221,7 +222,7 @@ async fn what_plugins_and_identity_providers_say_is_shown_as_text() {
 
     // The plugin's name, in its check report and in the versions.
     browser.goto(&format!("{base}/console/plugins")).await;
-    let component = crate::root().join("target/plugins").join(format!("{}.wasm", "hostile-markup"));
+    let component = crate::root().join("target/plugins").join(format!("{}.wasm", plugins::HOSTILE_MARKUP));
     let component = std::fs::canonicalize(&component).unwrap_or_else(|e| panic!("{}: {e}", component.display()));
     browser.type_into(&browser.find("#plugin").await, &component.to_string_lossy()).await;
     browser.click(&browser.find("main form button[type=submit]").await).await;

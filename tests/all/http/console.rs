@@ -1,6 +1,7 @@
 //! The tenant console's sign-in, session cookie, CSRF and security headers,
 //! and its overview, through the router as a browser would reach it.
 
+use crate::plugins;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -210,7 +211,7 @@ async fn the_playground_and_replay_pages_see_the_organizations_own_only() {
     let app = provisio::http::router(state(&store, config()).await);
     let (acme, acme_token, domain, provider) = tenant(&app, "acme").await;
     let (_, globex_token, _, _) = tenant(&app, "globex").await;
-    let uploaded = super::upload(&app, &acme, &acme_token, crate::component("noop")).await;
+    let uploaded = super::upload(&app, &acme, &acme_token, crate::component(plugins::NOOP)).await;
     let hash = uploaded.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
     json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "jane@acme.example")))
         .await
@@ -282,12 +283,12 @@ async fn plugins_and_audit_pages() {
     assert!(page.body.contains("No plugin uploaded yet."), "{}", page.body);
     let csrf = page.csrf();
 
-    let forged = post_upload(&app, &cookie, "nope", &crate::component("group-mapper")).await;
+    let forged = post_upload(&app, &cookie, "nope", &crate::component(plugins::GROUP_MAPPER)).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "an upload without the session's CSRF token");
     let refused = post_upload(&app, &cookie, &csrf, b"\0asm not really").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(refused.body.contains("Upload refused"), "{}", refused.body);
-    let accepted = post_upload(&app, &cookie, &csrf, &crate::component("group-mapper")).await;
+    let accepted = post_upload(&app, &cookie, &csrf, &crate::component(plugins::GROUP_MAPPER)).await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     assert!(accepted.body.contains("Accepted: group-mapper"), "{}", accepted.body);
     assert!(accepted.body.contains("assignment-provider"), "{}", accepted.body);
@@ -333,7 +334,7 @@ async fn bindings_are_bound_checked_and_rolled_back() {
     let store = db.open().await;
     let app = provisio::http::router(state(&store, config()).await);
     let (org, token, domain, provider) = tenant(&app, "acme").await;
-    let uploaded = super::upload(&app, &org, &token, crate::component("group-mapper")).await;
+    let uploaded = super::upload(&app, &org, &token, crate::component(plugins::GROUP_MAPPER)).await;
     let hash = uploaded.expect(StatusCode::CREATED, "upload")["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
     let signed = fetch(&app, Method::POST, "/console/sign-in", None, Some(&form_token(&token)), None).await;
     let cookie = signed.cookie();

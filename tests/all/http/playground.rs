@@ -2,6 +2,7 @@
 //! organization, writing nothing; and, first, what another organization
 //! tries with it.
 
+use crate::plugins;
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
@@ -46,7 +47,7 @@ async fn another_organization_cannot_run_what_is_not_its_own() {
         let app = provisio::http::router(state(&store, config()).await);
         let (acme, acme_token, domain, provider) = tenant(&app, "acme").await;
         let (globex, globex_token) = organization(&app, "globex").await;
-        let creator = upload(&app, &acme, &acme_token, component("default-creator")).await;
+        let creator = upload(&app, &acme, &acme_token, component(plugins::DEFAULT_CREATOR)).await;
         let creator = hash(&creator.expect(StatusCode::CREATED, "acme uploads"));
         let bind = json!({"creator": creator, "config": {"digits": 2}});
         let path = format!("/v1/orgs/{acme}/domains/{domain}/bindings/{provider}");
@@ -65,7 +66,7 @@ async fn another_organization_cannot_run_what_is_not_its_own() {
         );
 
         // Globex's own plugin, with Acme's binding named.
-        let own = upload(&app, &globex, &globex_token, component("default-creator")).await;
+        let own = upload(&app, &globex, &globex_token, component(plugins::DEFAULT_CREATOR)).await;
         let own = hash(&own.expect(StatusCode::CREATED, "globex uploads the same bytes"));
         let binding = json!({"domain": domain, "provider": provider});
         let body = json!({"plugin": own, "principal": principal("okta"), "binding": binding});
@@ -97,7 +98,7 @@ async fn a_run_judges_the_decision_and_writes_nothing() {
         let store = db.open().await;
         let app = provisio::http::router(state(&store, config()).await);
         let (org, token, domain, provider) = tenant(&app, "acme").await;
-        let mapper = upload(&app, &org, &token, component("group-mapper")).await;
+        let mapper = upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await;
         let mapper = hash(&mapper.expect(StatusCode::CREATED, "upload"));
         let config = json!({"groups.Engineering": "team:everyone", "groups.oncall-admins": "team:no-such-team"});
         let bind = json!({"assigner": mapper, "config": config, "limits": {"fuel": 20_000_000}});
@@ -128,7 +129,7 @@ async fn a_run_judges_the_decision_and_writes_nothing() {
         assert_eq!(answer["limits"]["fuel"], 20_000_000, "the binding's limits still: {answer}");
 
         // A component that is not stored: a trap, with its backtrace.
-        let panic = base64::engine::general_purpose::STANDARD.encode(component("hostile-panic"));
+        let panic = base64::engine::general_purpose::STANDARD.encode(component(plugins::HOSTILE_PANIC));
         let body = json!({"component": panic, "principal": principal("google")});
         let answer = run(&app, &org, &token, body).await.expect(StatusCode::OK, "a one-off component");
         let failure = &answer["create"]["failure"];
@@ -137,7 +138,7 @@ async fn a_run_judges_the_decision_and_writes_nothing() {
         assert!(frames.iter().any(|f| f.as_str().is_some_and(|f| f.contains("explode"))), "{answer}");
 
         // Custom limits: the log flood is stopped by its log limit.
-        let flood = base64::engine::general_purpose::STANDARD.encode(component("hostile-log-flood"));
+        let flood = base64::engine::general_purpose::STANDARD.encode(component(plugins::HOSTILE_LOG_FLOOD));
         let body = json!({"component": flood, "principal": principal("google"), "limits": {"log_bytes": 4096}});
         let answer = run(&app, &org, &token, body).await.expect(StatusCode::OK, "custom limits");
         assert_eq!(answer["limits"]["log_bytes"], 4096, "{answer}");
@@ -159,7 +160,7 @@ async fn a_past_logins_principal_runs_again() {
     let store = db.open().await;
     let app = provisio::http::router(state(&store, config()).await);
     let (org, token, domain, provider) = tenant(&app, "acme").await;
-    let creator = upload(&app, &org, &token, component("default-creator")).await;
+    let creator = upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await;
     let creator = hash(&creator.expect(StatusCode::CREATED, "upload"));
     let bind = json!({"creator": creator, "config": {"digits": 0}});
     let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
@@ -191,7 +192,7 @@ async fn malformed_runs_are_refused_precisely() {
     let app = provisio::http::router(state(&store, config()).await);
     let (org, token) = organization(&app, "acme").await;
     let okta = principal("okta");
-    let mapper = hash(&upload(&app, &org, &token, component("group-mapper")).await.expect(StatusCode::CREATED, "up"));
+    let mapper = hash(&upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
     let cases = [
         (json!({"principal": okta}), StatusCode::BAD_REQUEST, "exactly one of"),
         (json!({"plugin": mapper, "component": "AAAA", "principal": okta}), StatusCode::BAD_REQUEST, "exactly one of"),

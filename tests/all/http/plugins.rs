@@ -1,5 +1,6 @@
 //! Plugin uploads and bindings, as the admin API checks them.
 
+use crate::plugins;
 use axum::http::{Method, StatusCode};
 use provisio::http::HttpConfig;
 use serde_json::json;
@@ -19,14 +20,14 @@ async fn plugin_uploads_are_checked() {
     let refused = upload(&app, &org, &token, b"not wasm at all".to_vec()).await;
     let refused = refused.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "not wasm");
     assert!(refused["message"].as_str().is_some_and(|m| m.contains("not a WebAssembly file")), "{refused}");
-    let wrong = upload(&app, &org, &token, component("hostile-wrong-world")).await;
+    let wrong = upload(&app, &org, &token, component(plugins::HOSTILE_WRONG_WORLD)).await;
     let wrong = wrong.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "wrong world");
     assert!(wrong["message"].as_str().is_some_and(|m| m.contains("implements no Provisio world")), "{wrong}");
-    let import = upload(&app, &org, &token, component("hostile-forbidden-import")).await;
+    let import = upload(&app, &org, &token, component(plugins::HOSTILE_FORBIDDEN_IMPORT)).await;
     let import = import.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "forbidden import");
     assert!(import["message"].as_str().is_some_and(|m| m.contains("which plugins may not use")), "{import}");
 
-    let mapper = upload(&app, &org, &token, component("group-mapper")).await.expect(StatusCode::CREATED, "upload");
+    let mapper = upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "upload");
     assert_eq!(mapper["check"]["world"], "assignment-provider-plugin");
     assert_eq!(mapper["plugin"]["hash"], mapper["check"]["hash"]);
 
@@ -34,7 +35,7 @@ async fn plugin_uploads_are_checked() {
     let small = HttpConfig { plugin_body_limit: 1024, ..config() };
     let small = provisio::http::router(state(&store, small).await);
     let (org, token) = organization(&small, "other").await;
-    let big = upload(&small, &org, &token, component("noop")).await;
+    let big = upload(&small, &org, &token, component(plugins::NOOP)).await;
     big.error(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "over the upload limit");
     store.close().await;
 }
@@ -48,7 +49,7 @@ async fn bindings_are_checked() {
     let app = provisio::http::router(state(&store, config()).await);
     let (org, token, domain, provider) = tenant(&app, "acme").await;
     let t = Some(token.as_str());
-    let mapper = upload(&app, &org, &token, component("group-mapper")).await.expect(StatusCode::CREATED, "upload");
+    let mapper = upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "upload");
     let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
 
     let slot = json_call(&app, Method::PUT, &path, t, Some(json!({"creator": mapper["plugin"]["hash"]}))).await;

@@ -1,6 +1,7 @@
 //! The story end to end over a real port on 127.0.0.1, with a
 //! small HTTP/1 client.
 
+use crate::plugins;
 use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use jsonwebtoken::jwk::JwkSet;
@@ -104,9 +105,9 @@ async fn end_to_end_over_a_real_port() {
         let provider =
             provider.await.expect(StatusCode::CREATED, "provider")["id"].as_str().unwrap_or_default().to_owned();
 
-        let uploaded = client.upload(&org, &token, component("default-creator")).await;
+        let uploaded = client.upload(&org, &token, component(plugins::DEFAULT_CREATOR)).await;
         let uploaded = uploaded.expect(StatusCode::CREATED, "upload default-creator");
-        assert_eq!(uploaded["check"]["name"], "default-creator");
+        assert_eq!(uploaded["check"]["name"], plugins::DEFAULT_CREATOR);
         assert_eq!(uploaded["check"]["world"], "identity-creator-plugin");
         let old = uploaded["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
         assert_eq!(old.len(), 64);
@@ -143,7 +144,7 @@ async fn end_to_end_over_a_real_port() {
         assert!(audit[0]["detail"].to_string().contains(&old), "the audit names the plugin: {audit}");
 
         // A new version that denies everyone outside other.example …
-        let new = client.upload(&org, &token, component("domain-allowlist")).await;
+        let new = client.upload(&org, &token, component(plugins::DOMAIN_ALLOWLIST)).await;
         let new = new.expect(StatusCode::CREATED, "upload domain-allowlist")["plugin"]["hash"]
             .as_str()
             .unwrap_or_default()

@@ -1,6 +1,7 @@
 //! Organization API tokens: another organization's token sees nothing;
 //! tokens survive a restart and die when revoked.
 
+use crate::plugins;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -89,7 +90,7 @@ async fn another_organizations_token_sees_nothing() {
                 answer.error(StatusCode::NOT_FOUND, "not-found", &format!("{method} {own}: another's object"));
             }
         }
-        let upload = upload(&app, &org, &other, component("noop")).await;
+        let upload = upload(&app, &org, &other, component(plugins::NOOP)).await;
         upload.error(StatusCode::NOT_FOUND, "not-found", "upload into another organization");
         let audit =
             json_call(&app, Method::GET, format!("/v1/orgs/{other_org}/audit?domain={domain}"), Some(&other), None);

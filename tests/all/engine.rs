@@ -830,7 +830,12 @@ async fn an_observer_hears_every_plugin_call() {
             vec![("create", "limit-exceeded", fuel, true)],
         ),
         (
-            Setup { creator: Some(plugins::DEFAULT_CREATOR), assigner: Some(plugins::HOSTILE_LOOP), limits, ..Setup::default() },
+            Setup {
+                creator: Some(plugins::DEFAULT_CREATOR),
+                assigner: Some(plugins::HOSTILE_LOOP),
+                limits,
+                ..Setup::default()
+            },
             Some("provisioning-failed"),
             vec![("create", "decision", None, false), ("assign", "limit-exceeded", fuel, false)],
         ),

@@ -106,7 +106,12 @@ fn cases() -> Vec<Case> {
             config: json!({"allowed-domains": "acme.example"}),
             expect: Deny("domain-not-allowed"),
         },
-        Case { plugin: plugins::DOMAIN_ALLOWLIST, principal: "okta", config: json!({}), expect: Deny("domain-not-allowed") },
+        Case {
+            plugin: plugins::DOMAIN_ALLOWLIST,
+            principal: "okta",
+            config: json!({}),
+            expect: Deny("domain-not-allowed"),
+        },
         // Group mapping: mapped groups in the IdP's order, unmapped ignored.
         Case {
             plugin: plugins::GROUP_MAPPER,
@@ -121,10 +126,20 @@ fn cases() -> Vec<Case> {
             expect: Assign(vec![team("engineering"), role("developer"), team("sales"), team("project-42")]),
         },
         // No groups at all: the default team.
-        Case { plugin: plugins::GROUP_MAPPER, principal: "google", config: mapping(), expect: Assign(vec![team("everyone")]) },
+        Case {
+            plugin: plugins::GROUP_MAPPER,
+            principal: "google",
+            config: mapping(),
+            expect: Assign(vec![team("everyone")]),
+        },
         Case { plugin: plugins::GROUP_MAPPER, principal: "google", config: json!({}), expect: Assign(vec![]) },
         // Groups sent but none mapped: no default team.
-        Case { plugin: plugins::GROUP_MAPPER, principal: "unverified-email", config: mapping(), expect: Assign(vec![]) },
+        Case {
+            plugin: plugins::GROUP_MAPPER,
+            principal: "unverified-email",
+            config: mapping(),
+            expect: Assign(vec![]),
+        },
         Case {
             plugin: plugins::GROUP_MAPPER,
             principal: "okta",

@@ -346,7 +346,8 @@ async fn host(store: &Store, disco: &Discovery, clock: Arc<ManualClock>) -> (Hos
 
     let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(auth).build().await;
     let host = ok(host, "host");
-    let creator = ok(host.upload_plugin(crate::component(plugins::DEFAULT_CREATOR), &org.id).await, "upload").record.hash;
+    let creator =
+        ok(host.upload_plugin(crate::component(plugins::DEFAULT_CREATOR), &org.id).await, "upload").record.hash;
     let assigner = ok(host.upload_plugin(crate::component(plugins::GROUP_MAPPER), &org.id).await, "upload").record.hash;
     let mapping = json!({
         "groups": {"Engineering": "team:engineering, role:developer", "Sales": "team:sales"},

@@ -22,8 +22,9 @@ async fn plugin_calls_reach_the_metrics() {
     let hash = |v: Value| v["plugin"]["hash"].as_str().unwrap_or_default().to_owned();
     let looping =
         hash(upload(&app, &org, &token, component(plugins::HOSTILE_LOOP)).await.expect(StatusCode::CREATED, "upload"));
-    let fine =
-        hash(upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "upload"));
+    let fine = hash(
+        upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "upload"),
+    );
     let metrics = || async {
         let body = json_call(&app, Method::GET, "/metrics", None, None).await.expect(StatusCode::OK, "metrics");
         body.as_str().unwrap_or_default().to_owned()

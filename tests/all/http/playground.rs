@@ -192,7 +192,8 @@ async fn malformed_runs_are_refused_precisely() {
     let app = provisio::http::router(state(&store, config()).await);
     let (org, token) = organization(&app, "acme").await;
     let okta = principal("okta");
-    let mapper = hash(&upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
+    let mapper =
+        hash(&upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
     let cases = [
         (json!({"principal": okta}), StatusCode::BAD_REQUEST, "exactly one of"),
         (json!({"plugin": mapper, "component": "AAAA", "principal": okta}), StatusCode::BAD_REQUEST, "exactly one of"),

@@ -27,7 +27,8 @@ async fn plugin_uploads_are_checked() {
     let import = import.error(StatusCode::UNPROCESSABLE_ENTITY, "plugin-refused", "forbidden import");
     assert!(import["message"].as_str().is_some_and(|m| m.contains("which plugins may not use")), "{import}");
 
-    let mapper = upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "upload");
+    let mapper =
+        upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "upload");
     assert_eq!(mapper["check"]["world"], "assignment-provider-plugin");
     assert_eq!(mapper["plugin"]["hash"], mapper["check"]["hash"]);
 
@@ -49,7 +50,8 @@ async fn bindings_are_checked() {
     let app = provisio::http::router(state(&store, config()).await);
     let (org, token, domain, provider) = tenant(&app, "acme").await;
     let t = Some(token.as_str());
-    let mapper = upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "upload");
+    let mapper =
+        upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "upload");
     let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
 
     let slot = json_call(&app, Method::PUT, &path, t, Some(json!({"creator": mapper["plugin"]["hash"]}))).await;

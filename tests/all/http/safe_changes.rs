@@ -104,7 +104,9 @@ async fn replay_reports_exactly_the_planted_differences() {
         let body = json!({"domain": globex_domain, "provider": globex_provider, "assigner": noop});
         let theirs = replay(&app, &globex, &globex_token, body).await;
         theirs.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "acme's version");
-        let own = hash(upload(&app, &globex, &globex_token, component(plugins::NOOP)).await.expect(StatusCode::CREATED, "up"));
+        let own = hash(
+            upload(&app, &globex, &globex_token, component(plugins::NOOP)).await.expect(StatusCode::CREATED, "up"),
+        );
         let body = json!({"domain": globex_domain, "provider": globex_provider, "assigner": own});
         let report = replay(&app, &globex, &globex_token, body).await.expect(StatusCode::OK, "globex's own");
         assert_eq!(report["logins"], 0, "none of acme's logins: {report}");
@@ -138,7 +140,8 @@ async fn guest_logs_are_kept_in_the_audit_up_to_their_limit() {
         }
     };
 
-    let markup = hash(upload(&app, &org, &token, component(plugins::HOSTILE_MARKUP)).await.expect(StatusCode::CREATED, "up"));
+    let markup =
+        hash(upload(&app, &org, &token, component(plugins::HOSTILE_MARKUP)).await.expect(StatusCode::CREATED, "up"));
     let bind = json!({"creator": markup});
     json_call(&app, Method::PUT, &path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
     login(&app, "acme", "jane@acme.example", &[]).await;
@@ -237,7 +240,8 @@ async fn a_failing_plugins_circuit_opens_sheds_half_opens_and_closes() {
     let host = host.build().await.unwrap_or_else(|e| panic!("{e}"));
     let app = provisio::http::router(provisio::http::AppState::new(host, config()).unwrap_or_else(|e| panic!("{e}")));
     let (org, token, domain, provider) = tenant(&app, "acme").await;
-    let mapper = hash(upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
+    let mapper =
+        hash(upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
     // People in `Bad` make the mapper fail (a malformed item); in `Good` it decides.
     let bind = json!({"assigner": mapper, "config": {"groups": {"Bad": "squad:x", "Good": "team:everyone"}}});
     let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
@@ -275,8 +279,9 @@ async fn a_failing_plugins_circuit_opens_sheds_half_opens_and_closes() {
     // Globex binds the same version (the same bytes, the same hash): its
     // circuit is its own, closed, and its people are served meanwhile.
     let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
-    let same =
-        hash(upload(&app, &globex, &globex_token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
+    let same = hash(
+        upload(&app, &globex, &globex_token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"),
+    );
     assert_eq!(same, mapper, "the same version");
     let bind = json!({"assigner": same, "config": {"groups": {"Good": "team:everyone"}}});
     let theirs = format!("/v1/orgs/{globex}/domains/{globex_domain}/bindings/{globex_provider}");
@@ -310,8 +315,9 @@ async fn a_canary_serves_its_share_stably_and_is_promoted_or_aborted() {
         let app = provisio::http::router(state(&store, config()).await);
         let (org, token, domain, provider) = tenant(&app, "acme").await;
         let t = Some(token.as_str());
-        let creator =
-            hash(upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "up"));
+        let creator = hash(
+            upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "up"),
+        );
         let noop = hash(upload(&app, &org, &token, component(plugins::NOOP)).await.expect(StatusCode::CREATED, "up"));
         let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
         let bind = json!({"creator": creator, "canary": {"creator": noop, "percent": 50}});
@@ -528,7 +534,8 @@ async fn a_looping_shadow_neither_holds_up_the_login_nor_another_organizations_s
     let (org, token, domain, provider) = tenant(&app, "acme").await;
     let creator =
         hash(upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "up"));
-    let spinner = hash(upload(&app, &org, &token, component(plugins::HOSTILE_LOOP)).await.expect(StatusCode::CREATED, "up"));
+    let spinner =
+        hash(upload(&app, &org, &token, component(plugins::HOSTILE_LOOP)).await.expect(StatusCode::CREATED, "up"));
     let bind = json!({"creator": creator, "shadow": {"creator": spinner}, "limits": {"wall_time": 60_000, "fuel": u64::MAX / 4}});
     let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
     json_call(&app, Method::PUT, path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
@@ -548,7 +555,9 @@ async fn a_looping_shadow_neither_holds_up_the_login_nor_another_organizations_s
     // Globex's shadow (equal to its live creator) is compared meanwhile.
     let (globex, globex_token, globex_domain, globex_provider) = tenant(&app, "globex").await;
     let own = hash(
-        upload(&app, &globex, &globex_token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "up"),
+        upload(&app, &globex, &globex_token, component(plugins::DEFAULT_CREATOR))
+            .await
+            .expect(StatusCode::CREATED, "up"),
     );
     let bind = json!({"creator": own, "shadow": {"creator": own}, "config": {"digits": 0}});
     let theirs = format!("/v1/orgs/{globex}/domains/{globex_domain}/bindings/{globex_provider}");

@@ -1,54 +1,26 @@
 //! The built-in identity creator: the seeds' default rule.
 
+use provisio_rules::{fit_username, is_usable_username, sanitize_username};
 use rand::{Rng, RngExt};
 
 use crate::auth::ldap::USERNAME_CLAIM;
-use crate::plugin::validate::{MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, MAX_USERNAME};
+use crate::plugin::validate::{MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES};
 use crate::plugin::{BindingConfig, Creation, NewAccount, Principal};
 
-/// Random digits after a derived username when the configuration says nothing.
-pub const DEFAULT_DIGITS: u32 = 4;
-/// The most random digits a derived username gets.
-pub const MAX_DIGITS: u32 = 9;
-/// The base used when neither the email nor the names give a usable username.
-const FALLBACK_USERNAME: &str = "user";
-
-fn sanitize(s: &str) -> String {
-    s.chars().flat_map(char::to_lowercase).filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')).collect()
-}
+pub use provisio_rules::{DEFAULT_DIGITS, MAX_DIGITS};
 
 /// The username base of the default rule, without digits: the email's local
 /// part (before the last `@`) lower-cased with every character outside
 /// `a-z 0-9 . _ -` dropped; when no letter or digit is left, the same with
 /// `given.family` (or whichever name is present); failing that, `user`.
 pub fn username_base(principal: &Principal) -> String {
-    let usable = |s: &str| s.chars().any(|c| c.is_ascii_alphanumeric());
-    let local = principal.email.rsplit_once('@').map_or(principal.email.as_str(), |(l, _)| l);
-    let local = sanitize(local);
-    if usable(&local) {
-        return local;
-    }
-    let given = principal.given_name.as_deref().unwrap_or("").trim();
-    let family = principal.family_name.as_deref().unwrap_or("").trim();
-    let names = match (given.is_empty(), family.is_empty()) {
-        (false, false) => sanitize(&format!("{given}.{family}")),
-        (false, true) => sanitize(given),
-        (true, false) => sanitize(family),
-        (true, true) => String::new(),
-    };
-    if usable(&names) { names } else { FALLBACK_USERNAME.to_owned() }
+    provisio_rules::username_base(&principal.email, principal.given_name.as_deref(), principal.family_name.as_deref())
 }
 
-/// `base` cut so that it and `digits` random decimal digits fit a username,
-/// followed by those digits.
+/// `base` cut so that it and `digits` random decimal digits (at most 9) fit
+/// a username, followed by those digits.
 pub fn username_with_digits(base: &str, digits: u32, rng: &mut impl Rng) -> String {
-    let digits = digits.min(MAX_DIGITS);
-    let mut name: String = base.chars().take(MAX_USERNAME - digits as usize).collect();
-    if digits > 0 {
-        let value = rng.random_range(0..10u64.pow(digits));
-        name.push_str(&format!("{value:0width$}", width = digits as usize));
-    }
-    name
+    provisio_rules::username_with_digits(base, digits, |bound| rng.random_range(0..bound))
 }
 
 /// The default creator's decision for `principal`: its email and names, and a
@@ -59,8 +31,7 @@ pub fn default_creation(principal: &Principal, config: &BindingConfig, rng: &mut
 }
 
 fn default_account(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> NewAccount {
-    let digits =
-        config.get("digits").and_then(|d| d.trim().parse::<u32>().ok()).unwrap_or(DEFAULT_DIGITS).min(MAX_DIGITS);
+    let digits = provisio_rules::configured_digits(config.get(provisio_rules::DIGITS_KEY));
     NewAccount {
         email: principal.email.clone(),
         username_hint: Some(username_with_digits(&username_base(principal), digits, rng)),
@@ -80,8 +51,8 @@ fn default_account(principal: &Principal, config: &BindingConfig, rng: &mut impl
 pub fn directory_creation(principal: &Principal, config: &BindingConfig, rng: &mut impl Rng) -> Creation {
     let mut account = default_account(principal, config, rng);
     if let Some(login) = principal.claims.get(USERNAME_CLAIM) {
-        let login: String = sanitize(login).chars().take(MAX_USERNAME).collect();
-        if login.chars().any(|c| c.is_ascii_alphanumeric()) {
+        let login = fit_username(sanitize_username(login), "");
+        if is_usable_username(&login) {
             account.username_hint = Some(login);
         }
     }
@@ -115,22 +86,14 @@ mod tests {
         }
     }
 
+    /// The rule itself is tested in `provisio-rules`; this checks the wrappers.
     #[test]
-    fn username_rule() {
-        for (email, given, family, base) in [
-            ("jane.doe@acme.example", None, None, "jane.doe"),
-            ("Jane.O'Doe+tag@x.example", None, None, "jane.odoetag"),
-            ("+++@x.example", Some("Zoë"), Some("Ångström"), "zo.ngstrm"),
-            ("...@x.example", Some("Ann"), None, "ann"),
-            ("@x.example", None, None, "user"),
-        ] {
-            assert_eq!(username_base(&principal(email, given, family)), base, "{email}");
-        }
-        let mut rng = rand::rng();
-        let name = username_with_digits(&"a".repeat(80), 4, &mut rng);
-        assert_eq!(name.len(), MAX_USERNAME);
-        assert!(name[60..].bytes().all(|b| b.is_ascii_digit()));
-        assert_eq!(username_with_digits("bob", 0, &mut rng), "bob");
+    fn the_wrappers_pass_the_principal_and_the_rng_to_the_rule() {
+        assert_eq!(username_base(&principal("+++@x.example", Some("Zoë"), Some("Ångström"))), "zo.ngstrm");
+        let name = username_with_digits(&"a".repeat(80), 4, &mut rand::rng());
+        assert_eq!(name.len(), provisio_rules::MAX_USERNAME_LEN);
+        assert!(name[60..].bytes().all(|b| b.is_ascii_digit()), "{name}");
+        assert_eq!(username_with_digits("bob", 0, &mut rand::rng()), "bob");
     }
 
     #[test]

@@ -18,8 +18,8 @@ pub struct Violation {
 pub const MAX_PLUGIN_NAME: usize = 128;
 /// Most bytes in an email address.
 pub const MAX_EMAIL: usize = 320;
-/// Most characters in a username.
-pub const MAX_USERNAME: usize = 64;
+/// Most characters in a username (the default username rule's bound too).
+pub const MAX_USERNAME: usize = provisio_rules::MAX_USERNAME_LEN;
 /// Most bytes in a given or family name.
 pub const MAX_PERSON_NAME: usize = 255;
 /// Most attributes on a new account.

@@ -168,18 +168,18 @@ fn sources(lang: Lang, world: WorldArg) -> Vec<File> {
         Lang::Rust => {
             let (traits, items, export) = match world {
                 WorldArg::IdentityCreator => (
-                    "identity_creator::Guest as IdentityCreator",
-                    "Creation, NewAccount, Principal, deny, info",
+                    "Config, IdentityCreator, Result",
+                    "Creation, NewAccount, Principal, deny, info, username_from",
                     "export_identity_creator",
                 ),
                 WorldArg::AssignmentProvider => (
-                    "assignment_provider::Guest as AssignmentProvider",
-                    "Account, Assignment, Principal, config, info",
+                    "AssignmentProvider, Config, Result",
+                    "Account, Assignment, Principal, info",
                     "export_assignment_provider",
                 ),
                 WorldArg::Provisioner => (
-                    "provisioner::{AssignmentProvider, IdentityCreator}",
-                    "Account, Assignment, Creation, NewAccount, Principal, config, deny, info",
+                    "AssignmentProvider, Config, IdentityCreator, Result",
+                    "Account, Assignment, Creation, NewAccount, Principal, deny, info, username_from",
                     "export_provisioner",
                 ),
             };
@@ -190,7 +190,7 @@ fn sources(lang: Lang, world: WorldArg) -> Vec<File> {
                 pick(assigns, include_str!("../../templates/plugin/rust/assigner_test.rs")),
             );
             let lib = format!(
-                "//! {{{{name}}}}: a Provisio plugin ({}).\n\nuse provisio_plugin_sdk::{traits};\nuse provisio_plugin_sdk::{{{items}}};\n\nstruct Plugin;\n{}{}\nprovisio_plugin_sdk::{export}!(Plugin);\n{tests}",
+                "//! {{{{name}}}}: a Provisio plugin ({}).\n\nuse provisio_plugin_sdk::{{{traits}}};\nuse provisio_plugin_sdk::{{{items}}};\n\nstruct Plugin;\n{}{}\n// Its `name()` is the crate's name; `{export}!(Plugin, name = \"...\")` gives another.\nprovisio_plugin_sdk::{export}!(Plugin);\n{tests}",
                 world.as_str(),
                 pick(creates, include_str!("../../templates/plugin/rust/creator.rs")),
                 pick(assigns, include_str!("../../templates/plugin/rust/assigner.rs")),
@@ -324,8 +324,8 @@ fn readme(m: &Manifest) -> String {
         lang = m.lang,
         native = if m.lang == Lang::Rust {
             "`cargo test` runs the tests of `src/lib.rs` natively: the SDK's `testing` module answers \
-             the host's imports (a configuration set with `testing::configure`, the log lines read with \
-             `testing::logs`, a seeded random source).\n\n"
+             the host's imports (a configuration set with `testing::configure`, which returns the `Config` \
+             to hand to a hook, the log lines read with `testing::logs`, a seeded random source).\n\n"
         } else {
             ""
         },

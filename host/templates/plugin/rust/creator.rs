@@ -1,24 +1,14 @@
-/// A user's email local part, lower-cased, keeping only what a username may
-/// hold (`a-z 0-9 . _ -`), at most 64 characters; `user` when nothing is left.
-fn username(email: &str) -> String {
-    let local = email.rsplit_once('@').map_or(email, |(local, _)| local).to_lowercase();
-    let kept: String = local.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(64).collect();
-    if kept.is_empty() { "user".to_string() } else { kept }
-}
-
 impl IdentityCreator for Plugin {
-    fn name() -> String {
-        "{{name}}".to_string()
-    }
-
     /// Creates the account from the principal, unless its email is not verified.
-    fn create(principal: Principal) -> Result<Creation, String> {
+    /// The username is the default rule's, without random digits: the email's
+    /// local part kept to `a-z 0-9 . _ -` (the host adds digits on a clash).
+    fn create(principal: Principal, _config: &Config) -> Result<Creation> {
         if !principal.email_verified {
             return Ok(deny("email-not-verified", "Verify your email address with your identity provider first."));
         }
         info!("creating {}", principal.email);
         Ok(Creation::Create(NewAccount {
-            username_hint: Some(username(&principal.email)),
+            username_hint: Some(username_from(&principal, 0)),
             email: principal.email,
             given_name: principal.given_name,
             family_name: principal.family_name,

@@ -1,30 +1,21 @@
 //! The smallest useful plugin, a benchmark floor: `create` always denies with a
-//! fixed denial and `assign` always answers no memberships. It never calls the host.
+//! fixed denial and `assign` always answers no memberships. It never calls the
+//! host (the configuration is only read when a getter asks).
 
-use provisio_plugin_sdk::provisioner::{AssignmentProvider, IdentityCreator};
-use provisio_plugin_sdk::{Account, Assignment, Creation, Denial, Principal};
+use provisio_plugin_sdk::{
+    Account, Assignment, AssignmentProvider, Config, Creation, IdentityCreator, Principal, Result, deny,
+};
 
 struct Noop;
 
 impl IdentityCreator for Noop {
-    fn name() -> String {
-        "noop".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
-        Ok(Creation::Deny(Denial {
-            code: "noop".to_string(),
-            message: "This sign-in method does not create accounts.".to_string(),
-        }))
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
+        Ok(deny("noop", "This sign-in method does not create accounts."))
     }
 }
 
 impl AssignmentProvider for Noop {
-    fn name() -> String {
-        "noop".to_string()
-    }
-
-    fn assign(_account: Account, _principal: Principal) -> Result<Vec<Assignment>, String> {
+    fn assign(_account: Account, _principal: Principal, _config: &Config) -> Result<Vec<Assignment>> {
         Ok(Vec::new())
     }
 }
@@ -33,17 +24,17 @@ provisio_plugin_sdk::export_provisioner!(Noop);
 
 #[cfg(test)]
 mod tests {
-    use provisio_plugin_sdk::{Creation, testing};
+    use provisio_plugin_sdk::{AssignmentProvider, Creation, IdentityCreator, testing};
 
-    use super::{AssignmentProvider, IdentityCreator, Noop};
+    use super::Noop;
 
     #[test]
     fn denies_and_assigns_nothing_without_calling_the_host() {
-        testing::configure("{}");
+        let config = testing::configure("{}");
         let principal = testing::principal("jane@acme.example").build();
-        let created = <Noop as IdentityCreator>::create(principal.clone());
+        let created = Noop::create(principal.clone(), &config);
         assert!(matches!(created, Ok(Creation::Deny(ref d)) if d.code == "noop"), "{created:?}");
-        assert_eq!(<Noop as AssignmentProvider>::assign(testing::account(&principal), principal), Ok(vec![]));
+        assert_eq!(Noop::assign(testing::account(&principal), principal, &config), Ok(vec![]));
         assert!(testing::logs().is_empty());
     }
 }

@@ -3,19 +3,14 @@
 //! fresh instance always sees `calls-1`.
 
 use core::sync::atomic::{AtomicU32, Ordering};
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, NewAccount, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, NewAccount, Principal, Result};
 
 static CALLS: AtomicU32 = AtomicU32::new(0);
 
 struct HostileCounter;
 
-impl Guest for HostileCounter {
-    fn name() -> String {
-        "hostile-counter".to_string()
-    }
-
-    fn create(principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileCounter {
+    fn create(principal: Principal, _config: &Config) -> Result<Creation> {
         let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Creation::Create(NewAccount {
             email: principal.email,

@@ -1,9 +1,8 @@
 //! Hostile test plugin: `create` logs empty `info` lines forever, which
 //! would be free against a budget that counted only the lines' bytes.
 
-use provisio_plugin_sdk::identity_creator::Guest;
 use provisio_plugin_sdk::raw::host::{Level, log};
-use provisio_plugin_sdk::{Creation, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, Principal, Result};
 
 struct HostileEmptyLogs;
 
@@ -14,12 +13,8 @@ fn flood() -> ! {
     }
 }
 
-impl Guest for HostileEmptyLogs {
-    fn name() -> String {
-        "hostile-empty-logs".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileEmptyLogs {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         flood()
     }
 }

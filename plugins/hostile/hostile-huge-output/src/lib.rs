@@ -1,19 +1,14 @@
 //! Hostile test plugin: `create` answers an account whose username hint is a
 //! 16 MiB string of `a`.
 
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, NewAccount, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, NewAccount, Principal, Result};
 
 struct HostileHugeOutput;
 
 const HINT_BYTES: usize = 16 << 20;
 
-impl Guest for HostileHugeOutput {
-    fn name() -> String {
-        "hostile-huge-output".to_string()
-    }
-
-    fn create(principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileHugeOutput {
+    fn create(principal: Principal, _config: &Config) -> Result<Creation> {
         Ok(Creation::Create(NewAccount {
             email: principal.email,
             username_hint: Some("a".repeat(HINT_BYTES)),

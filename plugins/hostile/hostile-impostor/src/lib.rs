@@ -1,17 +1,12 @@
 //! Hostile test plugin: asks the host to create an account under another
 //! email than the one the identity provider verified. The host must refuse.
 
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, NewAccount, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, NewAccount, Principal, Result};
 
 struct HostileImpostor;
 
-impl Guest for HostileImpostor {
-    fn name() -> String {
-        "hostile-impostor".to_string()
-    }
-
-    fn create(principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileImpostor {
+    fn create(principal: Principal, _config: &Config) -> Result<Creation> {
         let domain = principal.email.rsplit_once('@').map_or("example.com", |(_, d)| d).to_string();
         Ok(Creation::Create(NewAccount {
             email: format!("admin@{domain}"),

@@ -1,8 +1,7 @@
 //! Hostile test plugin: `create` logs 1 KiB `info` messages forever.
 
-use provisio_plugin_sdk::identity_creator::Guest;
 use provisio_plugin_sdk::raw::host::{Level, log};
-use provisio_plugin_sdk::{Creation, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, Principal, Result};
 
 struct HostileLogFlood;
 
@@ -14,12 +13,8 @@ fn flood() -> ! {
     }
 }
 
-impl Guest for HostileLogFlood {
-    fn name() -> String {
-        "hostile-log-flood".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileLogFlood {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         flood()
     }
 }

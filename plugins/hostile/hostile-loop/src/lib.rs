@@ -2,8 +2,9 @@
 //! host (world `provisioner`, so it can stand in for either hook).
 
 use core::hint::black_box;
-use provisio_plugin_sdk::provisioner::{AssignmentProvider, IdentityCreator};
-use provisio_plugin_sdk::{Account, Assignment, Creation, Principal};
+use provisio_plugin_sdk::{
+    Account, Assignment, AssignmentProvider, Config, Creation, IdentityCreator, Principal, Result,
+};
 
 struct HostileLoop;
 
@@ -17,21 +18,13 @@ fn spin_forever() -> ! {
 }
 
 impl IdentityCreator for HostileLoop {
-    fn name() -> String {
-        "hostile-loop".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         spin_forever()
     }
 }
 
 impl AssignmentProvider for HostileLoop {
-    fn name() -> String {
-        "hostile-loop".to_string()
-    }
-
-    fn assign(_account: Account, _principal: Principal) -> Result<Vec<Assignment>, String> {
+    fn assign(_account: Account, _principal: Principal, _config: &Config) -> Result<Vec<Assignment>> {
         spin_forever()
     }
 }

@@ -2,9 +2,10 @@
 //! page shows it unescaped: its name, its log lines, its denial message and
 //! the team it assigns (world `provisioner`, for both hooks).
 
-use provisio_plugin_sdk::provisioner::{AssignmentProvider, IdentityCreator};
 use provisio_plugin_sdk::raw::host::{Level, log};
-use provisio_plugin_sdk::{Account, Assignment, Creation, Principal, deny};
+use provisio_plugin_sdk::{
+    Account, Assignment, AssignmentProvider, Config, Creation, IdentityCreator, Principal, Result, deny,
+};
 
 struct HostileMarkup;
 
@@ -12,25 +13,17 @@ struct HostileMarkup;
 const MARKUP: &str = r#""><img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>"#;
 
 impl IdentityCreator for HostileMarkup {
-    fn name() -> String {
-        MARKUP.to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         log(Level::Warn, MARKUP);
         Ok(deny("markup", MARKUP))
     }
 }
 
 impl AssignmentProvider for HostileMarkup {
-    fn name() -> String {
-        MARKUP.to_string()
-    }
-
-    fn assign(_account: Account, _principal: Principal) -> Result<Vec<Assignment>, String> {
+    fn assign(_account: Account, _principal: Principal, _config: &Config) -> Result<Vec<Assignment>> {
         log(Level::Info, MARKUP);
         Ok(vec![Assignment::Team(MARKUP.to_string())])
     }
 }
 
-provisio_plugin_sdk::export_provisioner!(HostileMarkup);
+provisio_plugin_sdk::export_provisioner!(HostileMarkup, name = MARKUP);

@@ -1,8 +1,7 @@
 //! Hostile test plugin: `create` allocates and writes 1 MiB chunks forever.
 
 use core::hint::black_box;
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, Principal, Result};
 
 struct HostileMemory;
 
@@ -20,12 +19,8 @@ fn hoard_memory() -> ! {
     }
 }
 
-impl Guest for HostileMemory {
-    fn name() -> String {
-        "hostile-memory".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileMemory {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         hoard_memory()
     }
 }

@@ -3,8 +3,7 @@
 //! backtrace shows guest function names.
 
 use core::hint::black_box;
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, Principal, Result};
 
 struct HostilePanic;
 
@@ -19,12 +18,8 @@ fn check_principal(principal: &Principal) -> Creation {
     explode(black_box(principal))
 }
 
-impl Guest for HostilePanic {
-    fn name() -> String {
-        "hostile-panic".to_string()
-    }
-
-    fn create(principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostilePanic {
+    fn create(principal: Principal, _config: &Config) -> Result<Creation> {
         Ok(check_principal(&principal))
     }
 }

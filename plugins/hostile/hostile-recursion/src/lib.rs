@@ -1,8 +1,7 @@
 //! Hostile test plugin: `create` recurses without bound until the stack runs out.
 
 use core::hint::black_box;
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, Principal};
+use provisio_plugin_sdk::{Config, Creation, IdentityCreator, Principal, Result};
 
 struct HostileRecursion;
 
@@ -16,14 +15,10 @@ fn recurse(depth: u64) -> u64 {
     black_box(below.wrapping_add(frame[(depth % 8) as usize]))
 }
 
-impl Guest for HostileRecursion {
-    fn name() -> String {
-        "hostile-recursion".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileRecursion {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         let depth = recurse(black_box(0));
-        Err(format!("recursion returned at depth {depth}"))
+        Err(format!("recursion returned at depth {depth}").into())
     }
 }
 

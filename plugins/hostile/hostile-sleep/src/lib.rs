@@ -4,17 +4,12 @@
 
 use std::time::Duration;
 
-use provisio_plugin_sdk::identity_creator::Guest;
-use provisio_plugin_sdk::{Creation, Denial, Principal};
+use provisio_plugin_sdk::{Config, Creation, Denial, IdentityCreator, Principal, Result};
 
 struct HostileSleep;
 
-impl Guest for HostileSleep {
-    fn name() -> String {
-        "hostile-sleep".to_string()
-    }
-
-    fn create(_principal: Principal) -> Result<Creation, String> {
+impl IdentityCreator for HostileSleep {
+    fn create(_principal: Principal, _config: &Config) -> Result<Creation> {
         std::thread::sleep(Duration::from_secs(10));
         Ok(Creation::Deny(Denial { code: "slept".to_string(), message: "slept".to_string() }))
     }

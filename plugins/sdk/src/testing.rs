@@ -4,17 +4,22 @@
 //! its own configuration, log and random source (seeded 0 until [`seed`]
 //! says otherwise).
 //!
-//! ```ignore
-//! use provisio_plugin_sdk::{AssignmentProvider, Assignment, testing};
+//! ```
+//! # use provisio_plugin_sdk::{Account, Config, Principal, Result, group_mapping};
+//! # struct Plugin;
+//! # impl AssignmentProvider for Plugin {
+//! #     fn assign(_: Account, principal: Principal, config: &Config) -> Result<Vec<Assignment>> {
+//! #         group_mapping(&principal, config)
+//! #     }
+//! # }
+//! use provisio_plugin_sdk::{Assignment, AssignmentProvider, testing};
 //!
-//! #[test]
-//! fn maps_engineering() {
-//!     let config = testing::configure(r#"{"groups": {"Engineering": "team:engineering"}}"#);
-//!     let principal = testing::principal("jane@acme.example").groups(["Engineering"]).build();
-//!     let answer = Plugin::assign(testing::account(&principal), principal, &config);
-//!     assert_eq!(answer, Ok(vec![Assignment::Team("engineering".into())]));
-//!     assert_eq!(testing::logs(), vec![]);
-//! }
+//! // In a `#[test]` of the plugin's crate:
+//! let config = testing::configure(r#"{"groups": {"Engineering": "team:engineering"}}"#);
+//! let principal = testing::principal("jane@acme.example").groups(["Engineering"]).build();
+//! let answer = Plugin::assign(testing::account(&principal), principal, &config);
+//! assert_eq!(answer, Ok(vec![Assignment::Team("engineering".into())]));
+//! assert_eq!(testing::logs(), vec![]);
 //! ```
 
 extern crate std;

@@ -415,6 +415,37 @@ async fn bindings_are_bound_checked_and_rolled_back() {
     assert_eq!((bound[0]["assigner"].as_str(), bound[0].get("canary")), (Some(hash.as_str()), None), "{bound}");
     let again = fetch(&app, Method::POST, "/console/bindings/canary", Some(&cookie), Some(&promote), None).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "no canary left to promote: {}", again.body);
+
+    // A shadow assignment provider, set in the form and shown selected;
+    // bound again without it, it is gone.
+    let shadow = format!("{}&shadow_creator=&shadow_assigner={hash}", binding("", "{}"));
+    let set = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&shadow), None).await;
+    assert!(set.location().starts_with("/console/bindings?bound="), "{}", set.body);
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert_eq!(bound[0]["shadow"], json!({"assigner": hash, "creator": null}), "{bound}");
+    let page = fetch(&app, Method::GET, "/console/bindings", Some(&cookie), None, None).await;
+    assert!(page.body.contains("plugin-shadow-differed"), "the page links the comparisons: {}", page.body);
+    // A login; its comparison (the same version: agreed) on the event page.
+    let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "ada@acme.example"))).await;
+    login.expect(StatusCode::OK, "login");
+    let mut events = serde_json::Value::Null;
+    for _ in 0..400 {
+        let uri = format!("/v1/orgs/{org}/audit?outcome=plugin-shadow-agreed");
+        events = json_call(&app, Method::GET, uri, Some(&token), None).await.expect(StatusCode::OK, "audit");
+        if events.as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let id = events[0]["id"].as_i64().unwrap_or_else(|| panic!("no comparison: {events}"));
+    let page = fetch(&app, Method::GET, &format!("/console/audit/{id}"), Some(&cookie), None, None).await;
+    for shown in ["Shadow comparison", "agreed", "The shadow call: decision", &hash[..12]] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    let set = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&binding("", "{}")), None).await;
+    assert!(set.location().starts_with("/console/bindings?bound="), "{}", set.body);
+    let bound = json_call(&app, Method::GET, &uri, Some(&token), None).await.expect(StatusCode::OK, "bindings");
+    assert!(bound[0].get("shadow").is_none(), "{bound}");
     store.close().await;
 }
 

@@ -53,6 +53,21 @@ fn a_rust_plugin_from_nothing_to_tested() {
     let report = text(&native);
     assert!(native.status.success(), "cargo test in the project: {report}");
     assert!(report.contains("2 passed"), "both hooks' tests ran: {report}");
+
+    // A panic: `plugin test` shows the trap's backtrace with the source
+    // file and line (the template keeps line tables).
+    let source = dir.join("src/lib.rs");
+    let code = std::fs::read_to_string(&source).unwrap_or_else(|e| panic!("{e}"));
+    let hook = "fn create(principal: Principal, _config: &Config) -> Result<Creation> {";
+    assert!(code.contains(hook), "{code}");
+    let code = code.replacen(hook, &format!("{hook}\n        panic!(\"no creations today\");"), 1);
+    let line = code.lines().position(|l| l.contains("no creations today")).map_or(0, |i| i + 1);
+    std::fs::write(&source, code).unwrap_or_else(|e| panic!("{e}"));
+    assert!(run(&dir, &["plugin", "build"]).status.success(), "rebuilt");
+    let trapped = run(&dir, &["plugin", "test", "--principal", "principals/okta.json"]);
+    let report = text(&trapped);
+    assert!(report.contains("no creations today"), "the panic's message: {report}");
+    assert!(report.contains(&format!("src/lib.rs:{line}")), "the panic's source line {line}: {report}");
 }
 
 #[test]

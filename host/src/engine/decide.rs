@@ -196,11 +196,17 @@ impl Decider<'_> {
         };
         Some(ShadowCall {
             hook,
-            plugin,
             live_plugin: decided.record.plugin.clone(),
             live,
             account: account.cloned(),
             ctx: CallContext { limits: limits_of(self.host, binding), config: Arc::clone(self.config), seed: None },
+            circuit: CircuitKey {
+                domain: binding.domain.clone(),
+                provider: binding.provider.clone(),
+                hook,
+                plugin: plugin.clone(),
+            },
+            plugin,
         })
     }
 

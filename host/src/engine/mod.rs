@@ -229,7 +229,7 @@ impl HostBuilder {
         // One compile per organization at once; the runtime bounds them in total.
         let compiles = Arc::new(slots::OrgSlots::new(1, COMPILE_SLOT_WAIT));
         let breakers = Arc::new(breaker::Breakers::new(self.breaker.unwrap_or_default()));
-        let shadows = Arc::new(shadow::Shadows::new(self.shadow.unwrap_or_default()));
+        let shadows = Arc::new(shadow::Shadows::new(self.shadow.unwrap_or_default(), self.breaker.unwrap_or_default()));
         Ok(Host {
             store,
             runtime,

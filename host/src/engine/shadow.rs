@@ -3,24 +3,30 @@
 //! account, configuration and limits, and whose decision never takes
 //! effect. It runs off the login's path: the login hands its calls to a
 //! bounded queue once its own outcome is settled and returns. Each
-//! organization has its own lane (one shadow call at a time, at most
-//! [`ShadowPolicy::queue_per_org`] logins waiting; more are shed and
-//! counted), and all lanes share a few runners, so one organization's
-//! looping shadow delays only its own comparisons.
+//! organization has its own lane ([`ShadowPolicy::queue_per_org`] logins
+//! waiting; more are shed and counted), drained by one worker at a time, a
+//! batch of logins at a time, whose audit events are written together (one
+//! transaction, on SQLite one write turn); all lanes share
+//! [`ShadowPolicy::runners`]. So one organization's looping shadow delays
+//! only its own comparisons, and a shadow version that keeps failing is
+//! skipped for a cool-down (its own circuit, with the host's breaker
+//! policy).
 //!
 //! Each compared login leaves an audit event (`plugin-shadow-agreed` or
 //! `plugin-shadow-differed`, naming the login's event) with both decisions,
 //! the changes between them, and the shadow call's cost and log lines; the
-//! observers hear of each comparison and each shed login (`/metrics`).
+//! observers hear of each comparison, and of each call shed or skipped
+//! (`/metrics`).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::audit::HookRecord;
+use super::breaker::{Admission, BreakerPolicy, Breakers, CircuitKey};
 use super::compare::{Decision, changes};
 use super::{Hook, Host};
 use crate::plugin::{Account, PluginHash, Principal};
@@ -35,20 +41,21 @@ pub const SHADOW_DIFFERED: &str = "plugin-shadow-differed";
 /// How much shadow work a host takes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShadowPolicy {
-    /// Logins of one organization whose shadow calls may wait or run at
-    /// once; a login beyond them is shed (its shadow calls are not run).
+    /// Logins of one organization whose shadow calls may wait or be
+    /// compared at once; a login beyond them is shed (its shadow calls are
+    /// not run).
     pub queue_per_org: usize,
     /// Shadow calls running at once, over all organizations.
     pub runners: usize,
 }
 
 impl Default for ShadowPolicy {
-    /// 64 logins per organization; half this machine's cores as runners,
+    /// 256 logins per organization; half this machine's cores as runners,
     /// at least two. An organization runs one shadow call at a time, so
     /// another organization always finds a runner one looping shadow does
     /// not hold.
     fn default() -> Self {
-        Self { queue_per_org: 64, runners: super::default_plugin_calls_per_org().max(2) }
+        Self { queue_per_org: 256, runners: super::default_plugin_calls_per_org().max(2) }
     }
 }
 
@@ -62,15 +69,19 @@ pub enum ShadowResult {
     Differed,
     /// It was not run: its organization's shadow queue was full.
     Shed,
+    /// It was not run: the shadow version failed on most of its latest
+    /// calls, and its circuit is open for a cool-down.
+    CircuitOpen,
 }
 
 impl ShadowResult {
-    /// `agreed`, `differed` or `shed`, as in `/metrics`.
+    /// `agreed`, `differed`, `shed` or `circuit-open`, as in `/metrics`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Agreed => "agreed",
             Self::Differed => "differed",
             Self::Shed => "shed",
+            Self::CircuitOpen => "circuit-open",
         }
     }
 }
@@ -88,6 +99,8 @@ pub(crate) struct ShadowCall {
     pub(crate) account: Option<Account>,
     /// The binding's limits and configuration, as the live call had them.
     pub(crate) ctx: CallContext,
+    /// The shadow version's circuit (its binding, hook and hash).
+    pub(crate) circuit: CircuitKey,
 }
 
 /// A login's shadow calls, with what its audit event needs.
@@ -102,20 +115,28 @@ pub(crate) struct ShadowJob {
     pub(crate) calls: Vec<ShadowCall>,
 }
 
-/// Each organization's lane, and the runners they share.
+/// Each organization's lane, the runners they share, and the shadow
+/// versions' circuits.
 pub(crate) struct Shadows {
     policy: ShadowPolicy,
     runners: Arc<Semaphore>,
     lanes: Mutex<HashMap<OrgId, Arc<Lane>>>,
     /// Logins handed over and not yet compared, over all organizations.
-    pending: Arc<AtomicUsize>,
+    pending: AtomicUsize,
+    /// A shadow version that keeps failing (a loop to its wall-time limit,
+    /// a trap) is skipped for a cool-down, as a bound one would be: it
+    /// cannot keep a core busy for nothing.
+    breakers: Breakers,
 }
 
-/// One organization's shadow work: how many of its logins wait or run, and
-/// its one turn.
+/// One organization's shadow work: the logins waiting, how many are
+/// waiting or being compared, and whether a worker is draining them (one at
+/// a time per organization).
+#[derive(Default)]
 struct Lane {
+    waiting: Mutex<VecDeque<ShadowJob>>,
     queued: AtomicUsize,
-    turn: Semaphore,
+    draining: AtomicBool,
 }
 
 /// What a shadow event's `detail` keeps of one call.
@@ -139,28 +160,39 @@ struct Side {
 }
 
 impl Shadows {
-    pub(crate) fn new(policy: ShadowPolicy) -> Self {
+    pub(crate) fn new(policy: ShadowPolicy, breaker: BreakerPolicy) -> Self {
         Self {
             runners: Arc::new(Semaphore::new(policy.runners.max(1))),
             policy,
             lanes: Mutex::new(HashMap::new()),
-            pending: Arc::new(AtomicUsize::new(0)),
+            pending: AtomicUsize::new(0),
+            breakers: Breakers::new(breaker),
         }
-    }
-
-    /// Logins whose shadow calls wait or run.
-    pub(crate) fn pending(&self) -> usize {
-        self.pending.load(Ordering::Acquire)
     }
 
     fn lane(&self, org: &OrgId) -> Arc<Lane> {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        let lane = lanes
-            .entry(org.clone())
-            .or_insert_with(|| Arc::new(Lane { queued: AtomicUsize::new(0), turn: Semaphore::new(1) }));
-        Arc::clone(lane)
+        Arc::clone(lanes.entry(org.clone()).or_default())
     }
 }
+
+impl Lane {
+    /// Up to [`BATCH`] waiting logins, oldest first.
+    fn take(&self) -> Vec<ShadowJob> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let n = waiting.len().min(BATCH);
+        waiting.drain(..n).collect()
+    }
+
+    /// Whether logins are waiting.
+    fn is_empty(&self) -> bool {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+}
+
+/// Most logins a lane compares before writing their audit events together,
+/// in one transaction: on SQLite one write turn for many comparisons.
+const BATCH: usize = 64;
 
 impl Host {
     /// Hands a login's shadow calls over to its organization's lane and
@@ -177,31 +209,69 @@ impl Host {
             return;
         }
         shadows.pending.fetch_add(1, Ordering::AcqRel);
-        let host = self.clone();
-        tokio::spawn(async move {
-            {
-                let _turn = lane.turn.acquire().await;
-                let _runner = Arc::clone(&host.shadows.runners).acquire_owned().await;
-                host.compare_shadow(job).await;
+        lane.waiting.lock().unwrap_or_else(|p| p.into_inner()).push_back(job);
+        if !lane.draining.swap(true, Ordering::AcqRel) {
+            let host = self.clone();
+            tokio::spawn(async move { host.drain(&lane).await });
+        }
+    }
+
+    /// Compares a lane's waiting logins, a batch at a time, until none is
+    /// left; then lets the next login start a worker again.
+    async fn drain(&self, lane: &Lane) {
+        loop {
+            let jobs = lane.take();
+            if jobs.is_empty() {
+                lane.draining.store(false, Ordering::Release);
+                // A login handed over between the take and the store starts
+                // no worker of its own: take it on, unless another did.
+                if lane.is_empty() || lane.draining.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                continue;
             }
-            lane.queued.fetch_sub(1, Ordering::AcqRel);
-            host.shadows.pending.fetch_sub(1, Ordering::AcqRel);
-        });
+            let n = jobs.len();
+            let mut events = Vec::with_capacity(n);
+            for job in jobs {
+                events.extend(self.compare_shadow(job).await);
+            }
+            if !events.is_empty()
+                && let Err(e) = self.store.append_audits(&events).await
+            {
+                self.audit_write_failed(&e);
+            }
+            lane.queued.fetch_sub(n, Ordering::AcqRel);
+            self.shadows.pending.fetch_sub(n, Ordering::AcqRel);
+        }
     }
 
     /// Waits until every login handed to the shadows so far is compared
     /// (its audit event written). For tests and orderly shutdowns.
     pub async fn shadows_settled(&self) {
-        while self.shadows.pending() > 0 {
+        while self.shadows.pending.load(Ordering::Acquire) > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 
-    /// Runs a login's shadow calls and records how they compare.
-    async fn compare_shadow(&self, job: ShadowJob) {
+    /// Runs a login's shadow calls; the audit event saying how they
+    /// compare, unless every call was skipped (its circuit open).
+    async fn compare_shadow(&self, job: ShadowJob) -> Option<NewAuditEvent> {
         let mut compared = Vec::with_capacity(job.calls.len());
         for call in job.calls {
-            let (decision, record) = self.run_shadow(&job.org, &job.principal, &call).await;
+            let now = self.auth.clock().now();
+            let admission = self.shadows.breakers.admit(&call.circuit, now);
+            if admission == Admission::Open {
+                self.shadow_result(call.hook, ShadowResult::CircuitOpen);
+                continue;
+            }
+            let (decision, record) = {
+                let _runner = self.shadows.runners.acquire().await;
+                self.run_shadow(&job.org, &job.principal, &call).await
+            };
+            let failed = matches!(decision, Decision::Failed(_));
+            if let Some(change) = self.shadows.breakers.record(&call.circuit, admission, failed, now) {
+                tracing::info!(plugin = call.plugin.as_str(), change = change.outcome(), "shadow circuit");
+            }
             let found = changes(&call.live, &decision);
             let result = if found.is_empty() { ShadowResult::Agreed } else { ShadowResult::Differed };
             self.shadow_result(call.hook, result);
@@ -214,9 +284,12 @@ impl Host {
                 call: record,
             });
         }
+        if compared.is_empty() {
+            return None;
+        }
         let agreed = compared.iter().all(|c| c.agreed);
         let detail = serde_json::json!({ "login_event": job.login_event, "calls": compared });
-        let event = NewAuditEvent {
+        Some(NewAuditEvent {
             at: now_ms(),
             org: Some(job.org),
             domain: job.domain,
@@ -225,10 +298,7 @@ impl Host {
             outcome: if agreed { SHADOW_AGREED } else { SHADOW_DIFFERED }.into(),
             rule: None,
             detail: detail.to_string(),
-        };
-        if let Err(e) = self.store.append_audit(&event).await {
-            self.audit_write_failed(&e);
-        }
+        })
     }
 
     /// One shadow call: its decision (or failure) and its record.

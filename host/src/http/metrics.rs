@@ -20,7 +20,8 @@
 //!   probe (`plugin-circuit-closed`) or opened again (`plugin-circuit-reopened`);
 //! - `provisio_plugin_shadow_total{hook,result}`: logins' shadow calls
 //!   whose decision `agreed` or `differed` with the live one, or that were
-//!   `shed` because their organization's shadow queue was full;
+//!   not run: `shed` (their organization's shadow queue was full) or
+//!   `circuit-open` (the shadow version kept failing);
 //! - `provisio_http_responses_total{status}`: answers by status class
 //!   (`2xx`, `4xx`, …);
 //! - `provisio_plugin_cache_*`: the in-memory cache of loaded plugins

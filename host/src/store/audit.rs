@@ -58,6 +58,16 @@ impl Store {
         Ok(id)
     }
 
+    /// Records events together, in one transaction (a batch of shadow
+    /// comparisons): all of them, or none.
+    pub async fn append_audits(&self, events: &[NewAuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for event in events {
+            append(&mut tx.conn(), event).await?;
+        }
+        tx.commit().await
+    }
+
     /// Counts an event that is one of many alike (a failed login without an
     /// account): events with the same organization, domain, outcome and rule
     /// within one minute are one row, whose `occurrences` grows and whose

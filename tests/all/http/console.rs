@@ -425,8 +425,12 @@ async fn bindings_are_bound_checked_and_rolled_back() {
     assert_eq!(bound[0]["shadow"], json!({"assigner": hash, "creator": null}), "{bound}");
     let page = fetch(&app, Method::GET, "/console/bindings", Some(&cookie), None, None).await;
     assert!(page.body.contains("plugin-shadow-differed"), "the page links the comparisons: {}", page.body);
-    // A login; its comparison (the same version: agreed) on the event page.
-    let login = json_call(&app, Method::POST, "/v1/login", None, Some(id_login("acme", "ada@acme.example"))).await;
+    // A login with groups (so the assignment hook runs); its comparison
+    // (the built-in mapping and the plugin decide alike: agreed) on the
+    // event page.
+    let token_with_groups = super::raw_token(crate::engine::id_token("sub-ada", "ada@acme.example", true, &["Eng"]));
+    let body = json!({"domain": "acme", "id_token": token_with_groups});
+    let login = json_call(&app, Method::POST, "/v1/login", None, Some(body)).await;
     login.expect(StatusCode::OK, "login");
     let mut events = serde_json::Value::Null;
     for _ in 0..400 {

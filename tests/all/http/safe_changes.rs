@@ -575,3 +575,68 @@ async fn a_looping_shadow_neither_holds_up_the_login_nor_another_organizations_s
     assert!(events(&app, &org, &token, "plugin-shadow-differed").await.is_empty(), "acme's shadow still spins");
     store.close().await;
 }
+
+/// A shadow version that fails at every call (a trap) is compared (and
+/// differs) until its circuit opens; then its calls are skipped and counted
+/// until the cool-down ends, when one call probes it again.
+#[tokio::test]
+async fn a_failing_shadow_is_skipped_while_its_circuit_is_open() {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use provisio::auth::{Argon2Params, AuthServices, ManualClock};
+    use provisio::engine::{BreakerPolicy, Host};
+
+    let db = TestDatabase::sqlite();
+    let store = db.open().await;
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).clock(clock.clone()).build();
+    let auth = auth.unwrap_or_else(|e| panic!("{e}"));
+    let policy = BreakerPolicy { window: 4, min_calls: 4, failure_share: 0.5, cooldown: Duration::from_secs(60) };
+    let host =
+        Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).breaker(policy);
+    let host = host.build().await.unwrap_or_else(|e| panic!("{e}"));
+    let app =
+        provisio::http::router(provisio::http::AppState::new(host.clone(), config()).unwrap_or_else(|e| panic!("{e}")));
+    let (org, token, domain, provider) = tenant(&app, "acme").await;
+    let creator =
+        hash(upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "up"));
+    let panics =
+        hash(upload(&app, &org, &token, component(plugins::HOSTILE_PANIC)).await.expect(StatusCode::CREATED, "up"));
+    let bind = json!({"creator": creator, "shadow": {"creator": panics}});
+    let path = format!("/v1/orgs/{org}/domains/{domain}/bindings/{provider}");
+    json_call(&app, Method::PUT, path, Some(&token), Some(bind)).await.expect(StatusCode::OK, "bind");
+    let shadow_total = |result: &'static str| {
+        let app = app.clone();
+        async move {
+            let metrics = json_call(&app, Method::GET, "/metrics", None, None).await;
+            let metrics = metrics.body.as_str().unwrap_or_default().to_owned();
+            let line = format!("provisio_plugin_shadow_total{{hook=\"create\",result=\"{result}\"}} ");
+            metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)
+        }
+    };
+
+    for i in 0..6 {
+        login(&app, "acme", &format!("p{i}@acme.example"), &[]).await.expect(StatusCode::OK, "the live login");
+        host.shadows_settled().await;
+    }
+    let differed = events(&app, &org, &token, "plugin-shadow-differed").await;
+    assert_eq!(differed.len(), 4, "compared until the circuit opened: {differed:?}");
+    let call = &differed[0]["detail"]["calls"][0];
+    assert_eq!(
+        (call["call"]["outcome"].as_str(), call["changes"].clone()),
+        (Some("trap"), json!(["failed"])),
+        "{call}"
+    );
+    assert!(call["call"]["failure"].as_str().is_some_and(|f| f.contains("boom from hostile-panic")), "{call}");
+    assert_eq!((shadow_total("differed").await, shadow_total("circuit-open").await), (4, 2));
+
+    // After the cool-down one call probes it (and fails: open again).
+    clock.advance(Duration::from_secs(61));
+    for i in 6..8 {
+        login(&app, "acme", &format!("p{i}@acme.example"), &[]).await.expect(StatusCode::OK, "the live login");
+        host.shadows_settled().await;
+    }
+    assert_eq!((shadow_total("differed").await, shadow_total("circuit-open").await), (5, 3));
+    store.close().await;
+}

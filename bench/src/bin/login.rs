@@ -18,7 +18,8 @@
 //! a second time off its path and agrees; `spin`: `hostile-loop` for both
 //! hooks, spinning to the wall-time limit at every shadow call, the worst a
 //! tenant can bind); their table compares the live login's rate and p99
-//! with the `wasm` row's, and counts the shadow calls compared and shed.
+//! with the `wasm` row's, and counts the shadow calls compared, shed, and
+//! skipped because the shadow's circuit was open.
 //! Then first logins (wasm) through two processes on one PostgreSQL
 //! database against one process at the same total concurrency, alternately.
 //!
@@ -256,6 +257,7 @@ struct Measured {
     /// Shadow calls in the phase: compared (agreed or differed), and shed.
     shadow_compared: f64,
     shadow_shed: f64,
+    shadow_skipped: f64,
 }
 
 struct Bench {
@@ -485,6 +487,7 @@ impl Bench {
             minted_late: timed.minted_late.load(Ordering::Relaxed),
             shadow_compared: ["agreed", "differed"].iter().map(|r| shadow(&before, &after, r)).sum(),
             shadow_shed: shadow(&before, &after, "shed"),
+            shadow_skipped: shadow(&before, &after, "circuit-open"),
             run,
         }
     }
@@ -672,6 +675,7 @@ fn shadow_costs(rows: &[Row]) -> Vec<Vec<String>> {
                     format!("{:.2}", ms(sr.percentile(0.99))),
                     format!("{:.2}", shadowed.m.shadow_compared / logins),
                     format!("{:.2}", shadowed.m.shadow_shed / logins),
+                    format!("{:.2}", shadowed.m.shadow_skipped / logins),
                 ]);
             }
         }
@@ -679,7 +683,7 @@ fn shadow_costs(rows: &[Row]) -> Vec<Vec<String>> {
     out
 }
 
-const SHADOW_HEADER: [&str; 10] = [
+const SHADOW_HEADER: [&str; 11] = [
     "backend",
     "kind",
     "shadow",
@@ -690,6 +694,7 @@ const SHADOW_HEADER: [&str; 10] = [
     "p99 ms with",
     "compared/login",
     "shed/login",
+    "circuit-open/login",
 ];
 
 const DIFF_HEADER: [&str; 7] =
@@ -848,7 +853,9 @@ fn main() {
             println!("{}", plain(&DIFF_HEADER, &diffs, 2));
         }
         if !shadows.is_empty() {
-            println!("\nshadow versions bound beside the wasm plugins (compared/shed: shadow calls per login):");
+            println!(
+                "\nshadow versions bound beside the wasm plugins (compared, shed, circuit-open: shadow calls per login):"
+            );
             println!("{}", plain(&SHADOW_HEADER, &shadows, 3));
         }
         if !two.is_empty() {

@@ -4,6 +4,9 @@
 //! differences and writing nothing; first, what another organization tries.
 
 use crate::plugins;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -11,6 +14,8 @@ use serde_json::{Value, json};
 use super::{config, json_call, raw_token, state, tenant, upload};
 use crate::engine::id_token;
 use crate::{TestDatabase, component};
+use provisio::auth::{Argon2Params, AuthServices, ManualClock};
+use provisio::engine::{BreakerPolicy, Host};
 
 fn hash(uploaded: Value) -> String {
     uploaded["plugin"]["hash"].as_str().unwrap_or_default().to_owned()
@@ -171,12 +176,6 @@ async fn guest_logs_are_kept_in_the_audit_up_to_their_limit() {
 /// event stays, on both backends.
 #[tokio::test]
 async fn principals_are_removed_from_the_audit_after_their_retention() {
-    use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
-
-    use provisio::auth::{Argon2Params, AuthServices, ManualClock};
-    use provisio::engine::Host;
-
     const DAY: Duration = Duration::from_secs(86_400);
     for db in TestDatabase::all() {
         let store = db.open().await;
@@ -216,6 +215,20 @@ async fn principals_are_removed_from_the_audit_after_their_retention() {
     }
 }
 
+/// A host on `store` whose clock the test moves, and whose circuits open
+/// when more than half of a plugin's last four calls failed, for a minute;
+/// its app.
+async fn clocked(store: &provisio::store::Store) -> (provisio::engine::Host, Router, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).clock(clock.clone()).build();
+    let auth = auth.unwrap_or_else(|e| panic!("{e}"));
+    let policy = BreakerPolicy { window: 4, min_calls: 4, failure_share: 0.5, cooldown: Duration::from_secs(60) };
+    let host = Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth));
+    let host = host.breaker(policy).build().await.unwrap_or_else(|e| panic!("{e}"));
+    let state = provisio::http::AppState::new(host.clone(), config()).unwrap_or_else(|e| panic!("{e}"));
+    (host, provisio::http::router(state), clock)
+}
+
 /// A bound plugin that fails on more than half of its last four calls has
 /// its circuit opened: the next logins apply the failure policy without
 /// calling it (audited `<hook>-circuit-open`, no fuel spent); after the
@@ -223,22 +236,9 @@ async fn principals_are_removed_from_the_audit_after_their_retention() {
 /// is audited and counted in `/metrics`.
 #[tokio::test]
 async fn a_failing_plugins_circuit_opens_sheds_half_opens_and_closes() {
-    use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
-
-    use provisio::auth::{Argon2Params, AuthServices, ManualClock};
-    use provisio::engine::{BreakerPolicy, Host};
-
     let db = TestDatabase::sqlite();
     let store = db.open().await;
-    let clock = Arc::new(ManualClock::new(SystemTime::now()));
-    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).clock(clock.clone()).build();
-    let auth = auth.unwrap_or_else(|e| panic!("{e}"));
-    let policy = BreakerPolicy { window: 4, min_calls: 4, failure_share: 0.5, cooldown: Duration::from_secs(60) };
-    let host =
-        Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).breaker(policy);
-    let host = host.build().await.unwrap_or_else(|e| panic!("{e}"));
-    let app = provisio::http::router(provisio::http::AppState::new(host, config()).unwrap_or_else(|e| panic!("{e}")));
+    let (_, app, clock) = clocked(&store).await;
     let (org, token, domain, provider) = tenant(&app, "acme").await;
     let mapper =
         hash(upload(&app, &org, &token, component(plugins::GROUP_MAPPER)).await.expect(StatusCode::CREATED, "up"));
@@ -508,11 +508,7 @@ async fn a_shadow_that_disagrees_is_recorded_and_changes_nothing() {
 /// meanwhile.
 #[tokio::test]
 async fn a_looping_shadow_neither_holds_up_the_login_nor_another_organizations_shadows() {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use provisio::auth::{Argon2Params, AuthServices};
-    use provisio::engine::{Host, ShadowPolicy};
+    use provisio::engine::ShadowPolicy;
     use provisio::plugin::Limits;
     use provisio::runtime::{Runtime, RuntimeConfig};
 
@@ -581,23 +577,9 @@ async fn a_looping_shadow_neither_holds_up_the_login_nor_another_organizations_s
 /// until the cool-down ends, when one call probes it again.
 #[tokio::test]
 async fn a_failing_shadow_is_skipped_while_its_circuit_is_open() {
-    use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
-
-    use provisio::auth::{Argon2Params, AuthServices, ManualClock};
-    use provisio::engine::{BreakerPolicy, Host};
-
     let db = TestDatabase::sqlite();
     let store = db.open().await;
-    let clock = Arc::new(ManualClock::new(SystemTime::now()));
-    let auth = AuthServices::builder().argon2(Argon2Params::INSECURE_FOR_TESTS).clock(clock.clone()).build();
-    let auth = auth.unwrap_or_else(|e| panic!("{e}"));
-    let policy = BreakerPolicy { window: 4, min_calls: 4, failure_share: 0.5, cooldown: Duration::from_secs(60) };
-    let host =
-        Host::builder().store(store.clone()).runtime(crate::runtime()).auth_services(Arc::new(auth)).breaker(policy);
-    let host = host.build().await.unwrap_or_else(|e| panic!("{e}"));
-    let app =
-        provisio::http::router(provisio::http::AppState::new(host.clone(), config()).unwrap_or_else(|e| panic!("{e}")));
+    let (host, app, clock) = clocked(&store).await;
     let (org, token, domain, provider) = tenant(&app, "acme").await;
     let creator =
         hash(upload(&app, &org, &token, component(plugins::DEFAULT_CREATOR)).await.expect(StatusCode::CREATED, "up"));

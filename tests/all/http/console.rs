@@ -443,7 +443,8 @@ async fn bindings_are_bound_checked_and_rolled_back() {
     }
     let id = events[0]["id"].as_i64().unwrap_or_else(|| panic!("no comparison: {events}"));
     let page = fetch(&app, Method::GET, &format!("/console/audit/{id}"), Some(&cookie), None, None).await;
-    for shown in ["Shadow comparison", "agreed", "The shadow call: decision", &hash[..12]] {
+    let title = format!("Shadow comparison {id}");
+    for shown in [title.as_str(), "agreed", "The shadow call: decision", &hash[..12]] {
         assert!(page.body.contains(shown), "{shown}: {}", page.body);
     }
     let set = fetch(&app, Method::POST, "/console/bindings", Some(&cookie), Some(&binding("", "{}")), None).await;

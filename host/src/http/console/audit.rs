@@ -126,7 +126,8 @@ pub(super) async fn list(
 
 fn outcome(event: &Value) -> Markup {
     let outcome = event["outcome"].as_str().unwrap_or_default();
-    html! { span class=(if outcome == "success" { "ok" } else { "bad" }) { (outcome) } }
+    let good = outcome == "success" || outcome == crate::engine::SHADOW_AGREED;
+    html! { span class=(if good { "ok" } else { "bad" }) { (outcome) } }
 }
 
 /// A shadow event's calls: each hook's live and shadow decisions side by
@@ -195,7 +196,7 @@ pub(super) async fn event(
     let detail = &event["detail"];
     let hooks = detail["hooks"].as_array().cloned().unwrap_or_default();
     let content = html! {
-        h1 { "Login event " (id) }
+        h1 { @if detail["calls"].is_array() { "Shadow comparison " } @else { "Login event " } (id) }
         dl {
             dt { "When" } dd { (view::time(event["at"].as_i64().unwrap_or(0))) }
             dt { "Outcome" } dd { (outcome(&event)) }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Hook, LoginError};
-use crate::plugin::{Assignment, LogLine, PluginHash, Principal};
+use crate::plugin::{Assignment, CallFailure, CallReport, LogLine, PluginHash, Principal};
 use crate::store::{AccountId, DomainId, NewAuditEvent, OrgId, now_ms};
 
 /// What one hook did.
@@ -59,6 +59,24 @@ impl HookRecord {
             fell_back: false,
             logs: Vec::new(),
             logs_truncated: false,
+            canary: false,
+        }
+    }
+
+    /// The record of a plugin call that ran: its outcome (`decision` or the
+    /// failure's kind), cost and guest log lines.
+    pub(crate) fn called<T>(hook: Hook, plugin: &PluginHash, report: &CallReport<T>, fell_back: bool) -> Self {
+        let failure = report.outcome.as_ref().err();
+        Self {
+            hook,
+            plugin: Some(plugin.clone()),
+            outcome: failure.map_or("decision", CallFailure::kind),
+            failure: failure.map(ToString::to_string),
+            duration_us: u64::try_from(report.stats.duration.as_micros()).unwrap_or(u64::MAX),
+            fuel: report.stats.fuel_used,
+            fell_back,
+            logs: report.stats.logs.clone(),
+            logs_truncated: report.stats.logs_truncated,
             canary: false,
         }
     }

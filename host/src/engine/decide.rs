@@ -11,7 +11,7 @@ use super::audit::HookRecord;
 use super::breaker::{Admission, CircuitKey};
 use super::compare::Decision;
 use super::error::{HookFailure, Rule};
-use super::shadow::ShadowCall;
+use super::shadow::{Asked, ShadowCall};
 use super::{Hook, Host, LoginError, PluginCall};
 use crate::builtin;
 use crate::plugin::{Account, Assignment, BindingConfig, CallReport, Creation, Limits, PluginHash, Principal};
@@ -98,8 +98,8 @@ impl Bound {
 }
 
 /// The loaded plugin for `hash` ([`Host::load_stored`]), or the rule a
-/// login fails under without it.
-async fn plugin(host: &Host, org: &OrgId, hash: &PluginHash) -> Result<Plugin, LoginError> {
+/// login fails under without it (a shadow call's record names it too).
+pub(super) async fn plugin(host: &Host, org: &OrgId, hash: &PluginHash) -> Result<Plugin, LoginError> {
     use super::admin::{CompileError, StoredError};
     host.load_stored(org, hash).await.map_err(|e| match e {
         StoredError::Missing => Rule::PluginMissing.into(),
@@ -153,7 +153,7 @@ impl Decider<'_> {
                 runtime.create(&plugin, principal, &ctx).await
             })
             .await;
-        decided.shadow = self.shadow_call(Hook::Create, &decided, None, Decision::of_creation);
+        decided.shadow = self.shadow_call(Asked::Create, &decided, Decision::of_creation);
         decided
     }
 
@@ -166,22 +166,22 @@ impl Decider<'_> {
                 runtime.assign(&plugin, account, principal, &ctx).await
             })
             .await;
-        decided.shadow = self.shadow_call(Hook::Assign, &decided, Some(account), |list: &Vec<Assignment>| {
+        decided.shadow = self.shadow_call(Asked::Assign(account.clone()), &decided, |list: &Vec<Assignment>| {
             Decision::of_assignments(list)
         });
         decided
     }
 
-    /// The call the binding's shadow version of `hook` makes, if it has
-    /// one, of the question `decided` answered: same inputs, limits and
+    /// The call the binding's shadow version makes, if it has one for the
+    /// hook, of the question `decided` answered: same inputs, limits and
     /// configuration, compared with the login's answer.
     fn shadow_call<T>(
         &self,
-        hook: Hook,
+        asked: Asked,
         decided: &Decided<T>,
-        account: Option<&Account>,
         decision: impl Fn(&T) -> Decision,
     ) -> Option<ShadowCall> {
+        let hook = asked.hook();
         let binding = &self.bound?.binding;
         let shadow = binding.shadow.as_ref()?;
         let plugin = match hook {
@@ -195,10 +195,9 @@ impl Decider<'_> {
             Err(error) => Decision::Failed(error.audit_rule().unwrap_or_else(|| error.code().to_owned())),
         };
         Some(ShadowCall {
-            hook,
+            asked,
             live_plugin: decided.record.plugin.clone(),
             live,
-            account: account.cloned(),
             ctx: CallContext { limits: limits_of(self.host, binding), config: Arc::clone(self.config), seed: None },
             circuit: CircuitKey {
                 domain: binding.domain.clone(),
@@ -309,18 +308,7 @@ fn record<T>(host: &Host, hook: Hook, hash: &PluginHash, report: &CallReport<T>,
     for observer in host.observers.iter() {
         observer.plugin_call(&call);
     }
-    HookRecord {
-        hook,
-        plugin: Some(hash.clone()),
-        outcome: call.outcome(),
-        failure: failure.map(ToString::to_string),
-        duration_us: u64::try_from(report.stats.duration.as_micros()).unwrap_or(u64::MAX),
-        fuel: report.stats.fuel_used,
-        fell_back: call.fell_back,
-        logs: report.stats.logs.clone(),
-        logs_truncated: report.stats.logs_truncated,
-        canary: false,
-    }
+    HookRecord::called(hook, hash, report, call.fell_back)
 }
 
 #[cfg(test)]

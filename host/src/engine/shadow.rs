@@ -86,17 +86,33 @@ impl ShadowResult {
     }
 }
 
+/// The question a shadow version is asked again.
+pub(crate) enum Asked {
+    /// Which account should this principal get?
+    Create,
+    /// Which memberships should this account have? (The account the
+    /// assignment provider was shown.)
+    Assign(Account),
+}
+
+impl Asked {
+    pub(crate) fn hook(&self) -> Hook {
+        match self {
+            Self::Create => Hook::Create,
+            Self::Assign(_) => Hook::Assign,
+        }
+    }
+}
+
 /// One hook of a login to run again through its shadow version.
 pub(crate) struct ShadowCall {
-    pub(crate) hook: Hook,
+    pub(crate) asked: Asked,
     /// The shadow version.
     pub(crate) plugin: PluginHash,
     /// The version that decided the login (`None`: the built-in one).
     pub(crate) live_plugin: Option<PluginHash>,
     /// What the login's hook decided (after its failure policy).
     pub(crate) live: Decision,
-    /// The account the assignment provider was shown; `None` for the creator.
-    pub(crate) account: Option<Account>,
     /// The binding's limits and configuration, as the live call had them.
     pub(crate) ctx: CallContext,
     /// The shadow version's circuit (its binding, hook and hash).
@@ -204,7 +220,7 @@ impl Host {
             lane.queued.fetch_sub(1, Ordering::AcqRel);
             tracing::debug!(org = job.org.as_str(), "shadow calls shed: the organization's queue is full");
             for call in &job.calls {
-                self.shadow_result(call.hook, ShadowResult::Shed);
+                self.shadow_result(call.asked.hook(), ShadowResult::Shed);
             }
             return;
         }
@@ -261,7 +277,7 @@ impl Host {
             let now = self.auth.clock().now();
             let admission = self.shadows.breakers.admit(&call.circuit, now);
             if admission == Admission::Open {
-                self.shadow_result(call.hook, ShadowResult::CircuitOpen);
+                self.shadow_result(call.asked.hook(), ShadowResult::CircuitOpen);
                 continue;
             }
             let (decision, record) = {
@@ -274,9 +290,9 @@ impl Host {
             }
             let found = changes(&call.live, &decision);
             let result = if found.is_empty() { ShadowResult::Agreed } else { ShadowResult::Differed };
-            self.shadow_result(call.hook, result);
+            self.shadow_result(call.asked.hook(), result);
             compared.push(Compared {
-                hook: call.hook.as_str(),
+                hook: call.asked.hook().as_str(),
                 live: Side { plugin: call.live_plugin, decision: call.live },
                 shadow: Side { plugin: Some(call.plugin), decision },
                 agreed: found.is_empty(),
@@ -303,41 +319,27 @@ impl Host {
 
     /// One shadow call: its decision (or failure) and its record.
     async fn run_shadow(&self, org: &OrgId, principal: &Principal, call: &ShadowCall) -> (Decision, HookRecord) {
-        let plugin = match self.load_stored(org, &call.plugin).await {
+        let hook = call.asked.hook();
+        let plugin = match super::decide::plugin(self, org, &call.plugin).await {
             Ok(plugin) => plugin,
-            Err(_) => {
-                let mut record = HookRecord::builtin(call.hook);
-                record.plugin = Some(call.plugin.clone());
-                record.outcome = "not-loaded";
-                return (Decision::Failed("not-loaded".into()), record);
+            Err(error) => {
+                let record = HookRecord::not_called(hook, Some(&call.plugin), &error);
+                return (Decision::Failed(record.outcome.to_owned()), record);
             }
         };
-        let (decision, stats, failure) = match (&call.account, call.hook) {
-            (Some(account), Hook::Assign) => {
+        match &call.asked {
+            Asked::Create => {
+                let report = self.runtime.create(&plugin, principal, &call.ctx).await;
+                let decision = report.outcome.as_ref().map_or_else(Decision::of_failure, Decision::of_creation);
+                (decision, HookRecord::called(hook, &call.plugin, &report, false))
+            }
+            Asked::Assign(account) => {
                 let report = self.runtime.assign(&plugin, account, principal, &call.ctx).await;
                 let decision =
                     report.outcome.as_ref().map_or_else(Decision::of_failure, |l| Decision::of_assignments(l));
-                (decision, report.stats, report.outcome.err())
+                (decision, HookRecord::called(hook, &call.plugin, &report, false))
             }
-            _ => {
-                let report = self.runtime.create(&plugin, principal, &call.ctx).await;
-                let decision = report.outcome.as_ref().map_or_else(Decision::of_failure, Decision::of_creation);
-                (decision, report.stats, report.outcome.err())
-            }
-        };
-        let record = HookRecord {
-            hook: call.hook,
-            plugin: Some(call.plugin.clone()),
-            outcome: failure.as_ref().map_or("decision", |f| f.kind()),
-            failure: failure.as_ref().map(ToString::to_string),
-            duration_us: u64::try_from(stats.duration.as_micros()).unwrap_or(u64::MAX),
-            fuel: stats.fuel_used,
-            fell_back: false,
-            logs: stats.logs,
-            logs_truncated: stats.logs_truncated,
-            canary: false,
-        };
-        (decision, record)
+        }
     }
 
     fn shadow_result(&self, hook: Hook, result: ShadowResult) {

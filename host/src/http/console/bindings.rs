@@ -226,6 +226,38 @@ fn plugin_name(plugins: &[(String, String, String)], hash: &str) -> String {
     format!("{name} {}…", &hash[..hash.len().min(12)])
 }
 
+/// The two selects of one set of a binding's versions: the bound ones
+/// (`prefix` empty: fields `creator` and `assigner`), the canary's
+/// (`canary_creator`, …) or the shadow's; `chosen` is the object naming the
+/// versions chosen, `none` the label of the empty choice. Each hook lists
+/// the organization's versions whose world serves it.
+fn version_selects(
+    plugins: &[(String, String, String)],
+    provider: &str,
+    prefix: &str,
+    labels: [&str; 2],
+    chosen: &Value,
+    none: &str,
+) -> Markup {
+    let hooks = [("creator", "creator"), ("assigner", "assignment")];
+    html! {
+        @for ((slot, world), label) in hooks.into_iter().zip(labels) {
+            @let (name, element) = match prefix {
+                "" => (slot.to_owned(), format!("{slot}-{provider}")),
+                _ => (format!("{prefix}_{slot}"), format!("{prefix}-{slot}-{provider}")),
+            };
+            @let current = chosen[slot].as_str().unwrap_or_default();
+            label for=(element) { (label) }
+            select id=(element) name=(name) {
+                option value="" selected[current.is_empty()] { (none) }
+                @for (hash, plugin, _) in plugins.iter().filter(|(_, _, w)| w.contains(world) || w.contains("provisioner")) {
+                    option value=(hash) selected[current == hash] { (plugin) " " (&hash[..hash.len().min(12)]) "…" }
+                }
+            }
+        }
+    }
+}
+
 fn provider_section(
     session: &Session,
     plugins: &[(String, String, String)],
@@ -238,9 +270,7 @@ fn provider_section(
     let id = provider["id"].as_str().unwrap_or_default();
     let empty = json!({});
     let binding = binding.unwrap_or(&empty);
-    let current = |slot: &str| binding[slot].as_str().unwrap_or_default().to_owned();
     let pretty = |v: &Value| serde_json::to_string_pretty(if v.is_object() { v } else { &empty }).unwrap_or_default();
-    let fits = |world: &str, slot: &str| world.contains(slot) || world.contains("provisioner");
     html! {
         section id=(format!("provider-{id}")) {
             h3 { "Provider " (provider["name"].as_str().unwrap_or_default()) " " span.note { "(" (provider["kind"].as_str().unwrap_or_default()) ")" } }
@@ -254,15 +284,7 @@ fn provider_section(
                 input type="hidden" name="csrf" value=(session.csrf);
                 input type="hidden" name="domain" value=(domain);
                 input type="hidden" name="provider" value=(id);
-                @for (slot, world, label) in [("creator", "creator", "Identity creator"), ("assigner", "assignment", "Assignment provider")] {
-                    label for=(format!("{slot}-{id}")) { (label) }
-                    select id=(format!("{slot}-{id}")) name=(slot) {
-                        option value="" selected[current(slot).is_empty()] { "built-in" }
-                        @for (hash, name, _) in plugins.iter().filter(|(_, _, w)| fits(w, world)) {
-                            option value=(hash) selected[current(slot) == *hash] { (name) " " (&hash[..hash.len().min(12)]) "…" }
-                        }
-                    }
-                }
+                (version_selects(plugins, id, "", ["Identity creator", "Assignment provider"], binding, "built-in"))
                 label for=(format!("config-{id}")) { "Configuration (JSON object)" }
                 textarea id=(format!("config-{id}")) name="config" rows="10" spellcheck="false" { (pretty(&binding["config"])) }
                 label for=(format!("limits-{id}")) { "Limits (JSON object: wall_time, fuel, memory_bytes, …)" }
@@ -278,16 +300,7 @@ fn provider_section(
                     @if let Some(percent) = binding["canary"]["percent"].as_u64() {
                         p.note role="status" { (percent) "% of the logins run the candidates below." }
                     }
-                    @for (slot, world, label) in [("creator", "creator", "Candidate identity creator"), ("assigner", "assignment", "Candidate assignment provider")] {
-                        @let current_canary = binding["canary"][slot].as_str().unwrap_or_default();
-                        label for=(format!("canary-{slot}-{id}")) { (label) }
-                        select id=(format!("canary-{slot}-{id}")) name=(format!("canary_{slot}")) {
-                            option value="" selected[current_canary.is_empty()] { "— the bound one —" }
-                            @for (hash, name, _) in plugins.iter().filter(|(_, _, w)| fits(w, world)) {
-                                option value=(hash) selected[current_canary == hash] { (name) " " (&hash[..hash.len().min(12)]) "…" }
-                            }
-                        }
-                    }
+                    (version_selects(plugins, id, "canary", ["Candidate identity creator", "Candidate assignment provider"], &binding["canary"], "— the bound one —"))
                     label for=(format!("canary-percent-{id}")) { "Share of logins, percent (empty: no canary)" }
                     input id=(format!("canary-percent-{id}")) type="number" name="canary_percent" min="1" max="100"
                         value=(binding["canary"]["percent"].as_u64().map(|p| p.to_string()).unwrap_or_default());
@@ -300,16 +313,7 @@ fn provider_section(
                             a href="/console/audit?outcome=plugin-shadow-differed" { "where it differed" } ")."
                         }
                     }
-                    @for (slot, world, label) in [("creator", "creator", "Shadow identity creator"), ("assigner", "assignment", "Shadow assignment provider")] {
-                        @let current_shadow = binding["shadow"][slot].as_str().unwrap_or_default();
-                        label for=(format!("shadow-{slot}-{id}")) { (label) }
-                        select id=(format!("shadow-{slot}-{id}")) name=(format!("shadow_{slot}")) {
-                            option value="" selected[current_shadow.is_empty()] { "— none —" }
-                            @for (hash, name, _) in plugins.iter().filter(|(_, _, w)| fits(w, world)) {
-                                option value=(hash) selected[current_shadow == hash] { (name) " " (&hash[..hash.len().min(12)]) "…" }
-                            }
-                        }
-                    }
+                    (version_selects(plugins, id, "shadow", ["Shadow identity creator", "Shadow assignment provider"], &binding["shadow"], "— none —"))
                 }
                 label for=(format!("sync-{id}")) { "Assignments" }
                 select id=(format!("sync-{id}")) name="sync_mode" {
